@@ -1,0 +1,60 @@
+"""The ``hetserve`` command. Each subcommand lives with the code it drives and is imported only when used,
+so ``hetserve scenarios`` never loads PuLP or torch."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Callable, Sequence
+
+# name -> (module, help). The module defines add_arguments(parser) and run(args) -> int.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "scenarios": ("hetserve_env.commands", "list the built-in scenarios"),
+    "inspect": ("hetserve_env.commands", "show a scenario's templates: GPUs, $/h, capacity per type, latency"),
+    "demand": ("hetserve_env.commands", "summarise a scenario's demand per split and query type"),
+    "solve": ("baselines.cli", "solve a scenario window or a Problem JSON with GH, AGH or the MILP"),
+    "train": ("agents.cli", "train a learned agent (PPO, A2C, MaskablePPO)"),
+    "evaluate": ("agents.cli", "evaluate a policy or a saved model on a split"),
+    "compare": ("agents.cli", "the main job: reference policies and the shipped agent on the test days"),
+}
+
+
+def _hook(module: str, name: str, what: str) -> Callable:
+    mod = importlib.import_module(module)
+    fn = getattr(mod, f"{what}_{name}", None) or getattr(mod, what)
+    return fn
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hetserve", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        try:
+            _hook(module, name, "add_arguments")(p)
+        except ImportError as exc:  # a part not installed: say so when used
+            p.set_defaults(_missing=f"{module}: {exc}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Build only the parser for the chosen command so unrelated modules are not imported.
+    if argv and argv[0] in SUBCOMMANDS and argv[0] not in ("-h", "--help"):
+        name = argv[0]
+        module, help_ = SUBCOMMANDS[name]
+        parser = argparse.ArgumentParser(prog=f"hetserve {name}", description=help_)
+        _hook(module, name, "add_arguments")(parser)
+        args = parser.parse_args(argv[1:])
+        try:
+            return int(_hook(module, name, "run")(args) or 0)
+        except (ValueError, FileNotFoundError, KeyError) as exc:
+            print(f"hetserve {name}: error: {exc}", file=sys.stderr)
+            return 2
+    build_parser().parse_args(argv)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,154 @@
+"""Deployment templates: (model, GPU type, precision, TP, PP) combinations that fit in memory.
+
+A template is one replica of a model; ``build_templates`` enumerates the candidates of a scenario, drops
+those that cannot run (memory, TP beyond one node, TP not dividing the attention heads), and returns them
+as arrays for the vectorised performance model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
+from typing import Sequence
+
+import numpy as np
+
+from .catalog import Catalog
+from .perf import GB, TFLOP, PerfConstants, TemplateHardware, evaluate_templates
+
+#: A template must leave room in the KV cache for at least this many tokens (one long request).
+MIN_KV_TOKENS = 2048
+
+
+@dataclass(frozen=True)
+class TemplateSet:
+    """The D templates of a scenario, as parallel arrays plus the names they index."""
+
+    model_names: tuple[str, ...]
+    gpu_names: tuple[str, ...]
+    precision_names: tuple[str, ...]
+    model: np.ndarray  # (D,) index into model_names
+    gpu: np.ndarray  # (D,) index into gpu_names
+    precision: np.ndarray  # (D,) index into precision_names
+    tp: np.ndarray
+    pp: np.ndarray
+    cost_per_hour: np.ndarray  # $/h of one replica (tp·pp GPUs)
+    weight_gb: np.ndarray  # weight GB of the replica
+    hardware: TemplateHardware
+
+    def __len__(self) -> int:
+        return int(self.model.shape[0])
+
+    @property
+    def gpus(self) -> np.ndarray:
+        return self.tp * self.pp
+
+    def label(self, d: int) -> str:
+        return (
+            f"{self.model_names[self.model[d]]}@{self.gpu_names[self.gpu[d]]}/"
+            f"{self.precision_names[self.precision[d]]} TP{self.tp[d]} PP{self.pp[d]}"
+        )
+
+    @property
+    def labels(self) -> list[str]:
+        return [self.label(d) for d in range(len(self))]
+
+    def subset(self, keep: np.ndarray) -> "TemplateSet":
+        """The templates where ``keep`` is true (a boolean mask or index array), names unchanged."""
+        idx = np.flatnonzero(keep) if np.asarray(keep).dtype == bool else np.asarray(keep, dtype=int)
+        hw = TemplateHardware(**{k: v[idx] for k, v in vars(self.hardware).items()})
+        return TemplateSet(
+            self.model_names, self.gpu_names, self.precision_names,
+            self.model[idx], self.gpu[idx], self.precision[idx], self.tp[idx], self.pp[idx],
+            self.cost_per_hour[idx], self.weight_gb[idx], hw,
+        )
+
+
+def build_templates(
+    catalog: Catalog,
+    models: Sequence[str],
+    tiers: Sequence[tuple[str, str]],
+    tp: Sequence[int] = (1, 2, 4, 8),
+    pp: Sequence[int] = (1,),
+    constants: PerfConstants | None = None,
+) -> TemplateSet:
+    """Enumerate every (model, tier, TP, PP) that can run; tiers are (GPU type, precision) pairs.
+
+    Rules (documented in the README): TP ≤ GPUs per node, TP divides the model's attention heads,
+    PP ≤ layers, and the weights plus ``MIN_KV_TOKENS`` of KV cache fit in η·(TP·PP)·memory.
+    """
+    c = constants or PerfConstants()
+    model_specs = [catalog.model(m) for m in models]
+    gpu_names = tuple(dict.fromkeys(g for g, _ in tiers))
+    prec_names = tuple(dict.fromkeys(p for _, p in tiers))
+    rows: list[tuple[int, int, int, int, int]] = []
+    for (jm, spec), (g, p), n, m in product(enumerate(model_specs), tiers, tp, pp):
+        gpu, prec = catalog.gpu(g), catalog.precision(p)
+        if n > gpu.gpus_per_node or spec.q_heads % n or m > spec.layers:
+            continue
+        need = spec.weight_gb(prec) * GB + MIN_KV_TOKENS * spec.kv_bytes_per_token
+        if need > n * m * gpu.memory_gb * GB * c.memory_utilisation:
+            continue
+        rows.append((jm, gpu_names.index(g), prec_names.index(p), n, m))
+    if not rows:
+        raise ValueError(f"no template fits: models {list(models)} on tiers {list(tiers)} with TP {list(tp)}, PP {list(pp)}")
+    arr = np.array(rows, dtype=np.int64)
+    jm, gi, pi, n, m = arr.T
+    gpus = [catalog.gpu(g) for g in gpu_names]
+    precs = [catalog.precision(p) for p in prec_names]
+    spec_arr = lambda attr: np.array([getattr(model_specs[j], attr) for j in jm], dtype=float)  # noqa: E731
+    weight_gb = np.array([model_specs[j].weight_gb(precs[p]) for j, p in zip(jm, pi)])
+    flops = np.array([gpus[g].fp16_tflops * precs[p].compute_factor_on(gpus[g]) for g, p in zip(gi, pi)]) * TFLOP
+    hw = TemplateHardware(
+        params_active=spec_arr("active_params_b") * 1e9,
+        weight_bytes=weight_gb * GB,
+        layers=spec_arr("layers"),
+        hidden=spec_arr("hidden"),
+        kv_bytes_per_token=np.array([model_specs[j].kv_bytes_per_token for j in jm], dtype=float),
+        context=spec_arr("context"),
+        tp=n,
+        pp=m,
+        memory_bytes=np.array([gpus[g].memory_gb for g in gi]) * GB,
+        bandwidth=np.array([gpus[g].bandwidth_gbs for g in gi]) * GB,
+        flops=flops,
+        link_bandwidth=np.array([gpus[g].link_gbs for g in gi]) * GB,
+    )
+    price = np.array([gpus[g].price_per_hour for g in gi])
+    return TemplateSet(
+        model_names=tuple(models), gpu_names=gpu_names, precision_names=prec_names,
+        model=jm, gpu=gi, precision=pi, tp=n, pp=m,
+        cost_per_hour=price * n * m, weight_gb=weight_gb, hardware=hw,
+    )
+
+
+def prune_dominated(
+    templates: TemplateSet,
+    input_tokens: np.ndarray,
+    output_tokens: np.ndarray,
+    delay_slo_s: np.ndarray,
+    constants: PerfConstants | None = None,
+) -> np.ndarray:
+    """Boolean mask of templates to keep.
+
+    Template d is dominated by d' when both run the same model at the same precision on the same GPU type
+    (so error and inventory use are alike per GPU), d' uses no more GPUs, and at the given token means d'
+    has at least d's capacity and at most d's zero-load latency for every query type, one of them strictly
+    or with fewer GPUs. Dominated templates can never improve a plan, so dropping them is exact for the
+    static problem at those token means.
+    """
+    perf = evaluate_templates(templates.hardware, input_tokens, output_tokens, delay_slo_s, constants)
+    mu, lat, gpus = perf.capacity_rps, perf.latency_s, templates.gpus
+    key = templates.model * 10_000 + templates.gpu * 100 + templates.precision
+    same = key[:, None] == key[None, :]
+    # dom[d2, d]: d2 dominates d
+    ge_mu = (mu[:, :, None] >= mu[:, None, :] - 1e-12).all(axis=0)
+    le_lat = (lat[:, :, None] <= lat[:, None, :] + 1e-12).all(axis=0)
+    le_gpu = gpus[:, None] <= gpus[None, :]
+    strict = (
+        (mu[:, :, None] > mu[:, None, :] + 1e-9).any(axis=0)
+        | (lat[:, :, None] < lat[:, None, :] - 1e-9).any(axis=0)
+        | (gpus[:, None] < gpus[None, :])
+    )
+    dom = same & ge_mu & le_lat & le_gpu & strict
+    useless = (mu <= 0).all(axis=0)  # serves no type at all
+    return ~(dom.any(axis=0) | useless)
