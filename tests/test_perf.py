@@ -5,6 +5,9 @@ import pytest
 
 from hetserve_env.perf import PerfConstants, TemplateHardware, evaluate_templates, latency_at_utilisation
 
+# The hand-computed cases use these constants (MBU 0.7, no engine cap on concurrent sequences).
+C = PerfConstants(mbu_decode=0.7, max_num_seqs=10**9)
+
 
 def hardware(params, weight_bytes, layers, hidden, kappa, tp, pp=1, mem=80e9, bw=3.35e12, flops=989.4e12, link=450e9):
     a = lambda v: np.array([v], dtype=float)  # noqa: E731
@@ -18,7 +21,7 @@ def hardware(params, weight_bytes, layers, hidden, kappa, tp, pp=1, mem=80e9, bw
 def test_single_gpu_8b_by_hand():
     # Llama-3.1-8B-like on one H100-SXM (80 GB, 3.35 TB/s, 989.4 TFLOPS), h=1000, f=200, SLO 20 s.
     hw = hardware(8e9, 16e9, 32, 4096, 131072, tp=1)
-    t = evaluate_templates(hw, np.array([1000.0]), np.array([200.0]), np.array([20.0]))
+    t = evaluate_templates(hw, np.array([1000.0]), np.array([200.0]), np.array([20.0]), C)
     # T_pre = 2·8e9·1000 / (989.4e12·0.5)
     assert t.prefill_s[0, 0] == pytest.approx(1.6e13 / 4.947e14, rel=1e-9)
     # a = 16e9 / (3.35e12·0.7); no TP, no PP
@@ -41,7 +44,7 @@ def test_single_gpu_8b_by_hand():
 def test_tensor_parallel_70b_by_hand():
     # Llama-3.1-70B-like on 4 GPUs, TP4: two ring all-reduces per layer, 80 layers, link 450 GB/s at 0.65.
     hw = hardware(70e9, 140e9, 80, 8192, 327680, tp=4)
-    t = evaluate_templates(hw, np.array([1000.0]), np.array([200.0]), np.array([20.0]))
+    t = evaluate_templates(hw, np.array([1000.0]), np.array([200.0]), np.array([20.0]), C)
     ring = lambda msg: 2 * 80 * (10e-6 + 2 * 3 / 4 * msg / (450e9 * 0.65))  # noqa: E731
     tpre = 2 * 70e9 * 1000 / (4 * 989.4e12 * 0.5) + ring(1000 * 8192 * 2)
     a = 140e9 / (4 * 3.35e12 * 0.7) + ring(0)

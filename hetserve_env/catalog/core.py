@@ -12,8 +12,6 @@ from .types import TASKS, CatalogError, GPUType, ModelSpec, Precision, QualityEn
 
 __all__ = ["Catalog", "FrozenDict"]
 
-K = TypeVar("K")
-V = TypeVar("V")
 R = TypeVar("R", GPUType, Precision, ModelSpec, QualityEntry)
 
 
@@ -37,6 +35,9 @@ class FrozenDict(dict):  # type: ignore[type-arg]
 
     def __deepcopy__(self, memo: dict[int, Any]) -> FrozenDict:
         return self  # values are frozen dataclasses
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(frozenset(self.items()))
 
     def __repr__(self) -> str:
         return f"FrozenDict({dict.__repr__(self)})"

@@ -28,6 +28,7 @@ from .errors import TraceError
 __all__ = ["load_azure_trace", "azure_windows", "load_bundled_azure", "AZURE_COLUMNS"]
 
 AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
+_LAST_WINDOW_TOLERANCE = 0.01  # a trailing window covered >= 99 % counts as complete
 
 
 def _line(row: int) -> str:
@@ -64,7 +65,9 @@ def load_azure_trace(path: str | os.PathLike, columns: Mapping[str, str] | None 
     if path.stat().st_size == 0:
         raise TraceError(f"{path}: empty file (expected a header {','.join(names[c] for c in AZURE_COLUMNS)})")
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        # token columns are parsed natively (fast for multi-million-row traces); only a column that is not
+        # all integers is re-read as text below to say which row is wrong
+        raw = pd.read_csv(path, dtype={names["TIMESTAMP"]: str}, keep_default_na=False, skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise TraceError(f"{path}: empty file (no header line)") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -80,7 +83,7 @@ def load_azure_trace(path: str | os.PathLike, columns: Mapping[str, str] | None 
         raise TraceError(f"{path}: no data rows (only a header)")
 
     ts_col = names["TIMESTAMP"]
-    ts_str = raw[ts_col].str.strip()
+    ts_str = raw[ts_col].astype(str).str.strip()
     numeric = pd.to_numeric(ts_str, errors="coerce")
     start = None
     if numeric.notna().all():
@@ -104,7 +107,10 @@ def load_azure_trace(path: str | os.PathLike, columns: Mapping[str, str] | None 
     tokens = {}
     for key, out in (("ContextTokens", "input_tokens"), ("GeneratedTokens", "output_tokens")):
         col = names[key]
-        s = raw[col].str.strip()
+        if pd.api.types.is_integer_dtype(raw[col].dtype) and (raw[col].to_numpy() >= 0).all():
+            tokens[out] = raw[col].to_numpy(dtype=np.int64)
+            continue
+        s = raw[col].astype(str).str.strip()
         vals = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
         bad = ~np.isfinite(vals)
         if bad.any():
@@ -135,7 +141,8 @@ def azure_windows(df: pd.DataFrame, window_s: float, partial: bool = False) -> p
 
     Window ``k`` covers ``[k * window_s, (k + 1) * window_s)`` seconds after the first request. Only complete
     windows are kept: the trailing window that the trace's last request falls in is dropped (its rate would be
-    biased low) unless ``partial=True``, in which case its rate is still requests / ``window_s``.
+    biased low) unless the trace covers at least 99 % of it (so a one-week trace whose last request is a moment
+    before the week ends keeps its last window) or ``partial=True``; its rate is always requests / ``window_s``.
 
     Returns:
         DataFrame indexed by ``window`` with columns ``t_start_s``, ``rate_rps`` (requests / window_s),
@@ -161,13 +168,11 @@ def azure_windows(df: pd.DataFrame, window_s: float, partial: bool = False) -> p
     t = t - t[0]
     order = np.argsort(df["t_s"].to_numpy(dtype=np.float64), kind="stable")
     span = float(t[-1])
-    n_full = int(np.floor(span / window_s))
+    n_full = int(np.floor(span / window_s + _LAST_WINDOW_TOLERANCE))
     n = int(np.floor(span / window_s)) + 1 if partial else n_full
     if n == 0:
         src = df.attrs.get("path", "trace")
-        raise TraceError(
-            f"azure_windows: {src} spans {span:.1f} s, shorter than one window of {window_s:g} s"
-        )
+        raise TraceError(f"azure_windows: {src} spans {span:.1f} s, shorter than one window of {window_s:g} s")
     k = np.floor(t / window_s).astype(np.int64)
     keep = k < n
     k = k[keep]

@@ -396,9 +396,7 @@ def build_demand(
     per_day = SECONDS_PER_DAY / w
     if abs(per_day - round(per_day)) > 1e-9:
         raise TraceError(f"window_s: {w:g} s does not divide a day (86400 s) into whole windows")
-    if n_days is not None and (
-        isinstance(n_days, bool) or not isinstance(n_days, (int, np.integer)) or n_days < 1
-    ):
+    if n_days is not None and (isinstance(n_days, bool) or not isinstance(n_days, (int, np.integer)) or n_days < 1):
         raise TraceError(f"n_days: expected an integer >= 1 or None, got {n_days!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise TraceError(f"seed: expected an integer >= 0, got {seed!r}")

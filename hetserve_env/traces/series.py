@@ -139,18 +139,14 @@ class DemandSeries:
                 raise TraceError(f"DemandSeries.{name}: infinite value at window {t}, type {names[i]!r}")
             if (arr < 0).any():
                 t, i = np.argwhere(arr < 0)[0]
-                raise TraceError(
-                    f"DemandSeries.{name}: negative value {arr[t, i]!r} at window {t}, type {names[i]!r}"
-                )
+                raise TraceError(f"DemandSeries.{name}: negative value {arr[t, i]!r} at window {t}, type {names[i]!r}")
             arrays[name] = arr
         n_windows = arrays["rate"].shape[0]
         if n_windows == 0:
             raise TraceError("DemandSeries.rate: the series has no windows")
         for name, arr in arrays.items():
             if arr.shape[0] != n_windows:
-                raise TraceError(
-                    f"DemandSeries.{name}: has {arr.shape[0]} windows but rate has {n_windows}"
-                )
+                raise TraceError(f"DemandSeries.{name}: has {arr.shape[0]} windows but rate has {n_windows}")
             setattr(self, name, arr)
 
         if self.filled is not None:
@@ -316,7 +312,9 @@ class DemandSeries:
         if len(df) == 0:
             raise TraceError("DemandSeries.from_frame: empty frame")
         if df["type"].isna().any():
-            raise TraceError(f"DemandSeries.from_frame: row {int(np.argmax(df['type'].isna().to_numpy()))}: type is missing")
+            raise TraceError(
+                f"DemandSeries.from_frame: row {int(np.argmax(df['type'].isna().to_numpy()))}: type is missing"
+            )
         types = [str(t) for t in pd.unique(df["type"])]
         win = pd.to_numeric(df["window"], errors="coerce")
         if win.isna().any() or not np.array_equal(win, np.round(win)):
@@ -328,9 +326,7 @@ class DemandSeries:
         type_idx = pd.Categorical(df["type"].astype(str), categories=types).codes
         I = len(types)
         if len(df) != T * I:
-            raise TraceError(
-                f"DemandSeries.from_frame: expected {T * I} rows ({T} windows x {I} types), got {len(df)}"
-            )
+            raise TraceError(f"DemandSeries.from_frame: expected {T * I} rows ({T} windows x {I} types), got {len(df)}")
         flat = win * I + type_idx
         counts = np.bincount(flat, minlength=T * I)
         if (counts != 1).any():

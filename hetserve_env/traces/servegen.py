@@ -161,7 +161,8 @@ def _read_table(path: os.PathLike | str, spec: dict[str, str], period: int) -> p
         r = int(df["_row"].iloc[k])
         raise TraceError(
             f"{_where(path, r, 'window_start_s')}: model {df['model'].iloc[k]!r} windows must run 0, {period}, "
-            f"{2 * period}, ... without gaps or duplicates; expected {pos[k] * period}, found {df['window_start_s'].iloc[k]}"
+            f"{2 * period}, ... without gaps or duplicates; expected {pos[k] * period}, "
+            f"found {df['window_start_s'].iloc[k]}"
         )
     if "day" in df.columns:
         bad = df["day"].to_numpy() != df["window_start_s"].to_numpy() // 86_400
@@ -248,7 +249,9 @@ def resample_rates(
     if mode == "mult":
         n = rate.size // k
         if n == 0:
-            raise TraceError(f"window_s={window_s:g}: the series ({rate.size} x {base_s:g} s) is shorter than one window")
+            raise TraceError(
+                f"window_s={window_s:g}: the series ({rate.size} x {base_s:g} s) is shorter than one window"
+            )
         return rate[: n * k].reshape(n, k).mean(axis=1), filled[: n * k].reshape(n, k).any(axis=1)
     n = rate.size * k
     x = (np.arange(n) + 0.5) / k - 0.5  # sub-window centres in units of base windows, base centres at 0, 1, ...
@@ -325,6 +328,6 @@ def servegen_token_shape(
             wsum = w.sum(axis=1)
             with np.errstate(invalid="ignore", divide="ignore"):
                 weighted = (w * v).sum(axis=1) / wsum
-            res.append(np.where(wsum > 0, weighted, v.mean(axis=1)))
+            straddles = ~(v == v[:, :1]).all(axis=1)  # only windows spanning two 6-h blocks need weighting
+            res.append(np.where(~straddles, v[:, 0], np.where(wsum > 0, weighted, v.mean(axis=1))))
     return res[0], res[1]
-
