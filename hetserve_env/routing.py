@@ -88,49 +88,137 @@ def router_objective(problem: Problem, routing: np.ndarray, unmet: np.ndarray) -
 
 
 # ----------------------------------------------------------------------------------------------- greedy
-def route_greedy(problem: Problem, available: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def route_greedy(problem: Problem, available: np.ndarray, passes: int = 1000) -> tuple[np.ndarray, np.ndarray]:
     """Greedy routing (see the module docstring). Returns (x (I, D), u (I,))."""
+    lam = problem.rate
+    cap = problem.capacity
+    avail = np.asarray(available, dtype=float)
+    usable = (cap > 0) & (avail > 0)
+    # a template is worth using for a type unless a request there costs more than leaving it unmet even when
+    # the error SLO binds (delay penalty + error penalty on the error above the SLO)
+    delay_cost = problem.delay_penalty[:, None] * problem.latency
+    err_gap = problem.error - problem.error_slo[:, None]
+    usable &= delay_cost + problem.error_penalty[:, None] * np.maximum(err_gap, 0.0) < problem.unmet_penalty[:, None]
+    supply = (cap * avail * usable).sum(axis=1)  # req/s each type could get if it had the fleet alone
+    positive = lam > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tight = np.where(positive, supply / np.where(positive, lam, 1.0), np.inf)
+    order = np.argsort(tight, kind="stable")
+    x, u, units, err_excess = _greedy_pass(problem, avail, usable, order, delay_cost, err_gap, None)
+    short = positive & (u > 1e-12)
+    errs = positive & (err_excess > 1e-12)
+    if passes <= 1 or not (short.any() or errs.any()) or problem.n_types == 1:
+        return x, u
+    best = (router_objective(problem, x, u), x, u)
+    # contested capacity: try other type orders and keep the cheapest routing
+    with np.errstate(divide="ignore", invalid="ignore"):
+        density = np.where(positive, problem.unmet_penalty * supply / np.maximum(usable @ avail, 1e-12), 0.0)
+    orders = [np.argsort(-density, kind="stable"), order[::-1]]
+    import os
+    if os.environ.get("RV") == "p":
+        import itertools
+        orders = [np.array(o) for o in itertools.permutations(range(problem.n_types))]
+    for k, o in enumerate(orders):
+        if k + 1 >= passes:
+            break
+        x, u, _, _ = _greedy_pass(problem, avail, usable, o, delay_cost, err_gap, None)
+        obj = router_objective(problem, x, u)
+        if obj < best[0] - 1e-12:
+            best = (obj, x, u)
+    return best[1], best[2]
+
+
+def _prices(problem: Problem, x: np.ndarray, short: np.ndarray, errs: np.ndarray, usable: np.ndarray,
+            saturated: np.ndarray, delay_cost: np.ndarray, err_gap: np.ndarray) -> np.ndarray:
+    """Price (I, D) in $/s of one replica-unit of template d as seen by type i: the most another type would gain.
+
+    A type with unmet demand gains ``capacity * (unmet_penalty - its cost there)`` per unit; one over its error
+    SLO gains ``capacity * error_penalty * (worst error it now uses - error there)``. Only saturated templates
+    carry a price.
+    """
+    cap = problem.capacity
+    gain = np.zeros_like(cap)
+    if short.any():
+        own = delay_cost + problem.error_penalty[:, None] * np.maximum(err_gap, 0.0)
+        gain = np.where(short[:, None] & usable, cap * np.maximum(problem.unmet_penalty[:, None] - own, 0.0), 0.0)
+    if errs.any():
+        worst = np.where(x > 0, problem.error, -np.inf).max(axis=1)
+        g2 = cap * problem.error_penalty[:, None] * np.maximum(worst[:, None] - problem.error, 0.0)
+        gain = np.maximum(gain, np.where(errs[:, None] & usable, g2, 0.0))
+    gain *= saturated[None, :]
+    # price seen by type i: the best gain of any *other* type
+    if gain.shape[0] == 1:
+        return np.zeros_like(gain)
+    top2 = np.sort(gain, axis=0)[-2:]
+    is_top = gain >= top2[1][None, :]
+    return np.where(is_top, top2[0][None, :], top2[1][None, :])
+
+
+def _greedy_pass(problem: Problem, avail: np.ndarray, usable: np.ndarray, order: np.ndarray, delay_cost: np.ndarray,
+                 err_gap: np.ndarray, price: np.ndarray | None, exclude: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One sequential pass over the types in ``order``; ``price`` (I, D) adds an opportunity cost per unit."""
     lam = problem.rate
     cap = problem.capacity
     I, D = cap.shape
     x = np.zeros((I, D))
     u = np.ones(I)
-    avail = np.asarray(available, dtype=float)
-    usable = (cap > 0) & (avail > 0)
-    supply = (cap * avail * usable).sum(axis=1)  # req/s each type could get if it had the fleet alone
-    score = problem.delay_penalty[:, None] * problem.latency + problem.error_penalty[:, None] * (problem.error - problem.error_slo[:, None])
-    usable &= score < problem.unmet_penalty[:, None]
-    positive = lam > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tight = np.where(positive, supply / np.where(positive, lam, 1.0), np.inf)
-        # pressure[i, d]: unmet $ per replica-unit type i would lose if it could not use template d, spread
-        # over its supply (φ_i·λ_i/supply_i, capped at φ_i·μ_id: a unit can never be worth more than it serves).
-        per_unit = np.where(usable, np.minimum(problem.unmet_penalty[:, None] * (lam / np.where(supply > 0, supply, 1.0))[:, None] * cap,
-                                               problem.unmet_penalty[:, None] * cap), 0.0)
-    order = np.argsort(tight, kind="stable")
-    pending = per_unit[order].sum(axis=0)
+    err_excess = np.zeros(I)
     units = avail.copy()
     for i in order:
-        pending = pending - per_unit[i]
         li = lam[i]
         if li <= 0:
-            _zero_rate(i, x, u, cap, avail, score)
+            _zero_rate(i, x, u, cap, avail, delay_cost + problem.error_penalty[:, None] * err_gap)
             continue
         cand = np.flatnonzero(usable[i] & (units > 0))
         if cand.size == 0:
             continue
         ci = cap[i, cand]
-        key = score[i, cand] + pending[cand] / ci  # $ per request: own penalty + what later types lose per request
-        if cand.size > 1:
-            cand_order = np.argsort(key, kind="stable")
-            cand, ci = cand[cand_order], ci[cand_order]
         room = units[cand] * ci  # req/s each template can still take
-        before = np.cumsum(room) - room
-        take = np.minimum(np.maximum(li - before, 0.0), room)
+        base = delay_cost[i, cand]  # $ per request (the 3600·rate factor is common to the type)
+        if price is not None:
+            base = base + price[i, cand] / ci
+            worth = base < problem.unmet_penalty[i]  # cheaper than leaving the request unmet, opportunity cost included
+            if exclude and not worth.all():
+                cand, ci, room, base = cand[worth], ci[worth], room[worth], base[worth]
+                if cand.size == 0:
+                    continue
+        gap = err_gap[i, cand]
+        take = _pour(li, room, base)  # error SLO ignored (multiplier 0)
+        excess = float(gap @ take)
+        if excess > 0 and cand.size > 1:
+            # error SLO binding: also pour with the error penalty as the multiplier and take the best
+            # convex combination of the two fills (the per-type objective is piecewise linear in it).
+            psi = problem.error_penalty[i]
+            take1 = _pour(li, room, base + psi * gap)
+            excess1 = float(gap @ take1)
+            if excess1 < excess:
+                d0, d1 = float(base @ take), float(base @ take1)
+                alphas = [1.0] + ([excess / (excess - excess1)] if excess1 < 0 else [])
+                best, best_alpha = d0 + psi * excess, 0.0
+                for a in alphas:
+                    val = (1 - a) * d0 + a * d1 + psi * max((1 - a) * excess + a * excess1, 0.0)
+                    if val < best - 1e-15:
+                        best, best_alpha = val, a
+                if best_alpha > 0:
+                    take = (1 - best_alpha) * take + best_alpha * take1
+                    excess = (1 - best_alpha) * excess + best_alpha * excess1
         x[i, cand] = take / li
         units[cand] = np.maximum(units[cand] - take / ci, 0.0)
         u[i] = max(0.0, 1.0 - float(x[i].sum()))
-    return x, u
+        err_excess[i] = excess
+    return x, u, units, err_excess
+
+
+def _pour(demand: float, room: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Fill ``demand`` into templates in ascending ``key`` up to each one's ``room``; the amount each takes."""
+    if room.size == 1:
+        return np.minimum(room, demand)
+    order = np.argsort(key, kind="stable")
+    r = room[order]
+    before = np.cumsum(r) - r
+    take = np.empty_like(room)
+    take[order] = np.minimum(np.maximum(demand - before, 0.0), r)
+    return take
 
 
 def _zero_rate(i: int, x: np.ndarray, u: np.ndarray, cap: np.ndarray, avail: np.ndarray, score: np.ndarray) -> None:

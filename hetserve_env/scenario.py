@@ -100,6 +100,7 @@ class Scenario:
 
     def __init__(self, data: Mapping[str, Any], source: str = "<dict>", catalog: Catalog | None = None) -> None:
         self.source = source
+        self.base_dir = Path(source).parent if source != "<dict>" else None
         self.raw = dict(data)
         _check_keys(source, data, _TOP_FIELDS)
         for req in ("name", "window_minutes", "templates", "query_types", "budget_per_hour"):
@@ -211,7 +212,8 @@ class Scenario:
         """The scenario's demand series (all days), per query type and window."""
         specs = [{"name": q.name, "demand": q.demand} for q in self.query_types]
         try:
-            return build_demand(specs, self.window_s, n_days=self.n_days, seed=self.seed, splits=self.splits)
+            return build_demand(specs, self.window_s, n_days=self.n_days, seed=self.seed, splits=self.splits,
+                                base_dir=self.base_dir)
         except TraceError as exc:
             raise ScenarioError(str(exc)) from None
 

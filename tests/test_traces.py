@@ -127,6 +127,18 @@ def test_azure_2024_format_numeric_and_unsorted(tmp_path):
     assert df2["t_s"].tolist() == [0.0, 2.5] and df2["output_tokens"].tolist() == [2, 4]
 
 
+def test_azure_windows_keeps_a_nearly_complete_last_window(tmp_path):
+    # like the 2024 one-week traces: the last request arrives a moment before the span's end
+    rows = "".join(f"2024-05-10 00:{m:02d}:{s:02d}.000000+00:00,1,1\n" for m in range(20) for s in (0, 30))
+    p = _write(tmp_path / "t.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n" + rows)
+    df = load_azure_trace(p)
+    assert df.attrs["span_s"] == 1170.0
+    assert len(azure_windows(df, 600)) == 1  # second window only 95 % covered: dropped
+    assert len(azure_windows(df, 586)) == 2  # second window 584 / 586 = 99.7 % covered: kept
+    with pytest.raises(TraceError, match=r"line 3 \(data row 1\).*not a number of seconds"):
+        load_azure_trace(_write(tmp_path / "s.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n1.5,1,1\nlater,1,1\n"))
+
+
 @pytest.mark.parametrize(
     "text, pattern",
     [

@@ -84,14 +84,21 @@ def load_azure_trace(path: str | os.PathLike, columns: Mapping[str, str] | None 
 
     ts_col = names["TIMESTAMP"]
     ts_str = raw[ts_col].astype(str).str.strip()
-    numeric = pd.to_numeric(ts_str, errors="coerce")
     start = None
-    if numeric.notna().all():
-        secs = numeric.to_numpy(dtype=np.float64)
+    try:  # the first row decides: plain numbers are seconds, anything else a date-time
+        float(ts_str.iloc[0])
+        numeric = True
+    except ValueError:
+        numeric = False
+    if numeric:
+        secs = pd.to_numeric(ts_str, errors="coerce").to_numpy(dtype=np.float64)
         bad = ~np.isfinite(secs)
         if bad.any():
             r = int(np.argmax(bad))
-            raise TraceError(f"{path}: {_line(r)}, column {ts_col!r}: timestamp {ts_str.iloc[r]!r} is not finite")
+            raise TraceError(
+                f"{path}: {_line(r)}, column {ts_col!r}: timestamp {ts_str.iloc[r]!r} is not a number of seconds "
+                "(the first row is, so the column is read as seconds)"
+            )
     else:
         ts = pd.to_datetime(ts_str, format="ISO8601", utc=True, errors="coerce")
         bad = ts.isna().to_numpy()

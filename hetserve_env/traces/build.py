@@ -246,7 +246,7 @@ def _rate_source(spec: Any, path: str, ctx: _Ctx) -> tuple[_Series, dict[str, An
     if "source" not in spec:
         raise TraceError(f"{path}.source: required (one of: {', '.join(RATE_SOURCES)})")
     source = spec["source"]
-    if source not in RATE_SOURCES:
+    if not isinstance(source, str) or source not in RATE_SOURCES:
         raise TraceError(f"{path}.source: unknown rate source {source!r} (known: {', '.join(RATE_SOURCES)})")
     _keys(spec, RATE_SOURCES[source] | {"source"}, path)
     post: dict[str, Any] = {
@@ -322,7 +322,7 @@ def _token_source(spec: Any, path: str, ctx: _Ctx) -> _Series:
     if not isinstance(spec, Mapping):
         raise TraceError(f"{path}: expected a mapping, got {type(spec).__name__} {spec!r}")
     source = spec.get("source", "constant")
-    if source not in TOKEN_SOURCES:
+    if not isinstance(source, str) or source not in TOKEN_SOURCES:
         raise TraceError(f"{path}.source: unknown token source {source!r} (known: {', '.join(TOKEN_SOURCES)})")
     _keys(spec, TOKEN_SOURCES[source] | {"source"}, path)
     if source == "constant":
@@ -396,6 +396,8 @@ def build_demand(
     per_day = SECONDS_PER_DAY / w
     if abs(per_day - round(per_day)) > 1e-9:
         raise TraceError(f"window_s: {w:g} s does not divide a day (86400 s) into whole windows")
+    if isinstance(n_days, float) and n_days.is_integer():  # YAML may say 7.0
+        n_days = int(n_days)
     if n_days is not None and (isinstance(n_days, bool) or not isinstance(n_days, (int, np.integer)) or n_days < 1):
         raise TraceError(f"n_days: expected an integer >= 1 or None, got {n_days!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
