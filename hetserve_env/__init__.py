@@ -8,6 +8,7 @@ from .allocation import Allocation, Evaluation, Violation, evaluate
 from .catalog import Catalog, CatalogError, load_catalog
 from .problem import Problem
 from .scenario import Scenario, ScenarioError, builtin_scenarios, load_scenario
+from . import registration  # noqa: E402,F401  (registers the hetserve_env/ gymnasium ids)
 
 __version__ = "0.1.0"
 

@@ -171,33 +171,37 @@ def evaluate(
     storage = problem.storage_cost * storage_used
     late = np.where(lat > problem.delay_slo[:, None] * (1 + 1e-9), x, 0.0).sum(axis=1)
 
-    def add(name: str, mask: np.ndarray, amount: np.ndarray, labels: tuple[str, ...], detail: str = "") -> None:
+    def add(name: str, mask: np.ndarray, amount: Any, labels: tuple[str, ...], detail: str = "") -> None:
+        if not mask.any():  # the common case: skip the index search (and computing a lazy amount)
+            return
+        amount = amount() if callable(amount) else amount
         for k in np.flatnonzero(mask):
             viol.append(Violation(name, labels[k], float(amount[k]), detail))
 
     types, tpls = problem.type_names, problem.template_labels
-    add("coverage", np.abs(served + u - 1) > tol, np.abs(served + u - 1), types, "routing + unmet must sum to 1")
-    add("max_unmet", u > problem.max_unmet + tol, u - problem.max_unmet, types)
-    add("capacity", load > serving + tol * np.maximum(1, serving), load - serving, tpls, "replicas needed beyond those serving")
+    coverage_gap = np.abs(served + u - 1)
+    add("coverage", coverage_gap > tol, coverage_gap, types, "routing + unmet must sum to 1")
+    add("max_unmet", u > problem.max_unmet + tol, lambda: u - problem.max_unmet, types)
+    add("capacity", load > serving + tol * np.maximum(1, serving), lambda: load - serving, tpls, "replicas needed beyond those serving")
     add("error_slo", err_excess > tol, err_excess, types, "mean error over served requests above the SLO")
     if latency == "load":
         add("delay_slo", late > tol, late, types, "share of requests served after the delay SLO")
     bad_route = (~served_ok & (x > tol)).any(axis=0)
-    add("unservable_route", bad_route, (x * ~served_ok).max(axis=0), tpls, "share routed to a template that cannot meet the type's delay SLO")
+    add("unservable_route", bad_route, lambda: (x * ~served_ok).max(axis=0), tpls, "share routed to a template that cannot meet the type's delay SLO")
     out_of_range = (x < -tol).any(axis=0) | (x > 1 + tol).any(axis=0)
-    add("routing_range", out_of_range, np.abs(x).max(axis=0), tpls, "routing shares must lie in [0, 1]")
-    add("unmet_range", u < -tol, -u, types)
+    add("routing_range", out_of_range, lambda: np.abs(x).max(axis=0), tpls, "routing shares must lie in [0, 1]")
+    add("unmet_range", u < -tol, lambda: -u, types)
     frac = np.abs(R - np.round(R))
-    add("integrality", (frac > tol) | (R < 0), np.maximum(frac, -R), tpls, "replicas must be non-negative integers")
+    add("integrality", (frac > tol) | (R < 0), lambda: np.maximum(frac, -R), tpls, "replicas must be non-negative integers")
     if billed > problem.budget + tol:
         viol.append(Violation("budget", "", billed - problem.budget, f"rental ${billed:.2f}/h over ${problem.budget:.2f}/h"))
     gpus_by_type = np.bincount(problem.template_gpu, weights=R * problem.gpus, minlength=problem.n_gpu_types)
-    add("inventory", gpus_by_type > problem.inventory + tol, gpus_by_type - problem.inventory, problem.gpu_names)
+    add("inventory", gpus_by_type > problem.inventory + tol, lambda: gpus_by_type - problem.inventory, problem.gpu_names)
     if storage_used > problem.storage_gb + tol:
         viol.append(Violation("storage", "", storage_used - problem.storage_gb, f"{storage_used:.1f} GB stored"))
 
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_error = np.where(served > 0, (problem.error * x).sum(axis=1) / np.where(served > 0, served, 1), 0.0)
+    # mean error over served requests (0 where nothing is served); the masked divide never divides by zero
+    mean_error = np.divide((problem.error * x).sum(axis=1), served, out=np.zeros_like(served), where=served > 0)
     return Evaluation(
         feasible=not viol,
         objective=billed + storage + unmet_pen + delay_pen + error_pen,

@@ -20,14 +20,22 @@ then reports ``max_unmet[type]`` as a violation.
 Two methods:
 
 ``"greedy"`` (default, fast)
-    Types in order of tightness (serving capacity available to the type divided by its rate, smallest
-    first). For each type the eligible templates are sorted by the type's marginal cost of a request there,
-    ``delay_penalty * latency + error_penalty * (error - error_slo)`` plus an opportunity-cost term
-    ``unmet_penalty_k * rate_k / (capacity_k * supply_k)`` summed over the types ``k`` still to be placed that
-    could use the template (so a type avoids the replicas that later, tighter types depend on), and the demand
-    is poured into them in that order up to each template's remaining capacity. Templates whose marginal
-    cost is at or above the unmet penalty are not used. Vectorised over templates; a Python loop over types
-    only.
+    A sequential pass over the types, tightest first (serving capacity open to the type divided by its
+    rate). Each type pours its demand into its usable templates in ascending delay cost
+    (``delay_penalty * latency``) up to each template's remaining capacity. If that mix breaks the type's
+    error SLO, it also pours in ascending ``delay cost + error_penalty * (error - error_slo)`` and keeps the
+    best convex combination of the two fills (the type's objective is piecewise linear along it, so the
+    best point is an end or where the error SLO is met exactly). Templates where a request would cost more
+    than leaving it unmet are not used.
+
+    If the pass leaves demand unmet or an error SLO broken *and* some template ran out of capacity (only then
+    can the types' choices interact), more candidates are built and the cheapest routing is returned: the
+    same pass in the reverse type order; in descending unmet value per replica
+    (``unmet_penalty * capacity``); a contention-aware pass (a type also pays, per request, what the types
+    after it would lose per replica-unit it takes); and, when demand is unmet, a pair-by-pair fill in
+    descending net value per replica-unit (``capacity * (unmet_penalty - own delay and error cost)``, the
+    fractional-knapsack order of the overloaded LP). Vectorised over templates; Python loops over types
+    (the last candidate loops over the usable (type, template) pairs).
 ``"lp"`` (exact)
     The linear program above (error excess as a penalised slack variable), solved with HiGHS through
     ``highspy`` (imported on first use). Its objective is a lower bound for any router on the same replicas.
@@ -88,137 +96,199 @@ def router_objective(problem: Problem, routing: np.ndarray, unmet: np.ndarray) -
 
 
 # ----------------------------------------------------------------------------------------------- greedy
-def route_greedy(problem: Problem, available: np.ndarray, passes: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+def route_greedy(problem: Problem, available: np.ndarray, passes: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """Greedy routing (see the module docstring). Returns (x (I, D), u (I,))."""
-    lam = problem.rate
     cap = problem.capacity
     avail = np.asarray(available, dtype=float)
-    usable = (cap > 0) & (avail > 0)
-    # a template is worth using for a type unless a request there costs more than leaving it unmet even when
-    # the error SLO binds (delay penalty + error penalty on the error above the SLO)
+    I = cap.shape[0]
     delay_cost = problem.delay_penalty[:, None] * problem.latency
     err_gap = problem.error - problem.error_slo[:, None]
-    usable &= delay_cost + problem.error_penalty[:, None] * np.maximum(err_gap, 0.0) < problem.unmet_penalty[:, None]
-    supply = (cap * avail * usable).sum(axis=1)  # req/s each type could get if it had the fleet alone
-    positive = lam > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tight = np.where(positive, supply / np.where(positive, lam, 1.0), np.inf)
-    order = np.argsort(tight, kind="stable")
-    x, u, units, err_excess = _greedy_pass(problem, avail, usable, order, delay_cost, err_gap, None)
-    short = positive & (u > 1e-12)
-    errs = positive & (err_excess > 1e-12)
-    if passes <= 1 or not (short.any() or errs.any()) or problem.n_types == 1:
-        return x, u
-    best = (router_objective(problem, x, u), x, u)
+    # a template is worth using for a type unless a request there costs more than leaving it unmet even when
+    # the error SLO binds (delay penalty + error penalty on the error above the SLO)
+    usable = (cap > 0) & (avail > 0) & (delay_cost + problem.error_penalty[:, None] * np.maximum(err_gap, 0.0)
+                                        < problem.unmet_penalty[:, None])
+    supply = (cap * avail * usable).sum(axis=1).tolist()  # req/s each type could get with the fleet to itself
+    lam = problem.rate.tolist()
+    inf = float("inf")
+    tight = [supply[i] / lam[i] if lam[i] > 0 else inf for i in range(I)]
+    order = sorted(range(I), key=tight.__getitem__)
+    plans = _TypePlans(problem, usable, delay_cost, err_gap)
+    x, u, obj, short, errs, drained = _greedy_pass(problem, avail, order, plans)
+    if passes <= 1 or not (short or errs) or not drained or I == 1:
+        return x, u  # no template ran out, so no type's choice depended on the others: the order is irrelevant
+    best = (obj, x, u)
     # contested capacity: try other type orders and keep the cheapest routing
-    with np.errstate(divide="ignore", invalid="ignore"):
-        density = np.where(positive, problem.unmet_penalty * supply / np.maximum(usable @ avail, 1e-12), 0.0)
-    orders = [np.argsort(-density, kind="stable"), order[::-1]]
-    import os
-    if os.environ.get("RV") == "p":
-        import itertools
-        orders = [np.array(o) for o in itertools.permutations(range(problem.n_types))]
-    for k, o in enumerate(orders):
-        if k + 1 >= passes:
-            break
-        x, u, _, _ = _greedy_pass(problem, avail, usable, o, delay_cost, err_gap, None)
+    replicas_usable = (usable @ avail).tolist()
+    phi = problem.unmet_penalty.tolist()
+    density = [phi[i] * supply[i] / max(replicas_usable[i], 1e-12) if lam[i] > 0 else 0.0 for i in range(I)]
+    orders = [order[::-1], sorted(range(I), key=lambda i: -density[i])]
+    for o in orders[: passes - 2]:
+        if o == order:
+            continue
+        x, u, obj, _, _, _ = _greedy_pass(problem, avail, o, plans)
+        if obj < best[0] - 1e-12 * max(1.0, abs(best[0])):
+            best = (obj, x, u)
+    if short and passes >= 5:
+        # overload: fill (type, template) pairs by net value per replica-unit, capacity × (unmet penalty − the
+        # request's own delay and error cost) — the fractional-knapsack order of the overloaded LP
+        x, u = _pair_pass(problem, avail, usable, delay_cost, err_gap)
         obj = router_objective(problem, x, u)
-        if obj < best[0] - 1e-12:
+        if obj < best[0] - 1e-12 * max(1.0, abs(best[0])):
+            best = (obj, x, u)
+    if passes >= 4:
+        # contention-aware pass (first order): a type also pays, per request, what the types after it would
+        # lose per replica-unit it takes — unmet penalty × the share of their demand their supply covers ×
+        # their capacity there — so it leaves contested replicas to the types that depend on them
+        cover = np.array([min(1.0, lam[i] / supply[i]) if supply[i] > 0 else 0.0 for i in range(I)])
+        per_unit = (problem.unmet_penalty * cover)[:, None] * cap * usable
+        pending = np.zeros_like(per_unit)
+        acc = np.zeros(cap.shape[1])
+        for i in order[::-1]:
+            pending[i] = acc
+            acc = acc + per_unit[i]
+        extra = np.divide(pending, cap, out=np.zeros_like(pending), where=usable)
+        x, u, obj, _, _, _ = _greedy_pass(problem, avail, order, _TypePlans(problem, usable, delay_cost, err_gap, extra))
+        if obj < best[0] - 1e-12 * max(1.0, abs(best[0])):
             best = (obj, x, u)
     return best[1], best[2]
 
 
-def _prices(problem: Problem, x: np.ndarray, short: np.ndarray, errs: np.ndarray, usable: np.ndarray,
-            saturated: np.ndarray, delay_cost: np.ndarray, err_gap: np.ndarray) -> np.ndarray:
-    """Price (I, D) in $/s of one replica-unit of template d as seen by type i: the most another type would gain.
+class _TypePlans:
+    """Per type, its usable templates sorted by delay cost (and, on demand, by delay + error cost); shared by passes."""
 
-    A type with unmet demand gains ``capacity * (unmet_penalty - its cost there)`` per unit; one over its error
-    SLO gains ``capacity * error_penalty * (worst error it now uses - error there)``. Only saturated templates
-    carry a price.
-    """
-    cap = problem.capacity
-    gain = np.zeros_like(cap)
-    if short.any():
-        own = delay_cost + problem.error_penalty[:, None] * np.maximum(err_gap, 0.0)
-        gain = np.where(short[:, None] & usable, cap * np.maximum(problem.unmet_penalty[:, None] - own, 0.0), 0.0)
-    if errs.any():
-        worst = np.where(x > 0, problem.error, -np.inf).max(axis=1)
-        g2 = cap * problem.error_penalty[:, None] * np.maximum(worst[:, None] - problem.error, 0.0)
-        gain = np.maximum(gain, np.where(errs[:, None] & usable, g2, 0.0))
-    gain *= saturated[None, :]
-    # price seen by type i: the best gain of any *other* type
-    if gain.shape[0] == 1:
-        return np.zeros_like(gain)
-    top2 = np.sort(gain, axis=0)[-2:]
-    is_top = gain >= top2[1][None, :]
-    return np.where(is_top, top2[0][None, :], top2[1][None, :])
+    def __init__(self, problem: Problem, usable: np.ndarray, delay_cost: np.ndarray, err_gap: np.ndarray,
+                 extra: np.ndarray | None = None) -> None:
+        self.problem, self.delay_cost, self.err_gap = problem, delay_cost, err_gap
+        key = delay_cost if extra is None else delay_cost + extra  # extra: opportunity cost per request
+        srt = np.argsort(np.where(usable, key, np.inf), axis=1, kind="stable")  # usable ones first
+        rows = np.arange(srt.shape[0])[:, None]
+        self.count = usable.sum(axis=1).tolist()
+        self.cand = srt
+        self.cap = problem.capacity[rows, srt]
+        self.dc = delay_cost[rows, srt]
+        self.gap = err_gap[rows, srt]
+        self.key = self.dc if extra is None else key[rows, srt]
+        self.phi = problem.unmet_penalty.tolist()
+        self.psi = problem.error_penalty.tolist()
+        self._err: dict[int, tuple[np.ndarray, ...]] = {}
+
+    def plain(self, i: int) -> tuple[np.ndarray, ...]:
+        """(templates, capacity, delay cost, error gap) of type i's usable templates in ascending delay cost."""
+        n = self.count[i]
+        return self.cand[i, :n], self.cap[i, :n], self.dc[i, :n], self.gap[i, :n]
+
+    def with_error(self, i: int) -> tuple[np.ndarray, ...]:
+        """(permutation of the plain order, capacity, delay cost, error gap) in ascending delay cost +
+        error_penalty · (error − error_slo)."""
+        got = self._err.get(i)
+        if got is None:
+            _, ci, dc, gap = self.plain(i)
+            o = np.argsort(self.key[i, : self.count[i]] + self.psi[i] * gap, kind="stable")
+            got = self._err[i] = (o, ci[o], dc[o], gap[o])
+        return got
 
 
-def _greedy_pass(problem: Problem, avail: np.ndarray, usable: np.ndarray, order: np.ndarray, delay_cost: np.ndarray,
-                 err_gap: np.ndarray, price: np.ndarray | None, exclude: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One sequential pass over the types in ``order``; ``price`` (I, D) adds an opportunity cost per unit."""
-    lam = problem.rate
+def _pair_pass(problem: Problem, avail: np.ndarray, usable: np.ndarray, delay_cost: np.ndarray,
+               err_gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Route pair by pair in descending net value per replica-unit (a loop over the usable pairs)."""
     cap = problem.capacity
     I, D = cap.shape
+    own = delay_cost + problem.error_penalty[:, None] * np.maximum(err_gap, 0.0)
+    value = cap * (problem.unmet_penalty[:, None] - own)
+    ii, dd = np.nonzero(usable & (problem.rate > 0)[:, None])
+    o = np.argsort(-value[ii, dd], kind="stable")
+    ii, dd = ii[o].tolist(), dd[o].tolist()
+    caps = cap[ii, dd].tolist()
+    rem = problem.rate.tolist()
+    lam = list(rem)
+    units = avail.tolist()
+    x = np.zeros((I, D))
+    for i, d, c in zip(ii, dd, caps):
+        r, un = rem[i], units[d]
+        if r <= 0 or un <= 0:
+            continue
+        room = un * c
+        take = r if r < room else room
+        x[i, d] = take / lam[i]
+        rem[i] = r - take
+        units[d] = un - take / c if take < room else 0.0
+    u = np.maximum(1.0 - x.sum(axis=1), 0.0)
+    for i in np.flatnonzero(problem.rate <= 0):
+        _zero_rate(int(i), x, u, cap, avail, delay_cost + problem.error_penalty[:, None] * err_gap)
+    return x, u
+
+
+def _pour(demand: float, room: np.ndarray) -> np.ndarray:
+    """Fill ``demand`` into templates in the given order up to each one's ``room``; the amount each takes."""
+    before = room.cumsum()
+    before -= room  # capacity ahead of each template (exactly 0 for the first: no round-off for tiny demands)
+    return np.minimum(np.maximum(demand - before, 0.0), room)
+
+
+def _greedy_pass(problem: Problem, avail: np.ndarray, order: list[int], plans: _TypePlans
+                 ) -> tuple[np.ndarray, np.ndarray, float, bool, bool, bool]:
+    """One sequential pass over the types in ``order``: each pours its demand into its cheapest templates.
+
+    Returns x, u, the router objective ($/h), whether some demand is unmet, whether an error SLO is broken and
+    whether some template's capacity ran out (only then can another type order change the result).
+    """
+    lam = problem.rate.tolist()
+    I, D = problem.capacity.shape
     x = np.zeros((I, D))
     u = np.ones(I)
-    err_excess = np.zeros(I)
     units = avail.copy()
+    obj = 0.0
+    short = errs = drained = False
     for i in order:
         li = lam[i]
         if li <= 0:
-            _zero_rate(i, x, u, cap, avail, delay_cost + problem.error_penalty[:, None] * err_gap)
+            _zero_rate(i, x, u, problem.capacity, avail, plans.delay_cost + problem.error_penalty[:, None] * plans.err_gap)
             continue
-        cand = np.flatnonzero(usable[i] & (units > 0))
+        cand, ci, dc, gap = plans.plain(i)
         if cand.size == 0:
+            obj += li * plans.phi[i]
+            short = True
             continue
-        ci = cap[i, cand]
         room = units[cand] * ci  # req/s each template can still take
-        base = delay_cost[i, cand]  # $ per request (the 3600·rate factor is common to the type)
-        if price is not None:
-            base = base + price[i, cand] / ci
-            worth = base < problem.unmet_penalty[i]  # cheaper than leaving the request unmet, opportunity cost included
-            if exclude and not worth.all():
-                cand, ci, room, base = cand[worth], ci[worth], room[worth], base[worth]
-                if cand.size == 0:
-                    continue
-        gap = err_gap[i, cand]
-        take = _pour(li, room, base)  # error SLO ignored (multiplier 0)
+        take = _pour(li, room)  # error SLO ignored (multiplier 0)
         excess = float(gap @ take)
+        delay = float(dc @ take)
+        psi = plans.psi[i]
         if excess > 0 and cand.size > 1:
-            # error SLO binding: also pour with the error penalty as the multiplier and take the best
-            # convex combination of the two fills (the per-type objective is piecewise linear in it).
-            psi = problem.error_penalty[i]
-            take1 = _pour(li, room, base + psi * gap)
-            excess1 = float(gap @ take1)
+            # error SLO binding: also pour in ascending delay + error cost and take the best convex combination
+            # of the two fills (the type's objective is piecewise linear along it: an end, or where the
+            # error SLO is met exactly)
+            o1, ci1, dc1, gap1 = plans.with_error(i)
+            take1 = _pour(li, units[cand[o1]] * ci1)
+            excess1, delay1 = float(gap1 @ take1), float(dc1 @ take1)
             if excess1 < excess:
-                d0, d1 = float(base @ take), float(base @ take1)
-                alphas = [1.0] + ([excess / (excess - excess1)] if excess1 < 0 else [])
-                best, best_alpha = d0 + psi * excess, 0.0
-                for a in alphas:
-                    val = (1 - a) * d0 + a * d1 + psi * max((1 - a) * excess + a * excess1, 0.0)
+                best, alpha = delay + psi * excess, 0.0
+                for a in ((1.0, excess / (excess - excess1)) if excess1 < 0 else (1.0,)):
+                    val = (1 - a) * delay + a * delay1 + psi * max((1 - a) * excess + a * excess1, 0.0)
                     if val < best - 1e-15:
-                        best, best_alpha = val, a
-                if best_alpha > 0:
-                    take = (1 - best_alpha) * take + best_alpha * take1
-                    excess = (1 - best_alpha) * excess + best_alpha * excess1
+                        best, alpha = val, a
+                if alpha > 0:
+                    take1_plain = np.empty_like(take)
+                    take1_plain[o1] = take1  # back to the plain order, then mix
+                    take = (1 - alpha) * take + alpha * take1_plain
+                    excess = (1 - alpha) * excess + alpha * excess1
+                    delay = (1 - alpha) * delay + alpha * delay1
         x[i, cand] = take / li
-        units[cand] = np.maximum(units[cand] - take / ci, 0.0)
-        u[i] = max(0.0, 1.0 - float(x[i].sum()))
-        err_excess[i] = excess
-    return x, u, units, err_excess
-
-
-def _pour(demand: float, room: np.ndarray, key: np.ndarray) -> np.ndarray:
-    """Fill ``demand`` into templates in ascending ``key`` up to each one's ``room``; the amount each takes."""
-    if room.size == 1:
-        return np.minimum(room, demand)
-    order = np.argsort(key, kind="stable")
-    r = room[order]
-    before = np.cumsum(r) - r
-    take = np.empty_like(room)
-    take[order] = np.minimum(np.maximum(demand - before, 0.0), r)
-    return take
+        left = units[cand] - take / ci
+        empty = left <= 1e-12
+        if empty.any():
+            left[empty] = 0.0
+            drained = True
+        units[cand] = left
+        ui = 1.0 - float(take.sum()) / li
+        ui = ui if ui > 0 else 0.0
+        u[i] = ui
+        if ui > 1e-12:
+            short = True
+        if excess > 1e-12 * li:
+            errs = True
+        obj += li * plans.phi[i] * ui + delay + psi * (excess if excess > 0 else 0.0)
+    return x, u, 3600.0 * obj, short, errs, drained
 
 
 def _zero_rate(i: int, x: np.ndarray, u: np.ndarray, cap: np.ndarray, avail: np.ndarray, score: np.ndarray) -> None:

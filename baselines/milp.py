@@ -1,0 +1,311 @@
+"""The exact MILP of DESIGN §2 in PuLP; CBC (default) or HiGHS.
+
+Variables: R_d ∈ {0..maxR_d} integer replicas (maxR from ``problem.max_replicas()``); x_id ∈ [0, 1] only where
+μ_id > 0 (elsewhere fixed to 0 by omission); u_i ∈ [0, ζ_i]; z_a ∈ {0, 1} per weight artifact.
+
+    min  Σ_d cost_d R_d + storage_cost Σ_a gb_a z_a + 3600 Σ_i λ_i (φ_i u_i + ρ_i Σ_d latency_id x_id)
+    s.t. Σ_d x_id + u_i = 1                               ∀ i     (coverage)
+         Σ_i (λ_i / μ_id) x_id ≤ R_d                      ∀ d     (capacity)
+         Σ_d (e_id − ε_i) x_id ≤ 0                        ∀ i     (error SLO, weighted average)
+         Σ_d cost_d R_d ≤ budget                                  (if finite)
+         Σ_{d on g} gpus_d R_d ≤ inventory_g              ∀ g
+         Σ_a gb_a z_a ≤ storage_gb                                (if finite)
+         R_d ≤ maxR_d z_{artifact(d)}                     ∀ d     (a replica needs its weights stored)
+
+The error penalty of ``evaluate`` is 0 on feasible allocations, so this is exactly ``evaluate``'s objective
+(``latency="zero_load"``). The solver's values are cleaned (integral R, shares clipped and renormalised,
+round-off repaired) and ``evaluate`` decides the reported objective and feasibility.
+
+Warm start: from AGH's allocation. CBC takes it through PuLP (``warmStart=True`` with initial values set).
+PuLP's HiGHS interface has no warm-start option; :class:`_HiGHSWarm` subclasses it and hands the start to
+highspy's ``Highs.setSolution`` before ``run()``. Best bound and gap: HiGHS reports them (``mip_dual_bound``,
+``mip_gap``); for CBC they are parsed from its log.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+import pulp
+
+from hetserve_env.allocation import Allocation
+from hetserve_env.problem import Problem
+
+from .solution import Solution, clean_allocation, finish, infeasibility_reason
+
+SOLVERS = ("cbc", "highs")
+
+
+class _HiGHSWarm(pulp.HiGHS):  # type: ignore[misc, valid-type]
+    """PuLP's HiGHS API plus a MIP start (the current ``varValue`` of every variable) via ``setSolution``."""
+
+    def __init__(self, warm: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.warm = warm
+        self.warm_status: str | None = None
+
+    def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 (PuLP's name)
+        if self.warm:
+            import highspy
+
+            variables = lp.variables()
+            values = [0.0] * len(variables)
+            for var in variables:
+                values[var.index] = float(var.varValue) if var.varValue is not None else 0.0
+            sol = highspy.HighsSolution()
+            sol.col_value = values
+            sol.value_valid = True
+            status = lp.solverModel.setSolution(sol)
+            self.warm_status = str(status)
+        lp.solverModel.run()
+
+
+def build_model(problem: Problem) -> tuple[pulp.LpProblem, dict[str, Any]]:
+    """The PuLP model and its variables: ``{"R": [...], "x": {(i, d): var}, "u": [...], "z": [...]}``."""
+    p = problem
+    I, D, A = p.n_types, p.n_templates, len(p.artifact_names)
+    lp = pulp.LpProblem(f"hetserve_{_safe(p.name)}", pulp.LpMinimize)
+    maxR = p.max_replicas()
+    R = [pulp.LpVariable(f"R_{d}", lowBound=0, upBound=int(maxR[d]), cat=pulp.LpInteger) for d in range(D)]
+    z = [pulp.LpVariable(f"z_{a}", cat=pulp.LpBinary) for a in range(A)]
+    u = [pulp.LpVariable(f"u_{i}", lowBound=0, upBound=float(p.max_unmet[i])) for i in range(I)]
+    pairs = np.argwhere(p.capacity > 0)
+    x = {(int(i), int(d)): pulp.LpVariable(f"x_{i}_{d}", lowBound=0, upBound=1) for i, d in pairs}
+    by_type: list[list[int]] = [[] for _ in range(I)]
+    by_tpl: list[list[int]] = [[] for _ in range(D)]
+    for i, d in x:
+        by_type[i].append(d)
+        by_tpl[d].append(i)
+
+    obj_terms: list[tuple[pulp.LpVariable, float]] = [(R[d], float(p.cost[d])) for d in range(D)]
+    if p.storage_cost > 0:
+        obj_terms += [(z[a], float(p.storage_cost * p.artifact_gb[a])) for a in range(A)]
+    for i in range(I):
+        k = 3600.0 * p.rate[i]
+        if k * p.unmet_penalty[i] != 0:
+            obj_terms.append((u[i], float(k * p.unmet_penalty[i])))
+        if k * p.delay_penalty[i] != 0:
+            obj_terms += [(x[i, d], float(k * p.delay_penalty[i] * p.latency[i, d])) for d in by_type[i]]
+    lp += pulp.LpAffineExpression(obj_terms), "cost"
+
+    for i in range(I):
+        lp += pulp.LpAffineExpression([(x[i, d], 1.0) for d in by_type[i]] + [(u[i], 1.0)]) == 1.0, f"coverage_{i}"
+        terms = [(x[i, d], float(p.error[i, d] - p.error_slo[i])) for d in by_type[i] if p.error[i, d] != p.error_slo[i]]
+        if any(c > 0 for _, c in terms):
+            lp += pulp.LpAffineExpression(terms) <= 0.0, f"error_{i}"
+    for d in range(D):
+        terms = [(x[i, d], float(p.rate[i] / p.capacity[i, d])) for i in by_tpl[d] if p.rate[i] > 0]
+        if terms:
+            lp += pulp.LpAffineExpression(terms + [(R[d], -1.0)]) <= 0.0, f"capacity_{d}"
+        if maxR[d] > 0:
+            lp += pulp.LpAffineExpression([(R[d], 1.0), (z[int(p.template_artifact[d])], -float(maxR[d]))]) <= 0.0, f"stored_{d}"
+    if math.isfinite(p.budget):
+        lp += pulp.LpAffineExpression([(R[d], float(p.cost[d])) for d in range(D)]) <= float(p.budget), "budget"
+    for g in range(p.n_gpu_types):
+        ds = np.flatnonzero(p.template_gpu == g)
+        if len(ds) and (p.gpus[ds] * maxR[ds]).sum() > p.inventory[g]:
+            lp += pulp.LpAffineExpression([(R[d], float(p.gpus[d])) for d in ds]) <= float(p.inventory[g]), f"inventory_{g}"
+    if math.isfinite(p.storage_gb):
+        lp += pulp.LpAffineExpression([(z[a], float(p.artifact_gb[a])) for a in range(A)]) <= float(p.storage_gb), "storage"
+    return lp, {"R": R, "x": x, "u": u, "z": z}
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)[:40] or "problem"
+
+
+def _set_start(problem: Problem, var: dict[str, Any], alloc: Allocation) -> None:
+    R = alloc.replicas
+    for d, v in enumerate(var["R"]):
+        v.setInitialValue(int(R[d]))
+    stored = np.zeros(len(problem.artifact_names), dtype=bool)
+    stored[problem.template_artifact[R > 0]] = True
+    for a, v in enumerate(var["z"]):
+        v.setInitialValue(int(stored[a]))
+    for i, v in enumerate(var["u"]):
+        v.setInitialValue(float(min(max(alloc.unmet[i], 0.0), problem.max_unmet[i])))
+    for (i, d), v in var["x"].items():
+        v.setInitialValue(float(alloc.routing[i, d]))
+
+
+def _values(problem: Problem, var: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    R = np.array([v.varValue if v.varValue is not None else np.nan for v in var["R"]], dtype=float)
+    if np.isnan(R).any():
+        return None
+    x = np.zeros((problem.n_types, problem.n_templates))
+    for (i, d), v in var["x"].items():
+        x[i, d] = v.varValue or 0.0
+    u = np.array([v.varValue or 0.0 for v in var["u"]], dtype=float)
+    return R, x, u
+
+
+_CBC_NUM = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
+
+
+def _parse_cbc_log(text: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    m = re.search(r"Result - (.+)", text)
+    if m:
+        out["result"] = m.group(1).strip()
+    for key, pat in (("objective", r"Objective value:\s+" + _CBC_NUM), ("lower_bound", r"Lower bound:\s+" + _CBC_NUM),
+                     ("gap", r"Gap:\s+" + _CBC_NUM), ("nodes", r"Enumerated nodes:\s+" + _CBC_NUM)):
+        m = re.search(pat, text)
+        if m:
+            out[key] = float(m.group(1))
+    return out
+
+
+def solve_milp(problem: Problem, *, solver: str = "cbc", time_limit: float | None = 600.0, gap: float = 1e-4,
+               warm_start: bool | Allocation = True, msg: bool = False, threads: int = 1,
+               start_solution: Solution | None = None) -> Solution:
+    """Solve the exact model; ``warm_start`` True runs AGH for the start (or pass an Allocation)."""
+    solver = str(solver).lower()
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown MILP solver {solver!r}; choose one of {list(SOLVERS)}")
+    t0 = time.perf_counter()
+    log: list[str] = []
+    stats: dict[str, Any] = {"solver": solver, "time_limit": time_limit, "gap_option": gap, "threads": threads}
+
+    start: Allocation | None = None
+    if isinstance(warm_start, Allocation):
+        start = warm_start
+        stats["warm_start"] = "given"
+    elif warm_start:
+        if start_solution is None:
+            from .agh import solve_agh
+
+            start_solution = solve_agh(problem)
+        stats["warm_start_s"] = start_solution.runtime_s
+        if start_solution.feasible:
+            start = start_solution.allocation
+            stats["warm_start"] = "agh"
+            stats["warm_start_objective"] = start_solution.objective
+            log.append(f"warm start: AGH ${start_solution.objective:.4f}/h")
+        else:
+            stats["warm_start"] = "none (AGH found no feasible allocation)"
+    else:
+        stats["warm_start"] = "off"
+
+    t_build = time.perf_counter()
+    lp, var = build_model(problem)
+    stats["n_variables"] = len(var["R"]) + len(var["x"]) + len(var["u"]) + len(var["z"])
+    stats["n_integer"] = len(var["R"]) + len(var["z"])
+    stats["n_constraints"] = len(lp.constraints)
+    if start is not None:
+        _set_start(problem, var, start)
+    stats["build_s"] = time.perf_counter() - t_build
+
+    log_path = None
+    t_solve = time.perf_counter()
+    try:
+        if solver == "cbc":
+            fd, log_path = tempfile.mkstemp(prefix="hetserve_cbc_", suffix=".log")
+            os.close(fd)
+            cmd = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, gapRel=gap, warmStart=start is not None,
+                                    threads=threads, logPath=log_path)
+            if msg:
+                log.append("msg=True: CBC output goes to the log parsed for the bound; see stats['cbc_log']")
+            lp.solve(cmd)
+        else:
+            kw: dict[str, Any] = {"msg": msg, "gapRel": gap, "threads": threads}
+            if time_limit is not None:
+                kw["timeLimit"] = time_limit
+            cmd = _HiGHSWarm(warm=start is not None, **kw)
+            lp.solve(cmd)
+            if start is not None:
+                stats["warm_start_highs"] = cmd.warm_status
+    except pulp.PulpSolverError as exc:
+        runtime = time.perf_counter() - t0
+        return Solution("milp", "error", None, None, float("nan"), runtime, None, None,
+                        f"{solver}: solver failed: {exc}", log, stats)
+    solve_s = time.perf_counter() - t_solve
+    stats["solve_s"] = solve_s
+    runtime = time.perf_counter() - t0
+
+    status, bound = _status_and_bound(solver, lp, cmd, log_path, stats, time_limit, solve_s)
+    if log_path:
+        try:
+            text = open(log_path).read()
+            stats["cbc_log_tail"] = text[-1500:]
+            if msg:
+                print(text)
+        finally:
+            os.unlink(log_path)
+    log.append(f"MILP {solver}: {status}, solver status {stats.get('solver_status')}, {solve_s:.3f} s")
+
+    if status == "infeasible":
+        reason = infeasibility_reason(problem) or ("the MILP is infeasible: no combination of replicas meets "
+                                                   "coverage, capacity, error SLO, budget, inventory and storage together")
+        return Solution("milp", "infeasible", None, None, float("nan"), runtime, bound, None, reason, log, stats)
+    vals = _values(problem, var) if status in ("optimal", "time_limit", "feasible") else None
+    if vals is None:
+        why = "no feasible solution found within the time limit" if status == "time_limit" else f"solver returned {stats.get('solver_status')}"
+        return Solution("milp", status if status != "optimal" else "error", None, None, float("nan"), runtime, bound, None,
+                        why, log, stats)
+    alloc = clean_allocation(problem, *vals)
+    stats["solver_objective"] = pulp.value(lp.objective)
+    sol = finish(problem, "milp", alloc, runtime_s=runtime, log=log, stats=stats, status_if_feasible=status,
+                 best_bound=bound)
+    if not sol.feasible:
+        sol.status = "error"
+        sol.reason = f"the solver's solution fails evaluate after clean-up: {sol.reason}"
+    elif status == "optimal" and bound is None:
+        sol.best_bound = sol.objective
+        sol.gap = 0.0
+    return sol
+
+
+def _status_and_bound(solver: str, lp: pulp.LpProblem, cmd: Any, log_path: str | None, stats: dict[str, Any],
+                      time_limit: float | None, solve_s: float) -> tuple[str, float | None]:
+    bound: float | None = None
+    if solver == "highs":
+        import highspy
+
+        h = lp.solverModel
+        ms = h.getModelStatus()
+        info = h.getInfo()
+        stats["solver_status"] = h.modelStatusToString(ms)
+        stats["nodes"] = int(getattr(info, "mip_node_count", 0))
+        has_sol = getattr(info, "primal_solution_status", 0) == 2
+        db = getattr(info, "mip_dual_bound", None)
+        if db is not None and math.isfinite(db):
+            bound = float(db)
+        S = highspy.HighsModelStatus
+        if ms == S.kOptimal:
+            return "optimal", bound
+        if ms in (S.kInfeasible,):
+            return "infeasible", None
+        if ms == S.kTimeLimit:
+            return "time_limit", bound
+        if ms == S.kUnboundedOrInfeasible:
+            return "infeasible", None
+        return ("feasible" if has_sol else "error"), bound
+    parsed: dict[str, Any] = {}
+    if log_path and os.path.exists(log_path):
+        parsed = _parse_cbc_log(open(log_path).read())
+    stats["solver_status"] = parsed.get("result", pulp.LpStatus.get(lp.status, str(lp.status)))
+    if "nodes" in parsed:
+        stats["nodes"] = int(parsed["nodes"])
+    result = parsed.get("result", "")
+    if "lower_bound" in parsed:
+        bound = float(parsed["lower_bound"])
+    if lp.status == pulp.LpStatusInfeasible or "infeasible" in result.lower():
+        return "infeasible", None
+    if "Stopped on time" in result or (time_limit is not None and lp.sol_status == pulp.LpSolutionIntegerFeasible
+                                       and solve_s >= 0.98 * time_limit):
+        return "time_limit", bound
+    if "Optimal" in result or lp.sol_status == pulp.LpSolutionOptimal:
+        if bound is None and "objective" in parsed:
+            bound = float(parsed["objective"])
+        return "optimal", bound
+    if lp.sol_status == pulp.LpSolutionIntegerFeasible:
+        return "feasible", bound
+    if lp.status == pulp.LpStatusNotSolved:
+        return "time_limit", bound
+    return "error", bound

@@ -1,0 +1,692 @@
+"""HetServeEnv: provision a heterogeneous GPU fleet for LLM inference, window after window (DESIGN §5).
+
+See :class:`HetServeEnv` for the full specification and ``docs/environment.md`` for the design notes.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from .allocation import TOL, Allocation, Evaluation, evaluate
+from .problem import Problem
+from .routing import ROUTERS, route
+from .scenario import Scenario, load_scenario
+
+ACTION_MODES = ("target", "delta")
+
+#: Observation scales and clipping bounds (documented in the class docstring).
+TOKEN_SCALE = 1000.0  # tokens are observed in thousands
+RATE_OBS_MAX = 100.0  # rate / mean rate is clipped to [0, RATE_OBS_MAX]
+TOKEN_OBS_MAX = 1000.0  # tokens / 1000 clipped to [0, TOKEN_OBS_MAX]
+
+_TYPE_STATIC = ("delay_slo", "error_slo", "max_unmet", "unmet_penalty", "delay_penalty", "error_penalty")
+
+
+def _trusted_problem(fields: dict[str, Any]) -> Problem:
+    """A Problem from arrays that are already validated (slices of a validated Problem): skips ``__post_init__``.
+
+    The environment builds one Problem per step from precomputed arrays; validating them again each step would
+    cost more than the step itself. The fields are exactly those ``Scenario.compile`` produces (tests check it).
+    """
+    p = object.__new__(Problem)
+    p.__dict__.update(fields)
+    return p
+
+
+class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
+    """
+    ## Description
+
+    An agent rents a heterogeneous GPU fleet to serve LLM inference requests, one planning window at a time
+    (10 minutes by default; 5 in the paper-like variant), over real trace-driven demand. Each *template* is one
+    replica of a model on a GPU type at a precision with a tensor/pipeline-parallel degree (e.g.
+    ``Qwen2.5-32B@A100-80GB/int8 TP2 PP1``); the scenario (``hetserve_env/scenarios/*.yaml``) defines the query
+    types (rate, token mix, delay and error SLOs, penalties), the templates, the budget ($/h) and the
+    inventory (GPUs per type). Every step the agent sets how many replicas of each template it wants; a
+    router then places the window's demand on the replicas that are serving and
+    :func:`hetserve_env.allocation.evaluate` prices the window. The environment implements the dynamic
+    version of arXiv 2604.07472 (Cheng & Nguyen, 2026); the same ``evaluate`` scores the GH/AGH/MILP baselines.
+
+    One step = one window of the scenario's demand series. Within a step:
+
+    1. The action is validated (shape, dtype, range: a bad action raises ``ValueError`` naming the index,
+       the value and the allowed range; nothing is reinterpreted) and turned into target replica counts.
+    2. Budget, inventory and storage are enforced: if the targets break a limit, *newly added* replicas are
+       dropped, most expensive template first (one replica at a time, ties by higher template index), until
+       every limit holds. Replicas kept from the previous window are never dropped (they were within limits).
+       The step is flagged (``info["clipped"]``, ``info["clip_reason"]``) and penalised with
+       ``clip_penalty`` × the window's rental of the dropped replicas ($, ``info["cost"]["clip_penalty"]``).
+    3. Cold starts: a replica added in this step is billed for the whole window but starts serving only after
+       ``boot_s + weight_gb / load_gbps`` seconds (scenario ``env.cold_start``), so in the window it becomes
+       ready in it serves ``max(0, 1 - remaining / window_s)`` of the window, and fully afterwards.
+       Removals take effect at once; replicas still starting are removed first (youngest first).
+    4. Demand: the series' rate for the window times seeded log-normal noise ``exp(noise · N(0, 1))`` per type
+       (``noise=0`` replays the series exactly); token means are the series'.
+    5. Routing (``router="greedy"``, or the exact ``"lp"``; :mod:`hetserve_env.routing`) places the realised
+       demand on the serving replica-equivalents without exceeding any template's capacity; what cannot be
+       placed is unmet (not capped at the type's ζ: exceeding ζ is reported as a ``max_unmet`` violation).
+    6. ``evaluate(problem, allocation, latency="load", available=serving)`` gives every $ term: latency is
+       load-dependent (``latency / (1 - utilisation · load_slope)``), so a fleet run near saturation pays a
+       higher delay penalty, and demand beyond capacity is unmet and misses its SLO.
+
+    ## Action Space
+
+    ``action_mode="target"`` (default): ``MultiDiscrete([R_max + 1] * D)``, the target number of replicas of
+    each of the D templates (``R_max`` = scenario ``env.max_replicas`` unless ``max_replicas`` is given).
+    Solver policies map ``Allocation.replicas`` straight onto it (:meth:`action_from_replicas`).
+
+    ``action_mode="delta"``: ``MultiDiscrete([3] * D)``; 0 removes one replica of the template, 1 keeps the
+    count, 2 adds one. The count saturates at 0 and ``R_max`` (removing from zero keeps zero).
+
+    Integer arrays of shape ``(D,)`` only (any integer dtype); floats, booleans, other shapes or values out of
+    range raise ``ValueError``.
+
+    ``action_masks()`` (for sb3-contrib's MaskablePPO; also ``info["action_mask"]``) is a flat bool array of
+    length ``sum(nvec)``. In target mode value ``v`` of template ``d`` is allowed iff ``v · gpus_d`` fits its
+    GPU type's inventory, ``v · cost_d`` fits the budget and (for ``v > 0``) the template's weights fit the
+    storage; in delta mode "remove" is allowed iff the template has a replica, "keep" always, "add" iff the
+    count plus one passes the same test and ``R_max``. Masks are per dimension: a combination of allowed
+    values can still exceed a joint limit, and is then clipped as in step 2.
+
+    ## Observation Space
+
+    A flat ``Box(float32)`` of size ``H·I + 2·I + 2·D + 2 + I + 1`` (``H`` = scenario ``env.history``, ``I``
+    query types, ``D`` templates), in this order:
+
+    | Component | Size | Scale | Range |
+    |---|---|---|---|
+    | realised rate of the last ``H`` windows, oldest first, per type | H·I | ÷ the type's mean rate over the scenario's series | [0, 100] (clipped) |
+    | mean input tokens of the last window, per type | I | ÷ 1000 | [0, 1000] |
+    | mean output tokens of the last window, per type | I | ÷ 1000 | [0, 1000] |
+    | replicas fully serving at the start of the next window, per template | D | ÷ R_max | [0, 1] |
+    | replicas still cold-starting at the start of the next window, per template | D | ÷ R_max | [0, 1] |
+    | time of day of the next window: sin, cos of 2π·(window of day)/(windows per day) | 2 | — | [-1, 1] |
+    | SLO attainment of the last window, per type (share of requests served within the delay SLO) | I | share | [0, 1] |
+    | budget share in use: hourly cost of the current fleet ÷ budget | 1 | share | [0, 1] |
+
+    Before the first step the "last windows" are the ``H`` windows preceding the episode in the series (the
+    first window is repeated at the very start of the series), with the same noise; SLO attainment is 1.
+
+    ## Rewards
+
+    ``reward = -(rental + cold_start + storage + unmet_penalty + delay_penalty + error_penalty + clip_penalty)
+    / reward_scale``, each term in $ for the window (``evaluate``'s $/h × window hours):
+    rental of serving replica-equivalents, rental of replicas billed while cold-starting, storage of deployed
+    weights, unmet requests × φ, request-seconds of load-dependent latency × ρ, erroneous requests beyond the
+    error SLO × ψ, and the clipping penalty of step 2. ``reward_scale`` defaults to ``budget_per_hour ×
+    window hours``, so spending the whole budget for a window costs −1. ``info["cost"]`` holds every term in
+    dollars and their ``"total"``; ``-info["cost"]["total"] / info["reward_scale"] == reward``.
+
+    ## Starting State
+
+    No replicas (an empty fleet), unless ``reset(options={"replicas": counts})`` gives a warm, already serving
+    fleet (counts within ``0..R_max`` and within budget, inventory and storage, else ``ValueError``). The day is
+    ``reset(options={"day": d})`` (a day id of the split with ``episode_days - 1`` split days after it) or drawn
+    uniformly from the split with the environment's ``np_random``.
+
+    ## Episode End
+
+    ``terminated`` is always False: nothing ends the task early. ``truncated`` is True at the last window of
+    the episode (``episode_days`` consecutive days of the split, e.g. 144 steps for one day of 10-minute
+    windows); the registered ids set no ``max_episode_steps``. Stepping after that raises ``RuntimeError``.
+
+    ## Arguments
+
+    ```python
+    >>> import gymnasium as gym
+    >>> import hetserve_env  # registers the ids
+    >>> env = gym.make("hetserve_env/HetServeSmall-v0", noise=0.1, render_mode="ansi")
+    >>> obs, info = env.reset(seed=0, options={"day": 3})
+    ```
+
+    | Parameter | Type | Default | Description |
+    |---|---|---|---|
+    | `scenario` | str, Path, Mapping or Scenario | `"default"` | bundled name (`small`, `default`, `paper`), YAML path, mapping or a loaded Scenario |
+    | `split` | str | `"train"` | days to draw episodes from: `train`, `validation`, `test` |
+    | `window_minutes` | float or None | scenario's | window length; another value re-windows the scenario's demand |
+    | `episode_days` | int | 1 | consecutive split days per episode |
+    | `noise` | float | 0.0 | σ of the multiplicative log-normal demand noise (0 = exact replay) |
+    | `reward_scale` | float or None | budget × window hours | the reward is −$ / reward_scale |
+    | `action_mode` | str | `"target"` | `"target"` replica counts or `"delta"` −1/0/+1 per template |
+    | `router` | str | `"greedy"` | `"greedy"` (fast) or `"lp"` (exact, HiGHS) |
+    | `render_mode` | str or None | None | `"ansi"` or `"rgb_array"` |
+    | `max_replicas` | int or None | scenario's | R_max, the largest count per template |
+    | `clip_penalty` | float | 1.0 | $ penalty per $ of dropped rental when an action is clipped |
+
+    Registered ids: ``hetserve_env/HetServe-v0`` (default scenario), ``hetserve_env/HetServeSmall-v0``
+    (small), ``hetserve_env/HetServePaper-v0`` (paper, 5-minute windows).
+
+    Helpers for policies: :meth:`action_from_replicas`, :meth:`last_window_problem` (what a reactive planner
+    sees), :meth:`next_window_problem` (the oracle's view), :attr:`replicas`, :attr:`scenario`.
+    """
+
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+
+    def __init__(
+        self,
+        scenario: str | Path | Mapping[str, Any] | Scenario = "default",
+        *,
+        split: str = "train",
+        window_minutes: float | None = None,
+        episode_days: int = 1,
+        noise: float = 0.0,
+        reward_scale: float | None = None,
+        action_mode: str = "target",
+        router: str = "greedy",
+        render_mode: str | None = None,
+        max_replicas: int | None = None,
+        clip_penalty: float = 1.0,
+    ) -> None:
+        super().__init__()
+        sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        if window_minutes is not None:
+            wm = float(window_minutes)
+            if not math.isfinite(wm) or wm <= 0:
+                raise ValueError(f"window_minutes must be > 0, got {window_minutes!r}")
+            if abs(wm * 60.0 - sc.window_s) > 1e-9:
+                sc = Scenario({**sc.raw, "window_minutes": wm}, sc.source, catalog=sc.catalog)
+        self.scenario = sc
+        if action_mode not in ACTION_MODES:
+            raise ValueError(f"action_mode must be one of {list(ACTION_MODES)}, got {action_mode!r}")
+        if router not in ROUTERS:
+            raise ValueError(f"router must be one of {list(ROUTERS)}, got {router!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        noise = float(noise)
+        if not math.isfinite(noise) or noise < 0:
+            raise ValueError(f"noise must be a finite σ >= 0, got {noise!r}")
+        clip_penalty = float(clip_penalty)
+        if not math.isfinite(clip_penalty) or clip_penalty < 0:
+            raise ValueError(f"clip_penalty must be >= 0, got {clip_penalty!r}")
+        self.action_mode, self.router, self.render_mode = action_mode, router, render_mode
+        self.noise, self.clip_penalty = noise, clip_penalty
+        self.max_replicas = int(sc.env.max_replicas if max_replicas is None else max_replicas)
+        if self.max_replicas < 1 or (max_replicas is not None and int(max_replicas) != max_replicas):
+            raise ValueError(f"max_replicas must be an integer >= 1, got {max_replicas!r}")
+        self.history = int(sc.env.history)
+
+        # ---- demand: the split's days
+        demand = sc.demand
+        splits = demand.splits or {}
+        if split not in splits or not splits[split]:
+            raise ValueError(f"split must be one of {sorted(k for k, v in splits.items() if v)}, got {split!r}")
+        self.split = split
+        self.split_days = tuple(int(d) for d in splits[split])
+        episode_days = int(episode_days)
+        if not 1 <= episode_days <= len(self.split_days):
+            raise ValueError(f"episode_days must be in 1..{len(self.split_days)} (days in split {split!r}), got {episode_days!r}")
+        self.episode_days = episode_days
+        self._demand = demand
+        self.window_s = float(demand.window_s)
+        self.windows_per_day = demand.windows_per_day
+        day_of = demand.day
+        self._day_start = {int(d): int(np.searchsorted(day_of, d, "left")) for d in self.split_days}
+        self._day_end = {int(d): int(np.searchsorted(day_of, d, "right")) for d in self.split_days}
+        self._mean_rate = np.maximum(demand.rate.mean(axis=0), 1e-9)
+
+        # ---- static problem data (from one validated Problem: the single source of field values)
+        tpl = sc.templates
+        first = self._day_start[self.split_days[0]]
+        base = sc.compile(demand.rate[first], demand.input_tokens[first], demand.output_tokens[first])
+        self._base = base
+        self.n_types, self.n_templates, self.n_gpu_types = base.n_types, base.n_templates, base.n_gpu_types
+        I, D, G = self.n_types, self.n_templates, self.n_gpu_types
+        self._labels = np.array(base.template_labels, dtype=object)
+        self._cost = base.cost
+        self._gpus = base.gpus
+        self._tgpu = base.template_gpu
+        self._tart = base.template_artifact
+        self._error = base.error
+        self._inventory = base.inventory
+        self._budget = base.budget
+        self._storage_gb = base.storage_gb
+        self._artifact_gb = base.artifact_gb
+        self._gpu_use = np.zeros((G, D))
+        self._gpu_use[self._tgpu, np.arange(D)] = self._gpus
+        n_art = len(base.artifact_names)
+        self._art_mat = np.zeros((n_art, D))
+        self._art_mat[self._tart, np.arange(D)] = 1.0
+        self._tpl_int = np.stack([self._tgpu, self._tart, self._gpus]).astype(np.int64)
+        self._cheap_first = np.argsort(self._cost, kind="stable")
+        self._cost_sorted = self._cost[self._cheap_first]
+        self._gpu_use_sorted = self._gpu_use[:, self._cheap_first]
+        self._tart_sorted = self._tart[self._cheap_first]
+        self._finite_storage = math.isfinite(self._storage_gb)
+        self._shared = {f: getattr(base, f) for f in ("type_names", "gpu_names", "artifact_names", *_TYPE_STATIC, "inventory",
+                                                      "artifact_gb", "budget", "storage_gb", "storage_cost", "window_s")}
+        self._shared.update(name=f"{sc.name}", meta={"scenario": sc.name})
+
+        # ---- cold start: availability of a replica of age k (windows since asked for) in that window
+        cs = np.asarray(sc.env.cold_start.seconds(tpl.weight_gb), dtype=float)
+        self.cold_start_s = cs
+        K = max(1, int(math.ceil(float(cs.max()) / self.window_s - 1e-12)))
+        self._K = K
+        ages = np.arange(K)[:, None]
+        self._avail_by_age = np.clip(ages + 1.0 - cs[None, :] / self.window_s, 0.0, 1.0)  # (K, D)
+        next_full = np.ones((K, D), dtype=bool)
+        if K > 1:
+            next_full[:-1] = self._avail_by_age[1:] >= 1.0
+        self._next_full = next_full
+
+        # ---- reward scale
+        hours = self.window_s / 3600.0
+        self.reward_scale = float(self._budget * hours if reward_scale is None else reward_scale)
+        if not math.isfinite(self.reward_scale) or self.reward_scale <= 0:
+            raise ValueError(f"reward_scale must be > 0, got {reward_scale!r}")
+
+        # ---- spaces
+        R = self.max_replicas
+        if action_mode == "target":
+            self.action_space = spaces.MultiDiscrete(np.full(D, R + 1, dtype=np.int64))
+        else:
+            self.action_space = spaces.MultiDiscrete(np.full(D, 3, dtype=np.int64))
+        H = self.history
+        self._obs_slices = {}
+        low, high, k = [], [], 0
+        for name, size, lo, hi in (("rate", H * I, 0.0, RATE_OBS_MAX), ("input_tokens", I, 0.0, TOKEN_OBS_MAX),
+                                   ("output_tokens", I, 0.0, TOKEN_OBS_MAX), ("serving", D, 0.0, 1.0), ("warming", D, 0.0, 1.0),
+                                   ("time", 2, -1.0, 1.0), ("slo_attainment", I, 0.0, 1.0), ("budget_used", 1, 0.0, 1.0)):
+            self._obs_slices[name] = slice(k, k + size)
+            low.append(np.full(size, lo)), high.append(np.full(size, hi))
+            k += size
+        self.observation_space = spaces.Box(np.concatenate(low).astype(np.float32), np.concatenate(high).astype(np.float32), dtype=np.float32)
+        self._obs_buf = np.zeros(k, dtype=np.float32)
+
+        # ---- per-value feasibility for masks: ok[v, d] for v = 0..R
+        v = np.arange(R + 1)[:, None]
+        fits = (v * self._gpus[None, :] <= self._inventory[self._tgpu][None, :]) & (v * self._cost[None, :] <= self._budget + TOL)
+        fits &= (v == 0) | (self._artifact_gb[self._tart] <= self._storage_gb + TOL)[None, :]
+        self._value_ok = fits  # (R+1, D)
+        self._target_mask = fits.T.reshape(-1).copy()
+        self._target_mask.flags.writeable = False
+
+        self._perf_cache: dict[str, np.ndarray] | None = None
+        self._t = -1  # not reset yet
+        self._T = 0
+        self._ready = np.zeros(D, dtype=np.int64)
+        self._warm = np.zeros((K, D), dtype=np.int64)
+        self._last = None
+
+    # ================================================================================== public helpers
+    @property
+    def template_labels(self) -> tuple[str, ...]:
+        return self._base.template_labels
+
+    @property
+    def type_names(self) -> tuple[str, ...]:
+        return self._base.type_names
+
+    @property
+    def replicas(self) -> np.ndarray:
+        """Billed replicas per template after the last action (serving + cold-starting), int64 (D,)."""
+        return (self._ready + self._warm.sum(axis=0)).astype(np.int64)
+
+    @property
+    def episode_length(self) -> int:
+        """Steps in the current episode (0 before the first reset)."""
+        return self._T
+
+    def action_from_replicas(self, replicas: np.ndarray) -> np.ndarray:
+        """A valid action that moves the fleet towards ``replicas`` (clipped to 0..R_max).
+
+        Target mode: the counts themselves; delta mode: the sign of the change (+1/−1 per step).
+        """
+        r = np.clip(np.rint(np.asarray(replicas, dtype=float)), 0, self.max_replicas).astype(np.int64)
+        if r.shape != (self.n_templates,):
+            raise ValueError(f"replicas has shape {r.shape}, expected ({self.n_templates},)")
+        if self.action_mode == "target":
+            return r
+        return (np.sign(r - self.replicas) + 1).astype(np.int64)
+
+    def action_masks(self) -> np.ndarray:
+        """Flat bool mask of length ``sum(action_space.nvec)`` (sb3-contrib MaskablePPO convention)."""
+        if self.action_mode == "target":
+            return self._target_mask.copy()
+        cur = self.replicas if self._t >= 0 else np.zeros(self.n_templates, dtype=np.int64)
+        up = np.minimum(cur + 1, self.max_replicas)
+        add_ok = (cur < self.max_replicas) & self._value_ok[up, np.arange(self.n_templates)]
+        return np.stack([cur > 0, np.ones(self.n_templates, dtype=bool), add_ok], axis=1).reshape(-1)
+
+    def last_window_problem(self) -> Problem:
+        """The full, validated Problem of the most recent observed window (realised rate and its tokens).
+
+        What a reactive planner plans the next window for. Before the first step: the last history window.
+        """
+        self._require_reset()
+        row = self._t + self.history - 1
+        return self.scenario.compile(self._rate[row].copy(), self._tok_in[row].copy(), self._tok_out[row].copy(),
+                                     name=f"{self.scenario.name}:w{self._hist_index[row]}")
+
+    def next_window_problem(self) -> Problem:
+        """The full, validated Problem of the next window (its realised demand): an oracle's view."""
+        self._require_reset()
+        if self._t >= self._T:
+            raise RuntimeError("the episode is over: there is no next window")
+        row = self._t + self.history
+        return self.scenario.compile(self._rate[row].copy(), self._tok_in[row].copy(), self._tok_out[row].copy(),
+                                     name=f"{self.scenario.name}:w{self._hist_index[row]}")
+
+    # ======================================================================================= gym API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        options = dict(options or {})
+        unknown = sorted(set(options) - {"day", "replicas"})
+        if unknown:
+            raise ValueError(f"reset options: unknown key(s) {unknown}; known: ['day', 'replicas']")
+        n_start = len(self.split_days) - self.episode_days + 1
+        if options.get("day") is not None:
+            day = options["day"]
+            if isinstance(day, (bool, np.bool_)) or not isinstance(day, (int, np.integer)):
+                raise ValueError(f"reset options['day'] must be an integer day id, got {day!r}")
+            if int(day) not in self.split_days[:n_start]:
+                raise ValueError(f"reset options['day'] = {day} is not a start day of split {self.split!r} with "
+                                 f"episode_days={self.episode_days}; allowed: {list(self.split_days[:n_start])}")
+            k0 = self.split_days.index(int(day))
+        else:
+            k0 = int(self.np_random.integers(n_start))
+        days = self.split_days[k0:k0 + self.episode_days]
+        self.days = days
+        win = np.concatenate([np.arange(self._day_start[d], self._day_end[d]) for d in days])
+        H, I, D = self.history, self.n_types, self.n_templates
+        hist = np.maximum(np.arange(win[0] - H, win[0]), 0)
+        idx = np.concatenate([hist, win])
+        self._hist_index = idx
+        self._win = win
+        self._T = T = win.size
+        dm = self._demand
+        rate = dm.rate[idx]
+        if self.noise > 0:
+            rate = rate * np.exp(self.noise * self.np_random.standard_normal(rate.shape))
+        self._rate = rate
+        self._tok_in, self._tok_out = dm.input_tokens[idx], dm.output_tokens[idx]
+        self._rate_obs = np.minimum(rate / self._mean_rate, RATE_OBS_MAX).astype(np.float32)
+        self._tok_obs = np.minimum(np.concatenate([self._tok_in, self._tok_out], axis=1) / TOKEN_SCALE, TOKEN_OBS_MAX).astype(np.float32)
+        # time of day of each episode window (and one past the end)
+        pos = np.concatenate([np.arange(self._day_end[d] - self._day_start[d]) for d in days])
+        pos = np.append(pos, pos[-1] + 1)
+        phase = 2 * np.pi * pos / self.windows_per_day
+        self._time_obs = np.stack([np.sin(phase), np.cos(phase)], axis=1).astype(np.float32)
+        perf = self._perf()
+        self._row = perf["row_of_window"][win]
+
+        self._ready = np.zeros(D, dtype=np.int64)
+        self._warm = np.zeros((self._K, D), dtype=np.int64)
+        if options.get("replicas") is not None:
+            r = self._validate_action(options["replicas"], what="reset options['replicas']", mode="target")
+            over = self._over_limits(r)
+            if over:
+                raise ValueError(f"reset options['replicas'] exceeds {', '.join(over)}")
+            self._ready = r.copy()
+        self._t = 0
+        self._attain = np.ones(I, dtype=np.float32)
+        self._budget_used = float(self._cost @ self._ready) / self._budget
+        # per-step records for rendering
+        self._rec_avail = np.zeros((T, D))
+        self._rec_served = np.zeros(T)
+        self._rec_gpus = np.zeros((T, self.n_gpu_types))
+        self._last: dict[str, Any] | None = None
+        info = {"day": days[0], "days": days, "window": int(win[0]), "action_mask": self.action_masks(),
+                "demand": rate[H - 1].copy()}
+        return self._observation(), info
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        self._require_reset()
+        t = self._t
+        if t >= self._T:
+            raise RuntimeError("the episode is over (it was truncated at the end of its days of demand); call reset()")
+        a = self._validate_action(action, what="action", mode=self.action_mode)
+        # ---- age the cohorts (window boundary), then apply the action
+        ready, warm, K = self._ready, self._warm, self._K
+        ready += warm[K - 1]
+        if K > 1:
+            warm[1:] = warm[:-1].copy()
+        warm[0] = 0
+        current = ready + warm.sum(axis=0) if K > 1 else ready.copy()
+        if self.action_mode == "target":
+            target = a
+        else:
+            target = np.clip(current + a - 1, 0, self.max_replicas)
+        target, dropped, reasons = self._enforce_limits(target, current)
+        diff = target - current
+        if (diff < 0).any():
+            rem = np.maximum(-diff, 0)
+            for k in range(1, K):  # youngest cold-starting cohorts first
+                take = np.minimum(warm[k], rem)
+                warm[k] -= take
+                rem -= take
+            ready -= rem
+        warm[0] = np.maximum(diff, 0)
+        if K == 1:
+            available = ready + self._avail_by_age[0] * warm[0]
+        else:
+            available = ready + (self._avail_by_age * warm).sum(axis=0)
+
+        # ---- the window's problem on the billed templates only (exact: others carry no load and no cost)
+        act = np.flatnonzero(target)
+        row = self._row[t]
+        h = t + self.history
+        lam = self._rate[h]
+        pair = self._perf_cache["pairs"][row][:, :, act]  # capacity, latency, load_slope, error: (4, I, K)
+        ints = self._tpl_int[:, act]  # template_gpu, template_artifact, gpus: (3, K)
+        problem = _trusted_problem({
+            **self._shared,
+            "template_labels": tuple(self._labels[act]),
+            "rate": lam, "input_tokens": self._tok_in[h], "output_tokens": self._tok_out[h],
+            "template_gpu": ints[0], "template_artifact": ints[1], "gpus": ints[2], "cost": self._cost[act],
+            "capacity": pair[0], "latency": pair[1], "load_slope": pair[2], "error": pair[3],
+        })
+        avail_act = available[act]
+        alloc = route(problem, avail_act, self.router, replicas=target[act])
+        ev = evaluate(problem, alloc, latency="load", available=avail_act)
+
+        # ---- money, reward, info
+        hours = self.window_s / 3600.0
+        clip_pen = self.clip_penalty * float(self._cost @ dropped) * hours if dropped is not None else 0.0
+        cost = {
+            "rental": ev.rental * hours, "cold_start": ev.cold_start * hours, "storage": ev.storage * hours,
+            "unmet_penalty": ev.unmet_penalty * hours, "delay_penalty": ev.delay_penalty * hours,
+            "error_penalty": ev.error_penalty * hours, "clip_penalty": clip_pen,
+        }
+        total = sum(cost.values())
+        cost["total"] = total
+        reward = -total / self.reward_scale
+        served = lam @ ev.served_share
+        unmet = lam @ alloc.unmet
+        on_time = np.minimum(np.maximum(np.where(lam > 0, ev.on_time_share, 1.0), 0.0), 1.0)  # (clip: round-off only)
+        lam_sum = lam.sum()
+        overall = min(max(float(lam @ ev.on_time_share / lam_sum), 0.0), 1.0) if lam_sum > 0 else 1.0
+        self._attain = on_time.astype(np.float32)
+        self._budget_used = float(self._cost @ target) / self._budget
+        self._rec_avail[t] = available
+        self._rec_served[t] = served
+        self._rec_gpus[t] = ev.gpus_by_type
+        self._last = {"t": t, "act": act, "problem": problem, "allocation": alloc, "evaluation": ev, "cost": cost,
+                      "available": avail_act, "ready": ready[act].copy(), "target": target[act].copy()}
+        self._t = t + 1
+        truncated = self._t == self._T
+        slo = dict(zip(self._base.type_names, on_time.tolist()))
+        slo["overall"] = overall
+        info = {
+            "cost": cost,
+            "reward_scale": self.reward_scale,
+            "served_rate": float(served),
+            "unmet_rate": float(unmet),
+            "demand": lam.copy(),
+            "slo_attainment": slo,
+            "gpus_by_type": dict(zip(self._base.gpu_names, ev.gpus_by_type.tolist())),
+            "replicas": target,
+            "violations": [v.name for v in ev.violations],
+            "clipped": dropped is not None,
+            "clip_reason": reasons,
+            "action_mask": self.action_masks(),
+            "window": int(self._win[t]),
+        }
+        return self._observation(), float(reward), False, truncated, info
+
+    def render(self) -> str | np.ndarray | None:
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'rgb_array'")
+            return None
+        from . import render as _render
+
+        if self.render_mode == "ansi":
+            return _render.render_ansi(self)
+        return _render.render_rgb(self)
+
+    def close(self) -> None:
+        from . import render as _render
+
+        _render.close(self)
+
+    # ========================================================================================== internals
+    def _require_reset(self) -> None:
+        if self._t < 0:
+            raise RuntimeError("call reset() before step() or the problem helpers")
+
+    def _perf(self) -> dict[str, np.ndarray]:
+        """Performance arrays of every distinct token mix of the split's windows (computed once, cached).
+
+        Capacity, latency and load slope depend on the token means only (not on the rate), and the series
+        holds few distinct token mixes, so the whole split costs a handful of vectorised model calls.
+        """
+        if self._perf_cache is None:
+            dm = self._demand
+            mask = np.isin(dm.day, self.split_days)
+            toks = np.concatenate([dm.input_tokens, dm.output_tokens], axis=1)
+            uniq, inverse = np.unique(toks[mask], axis=0, return_inverse=True)
+            row_of_window = np.full(dm.n_windows, -1, dtype=np.int64)
+            row_of_window[mask] = inverse.reshape(-1)
+            I = self.n_types
+            p = self.scenario.perf(uniq[:, :I], uniq[:, I:])
+            load_slope = np.minimum(p.load_slope, 1 - 1e-12)  # as Scenario.compile
+            self._perf_cache = {
+                "row_of_window": row_of_window,
+                "capacity": p.capacity_rps,
+                "latency": p.latency_s,
+                "load_slope": load_slope,
+                # one array per distinct token mix so a step slices all pair fields at once: (U, 4, I, D)
+                "pairs": np.stack([p.capacity_rps, p.latency_s, load_slope, np.broadcast_to(self._error, p.latency_s.shape)], axis=1),
+            }
+        return self._perf_cache
+
+    def _validate_action(self, action: Any, *, what: str, mode: str) -> np.ndarray:
+        a = action if isinstance(action, np.ndarray) else np.asarray(action)
+        D = self.n_templates
+        if a.dtype.kind not in "iu":
+            raise ValueError(f"{what} must be an integer array (MultiDiscrete), got dtype {a.dtype}; "
+                             "floats and booleans are not converted")
+        if a.shape != (D,):
+            raise ValueError(f"{what} has shape {a.shape}, expected ({D},) — one entry per template")
+        hi = self.max_replicas if mode == "target" else 2
+        lo_v, hi_v = a.min(), a.max()
+        if lo_v < 0 or hi_v > hi:
+            k = int(np.flatnonzero((a < 0) | (a > hi))[0])
+            meaning = "target replicas" if mode == "target" else "0 remove one / 1 keep / 2 add one"
+            raise ValueError(f"{what}[{k}] = {int(a[k])} is out of range 0..{hi} ({meaning}) for template "
+                             f"{self._labels[k]!r}")
+        return a.astype(np.int64, copy=True)
+
+    def _over_limits(self, r: np.ndarray) -> list[str]:
+        """Names of the limits ``r`` breaks (budget, inventory[g], storage)."""
+        out = []
+        if float(self._cost @ r) > self._budget + TOL:
+            out.append("budget")
+        use = self._gpu_use @ r
+        for g in np.flatnonzero(use > self._inventory):
+            out.append(f"inventory[{self._base.gpu_names[g]}]")
+        if math.isfinite(self._storage_gb):
+            if float(self._artifact_gb @ ((self._art_mat @ (r > 0)) > 0)) > self._storage_gb + TOL:
+                out.append("storage")
+        return out
+
+    def _enforce_limits(self, target: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+        """Clip ``target`` to budget, inventory and storage by dropping new replicas, most expensive first.
+
+        Returns (target, dropped replicas per template or None, names of the limits that were exceeded).
+        Dropping one replica at a time from the most expensive template with new replicas until every limit
+        holds keeps the longest cheapest-first prefix of the new replicas that fits (all limits grow with the
+        prefix), which is computed here in one vectorised pass.
+        """
+        billed = float(self._cost @ target)
+        use = self._gpu_use @ target
+        over_budget = billed > self._budget + TOL
+        over_gpu = use > self._inventory
+        over_storage = False
+        if self._finite_storage:
+            over_storage = float(self._artifact_gb @ ((self._art_mat @ (target > 0)) > 0)) > self._storage_gb + TOL
+        if not (over_budget or over_gpu.any() or over_storage):
+            return target, None, []  # within every limit (the common case)
+        reasons = (["budget"] if over_budget else []) + [f"inventory[{self._base.gpu_names[g]}]" for g in np.flatnonzero(over_gpu)]
+        if over_storage:
+            reasons.append("storage")
+        kept = np.minimum(target, current)
+        new = target - kept
+        order = self._cheap_first
+        n = new[order]
+        c = self._cost_sorted
+        base_cost = float(self._cost @ kept)
+        cum_cost = base_cost + np.cumsum(n * c)
+        fits = cum_cost <= self._budget + TOL
+        # only the limits the whole target breaks can be broken by a prefix of it
+        gpu_rows = np.flatnonzero(over_gpu)
+        if gpu_rows.size:
+            base_gpu = self._gpu_use[gpu_rows] @ kept
+            cum_gpu = base_gpu[:, None] + np.cumsum(self._gpu_use_sorted[gpu_rows] * n[None, :], axis=1)
+            fits &= (cum_gpu <= self._inventory[gpu_rows][:, None]).all(axis=0)
+        if over_storage:
+            base_dep = (self._art_mat @ (kept > 0)) > 0
+            art = self._tart_sorted
+            fresh = np.flatnonzero((n > 0) & ~base_dep[art])
+            inc = np.zeros(n.size)
+            _, first = np.unique(art[fresh], return_index=True)
+            inc[fresh[first]] = self._artifact_gb[art[fresh[first]]]
+            cum_sto = float(self._artifact_gb @ base_dep) + np.cumsum(inc)
+            fits &= cum_sto <= self._storage_gb + TOL
+        if fits.all():  # round-off at a limit's edge: the whole target fits after all
+            return target, None, []
+        p = int(np.argmin(fits))  # first position that does not fit
+        # how many replicas of the boundary template still fit (the prefix before it fits every limit)
+        d = order[p]
+        k = int(n[p])
+        prev_cost = cum_cost[p - 1] if p > 0 else base_cost
+        k = min(k, math.floor((self._budget + TOL - prev_cost) / c[p] + 1e-12))
+        g = self._tgpu[d]
+        if gpu_rows.size and over_gpu[g]:
+            r = int(np.flatnonzero(gpu_rows == g)[0])
+            prev_gpu = cum_gpu[r, p - 1] if p > 0 else base_gpu[r]
+            k = min(k, int((self._inventory[g] - prev_gpu) // self._gpus[d]))
+        if over_storage and inc[p] > 0 and cum_sto[p] > self._storage_gb + TOL:
+            k = 0  # its weights do not fit in the storage left
+        keep_n = n.copy()
+        keep_n[p] = max(k, 0)
+        keep_n[p + 1:] = 0
+        new_kept = np.empty_like(new)
+        new_kept[order] = keep_n
+        return kept + new_kept, new - new_kept, reasons
+
+    def _observation(self) -> np.ndarray:
+        t, H, I = self._t, self.history, self.n_types
+        s = self._obs_slices
+        buf = self._obs_buf
+        buf[s["rate"]] = self._rate_obs[t:t + H].reshape(-1)
+        buf[s["input_tokens"].start:s["output_tokens"].stop] = self._tok_obs[t + H - 1]
+        ready, warm = self._ready, self._warm
+        serving = ready + (warm * self._next_full).sum(axis=0) if self._K > 1 else ready + warm[0]
+        total = ready + warm.sum(axis=0)
+        inv_r = 1.0 / self.max_replicas
+        buf[s["serving"]] = serving * inv_r
+        buf[s["warming"]] = (total - serving) * inv_r
+        buf[s["time"]] = self._time_obs[t]
+        buf[s["slo_attainment"]] = self._attain
+        buf[s["budget_used"]] = min(max(self._budget_used, 0.0), 1.0)
+        return buf.copy()
+
+    def __repr__(self) -> str:
+        return (f"HetServeEnv(scenario={self.scenario.name!r}, split={self.split!r}, window={self.window_s / 60:g} min, "
+                f"types={self.n_types}, templates={self.n_templates}, action_mode={self.action_mode!r}, router={self.router!r})")

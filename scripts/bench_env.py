@@ -1,0 +1,170 @@
+"""Environment speed: steps per second of every registered id against CartPole-v1, measured in one run.
+
+For each ``hetserve_env/*`` id:
+
+* **random**: ``env.step`` with uniformly random MultiDiscrete actions (pre-sampled, so sampling is not timed),
+  resets included when the day ends; raw (``env.unwrapped.step``) and through ``gym.make``'s wrappers.
+  Random targets far exceed the budget, so every step also runs the clipping path, and the fleets are
+  large and mixed (the router's slowest case).
+* **reactive AGH**: each step the policy re-plans the next window on the last observed window
+  (``env.last_window_problem()`` → ``baselines.solve(problem, "agh")`` → ``env.action_from_replicas``).
+  Reported: end-to-end steps/s (policy + env) and the env's own steps/s on those actions (the recorded
+  action sequence replayed from the same reset, env time only).
+
+CartPole-v1 is timed the same way (raw ``unwrapped.step`` and via ``gym.make``). Each figure is the best
+of ``--repeats`` runs (the machine is shared; the best run is the least disturbed). Ratios are HetServe
+raw steps/s ÷ CartPole raw steps/s.
+
+Usage: ``python scripts/bench_env.py [--steps 3000] [--agh-steps 24] [--repeats 3] [--out results/bench_env.md]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import hetserve_env  # noqa: E402,F401  (registers the ids)
+from hetserve_env.registration import ENV_IDS  # noqa: E402
+
+
+def cartpole(steps: int, raw: bool) -> float:
+    env = gym.make("CartPole-v1")
+    target = env.unwrapped if raw else env
+    target.reset(seed=0)
+    t0 = time.perf_counter()
+    for k in range(steps):
+        _, _, term, trunc, _ = target.step(k % 2)
+        if term or trunc:
+            target.reset()
+    return steps / (time.perf_counter() - t0)
+
+
+def random_actions(env_id: str, steps: int, raw: bool, pool: int = 512) -> float:
+    env = gym.make(env_id)
+    target = env.unwrapped if raw else env
+    target.reset(seed=0)
+    env.action_space.seed(0)
+    actions = [env.action_space.sample() for _ in range(pool)]
+    t0 = time.perf_counter()
+    for k in range(steps):
+        _, _, term, trunc, _ = target.step(actions[k % pool])
+        if term or trunc:
+            target.reset()
+    return steps / (time.perf_counter() - t0)
+
+
+def reactive_agh(env_id: str, steps: int) -> tuple[list[np.ndarray], float, float]:
+    """Drive ``steps`` windows with the reactive AGH policy; returns (actions, end-to-end sps, policy s/step)."""
+    import baselines
+
+    env = gym.make(env_id).unwrapped
+    env.reset(seed=0, options={"day": env.split_days[0]})
+    actions = []
+    t_policy = 0.0
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        t1 = time.perf_counter()
+        sol = baselines.solve(env.last_window_problem(), "agh")
+        action = env.action_from_replicas(sol.allocation.replicas)
+        t_policy += time.perf_counter() - t1
+        actions.append(action)
+        _, _, _, trunc, _ = env.step(action)
+        if trunc:
+            break
+    wall = time.perf_counter() - t0
+    return actions, len(actions) / wall, t_policy / len(actions)
+
+
+def replay(env_id: str, actions: list[np.ndarray], rounds: int) -> float:
+    """Env-only steps/s on a recorded action sequence (same reset, so the same states)."""
+    env = gym.make(env_id).unwrapped
+    total, n = 0.0, 0
+    for _ in range(rounds):
+        env.reset(seed=0, options={"day": env.split_days[0]})
+        t0 = time.perf_counter()
+        for a in actions:
+            env.step(a)
+        total += time.perf_counter() - t0
+        n += len(actions)
+    return n / total
+
+
+def best(fn, repeats: int, *args) -> float:
+    return max(fn(*args) for _ in range(repeats))
+
+
+def fmt(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--steps", type=int, default=3000, help="random-action steps per measurement")
+    ap.add_argument("--cartpole-steps", type=int, default=50_000)
+    ap.add_argument("--agh-steps", type=int, default=24, help="windows driven by the reactive AGH policy per id")
+    ap.add_argument("--replay-rounds", type=int, default=20)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--no-agh", action="store_true", help="skip the AGH policy (no baselines needed)")
+    ap.add_argument("--out", default=str(ROOT / "results" / "bench_env.md"))
+    args = ap.parse_args()
+
+    cp_raw_before = best(cartpole, args.repeats, args.cartpole_steps, True)
+    cp_make = best(cartpole, args.repeats, args.cartpole_steps, False)
+    rows = []
+    for env_id in ENV_IDS:
+        env = gym.make(env_id).unwrapped
+        r_raw = best(random_actions, args.repeats, env_id, args.steps, True)
+        r_make = best(random_actions, args.repeats, env_id, args.steps, False)
+        row = {"id": env_id, "D": env.n_templates, "I": env.n_types, "random raw": r_raw, "random make": r_make}
+        if not args.no_agh:
+            actions, e2e, per_plan = reactive_agh(env_id, args.agh_steps)
+            row.update({"AGH env-only": best(replay, args.repeats, env_id, actions, args.replay_rounds),
+                        "AGH end-to-end": e2e, "AGH plan s": per_plan})
+        rows.append(row)
+        print(env_id, {k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items() if k != "id"}, flush=True)
+    cp_raw_after = best(cartpole, args.repeats, args.cartpole_steps, True)
+    cp_raw = (cp_raw_before + cp_raw_after) / 2
+
+    head = ["env id", "templates D", "types I", "random: steps/s raw", "ratio to CartPole raw", "random: via gym.make"]
+    if not args.no_agh:
+        head += ["reactive AGH: env steps/s", "ratio", "AGH end-to-end steps/s", "AGH plan (s)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    for r in rows:
+        cells = [f"`{r['id']}`", str(r["D"]), str(r["I"]), fmt(r["random raw"]), f"{r['random raw'] / cp_raw:.3f}", fmt(r["random make"])]
+        if not args.no_agh:
+            cells += [fmt(r["AGH env-only"]), f"{r['AGH env-only'] / cp_raw:.3f}", f"{r['AGH end-to-end']:.1f}", f"{r['AGH plan s']:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("| `CartPole-v1` | | | " + fmt(cp_raw) + " | 1 | " + fmt(cp_make) + " |" + (" | | | |" if not args.no_agh else ""))
+    text = "\n".join(lines)
+    target = next(r for r in rows if r["id"] == "hetserve_env/HetServe-v0")["random raw"] / cp_raw
+    verdict = f"HetServe-v0 random-action raw step rate = {target:.3f} x CartPole-v1 raw (target >= 0.1: {'met' if target >= 0.1 else 'NOT met'})"
+    print()
+    print(text)
+    print()
+    print(f"CartPole-v1 raw steps/s: {fmt(cp_raw_before)} before, {fmt(cp_raw_after)} after the HetServe runs")
+    print(verdict)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = (f"python scripts/bench_env.py --steps {args.steps} --agh-steps {args.agh_steps} --repeats {args.repeats}"
+           + (" --no-agh" if args.no_agh else ""))
+    out.write_text(
+        "# Environment speed\n\n"
+        f"`{cmd}` — Python {platform.python_version()}, numpy {np.__version__}, gymnasium {gym.__version__}, "
+        f"{platform.machine()} ({platform.processor() or 'cpu'}); best of {args.repeats} runs per figure.\n\n"
+        + text + "\n\n"
+        f"CartPole-v1 raw steps/s: {fmt(cp_raw_before)} before and {fmt(cp_raw_after)} after the HetServe runs "
+        f"(ratios use the mean). {verdict}.\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
