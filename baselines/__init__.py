@@ -31,8 +31,9 @@ def solve(problem: Problem, method: str = "agh", **options: Any) -> Solution:
     """Solve ``problem`` with ``method``: ``"gh"``, ``"agh"`` or ``"milp"``.
 
     Options — GH: ``m1=True, m2=True, m3=True`` (the three mechanisms; switch off for the ablation),
-    ``explain=False`` (one log line per decision). AGH: those plus ``starts=("load", "slo", "error")``,
-    ``random_starts=8``, ``seed=0``, ``local_search=True``, ``consolidation=True``, ``time_budget_s=None``.
+    ``explain=False`` (one log line per decision). AGH: those plus ``starts=("load", "slo", "error", "hub")``,
+    ``random_starts=8``, ``seed=0``, ``local_search=True``, ``consolidation=True``, ``time_budget_s=None``
+    (None: deterministic work limits; a number: keep improving until that many seconds, not deterministic).
     MILP: ``solver="cbc" | "highs"``, ``time_limit=600`` (s), ``gap=1e-4`` (relative), ``warm_start=True``
     (from AGH; or an Allocation), ``msg=False``, ``threads=1``.
 

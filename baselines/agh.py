@@ -1,24 +1,33 @@
 """Adaptive Greedy Heuristic (AGH): GH + multi-start + relocate local search + GPU consolidation (DESIGN §3).
 
-1. **Multi-start.** GH's construction (coverage phase + main phase with M1/M2/M3) is run from several type
-   orderings: GH's own (descending load) always first, then ``starts`` ("slo": tightest delay SLO relative to the
-   fastest template first; "error": fewest templates within the error SLO first) and ``random_starts`` seeded
-   random permutations. Duplicate orderings are skipped.
-2. **Relocate local search** (``local_search``). For every routed share (type i on template d1, and type i's
-   unmet share) try moving it — all of it, the part that frees one replica of d1, or the part that fills a
-   target's spare capacity; each capped by the type's error slack — to every target in a short list (active
-   templates serving i and the cheapest candidates per req/s, overall and within the error SLO), or to unmet
-   within ζ_i. Targets are scored at once with numpy: replicas freed on d1 and needed on the target, storage
-   stored/freed, delay and unmet penalties, budget/inventory/storage feasibility. The best improving move is
-   applied; replicas no longer needed are dropped.
-3. **GPU consolidation** (``consolidation``). (a) *Drop*: for each active template, lightly used first, remove
-   one replica by re-routing its excess load onto spare capacity of other active replicas (cheapest delay
-   first, error slack respected) or unmet demand, when that lowers cost. (b) *Merge*: move a whole deployment
-   (every type it serves) onto one other template (spare + new replicas), when cheaper and feasible.
-4. Steps 2–3 repeat until no move improves; the best start (feasible first, then lowest objective) is
-   returned, confirmed by ``evaluate``. GH's own result is among the candidates, so AGH is never worse.
+Stage 1 — **multi-start construction.** GH's construction (coverage phase + main phase with M1/M2/M3) from
+several type orderings: GH's own (descending load) always first, then ``starts`` — "slo" (tightest delay SLO
+relative to the fastest template first), "error" (fewest templates within the error SLO first), "hub" (GH's
+order, but one replica of a *hub* template opened first: templates that could be the low-error side of many
+types' blends, the best by low-error demand covered per $ and outright) — and ``random_starts`` seeded random
+permutations. Each start gets one round of the numpy moves below.
 
-Deterministic for a seed; ``time_budget_s`` stops early (then results depend on machine speed).
+Stage 2 — on the POLISH_TOP best distinct fleets and every hub start:
+
+* **Relocate local search** (``local_search``; numpy, vectorised over targets): move (part of) a type's share
+  — all of it, the part that frees a replica, or what fills a target's spare capacity, each capped by the type's
+  error slack — to another template (spare or new replicas) or to unmet demand within ζ; *re-blend*: move the
+  low-error side of a blend to another template and restore the error SLO by moving share off the type's
+  highest-error template; ruin-and-recreate: clear one type (or every type of one deployment, which is then
+  banned) and re-place it with GH's step rule. Every move is scored exactly in $/h and kept only if it saves.
+* **GPU consolidation** (``consolidation``): *drop* one replica by re-routing its excess load onto spare
+  capacity elsewhere (cheapest delay first) or unmet demand; *merge* a whole deployment into another template;
+  then the **fleet search with the routing LP**: for a fixed fleet the best routing is an LP (solved with
+  highspy: the relocate local search in exact form); fleet moves — drop one replica, add one, swap one for
+  another, merge two into one, and compound moves (an add/swap followed by the drops it makes worthwhile) — are
+  ranked by upper bounds on their gain from the LP duals (the LP value is convex in the capacities) and kept if
+  the re-routed fleet is cheaper. The routing LP is elastic (uncovered demand at a large penalty), so a start
+  that GH could not complete (e.g. under a tight budget) can be repaired.
+
+The best allocation found (feasible first, then lowest $/h; GH's own result is a candidate, so AGH is never
+worse than GH) is confirmed by ``evaluate``. The work is bounded by counts (LP solves per fleet and per run,
+by instance size: LP_BUDGETS), so AGH is deterministic for a seed. ``time_budget_s`` instead lets the LP
+fleet search run until the time is up (better results on large instances, not deterministic).
 """
 
 from __future__ import annotations
@@ -34,8 +43,23 @@ from hetserve_env.problem import Problem
 from .gh import EPS, Context, GHOptions, State, _label, _log_filter, _Log, construct, gh_solution, place_type
 from .solution import Solution
 
-COMPOUND_ADDS = 48  # adds priced by the routing LP per fleet-search step when no single move gains
-COMPOUND_TRIES = 3  # of those, the best few are followed by drops (a compound move)
+COMPOUND_ADDS = 24  # adds priced by the routing LP per fleet-search step when no single move gains
+COMPOUND_SWAPS = 8  # swaps priced likewise
+COMPOUND_TRIES = 4  # of those, the best few are followed by drops (a compound move)
+MERGE_TRIES = 16  # two-into-one merges evaluated per fleet-search step (best bound first)
+DROP_TRIES = 3  # drops evaluated per step of a compound move (in the order of their bound)
+RECREATE = True  # ruin-and-recreate passes in stage 2's local search
+STAGE2_ROUNDS = 3  # local-search rounds (relocate, consolidation, ruin-and-recreate) per polished fleet
+# routing-LP solves (per polished fleet, per AGH run) by instance size I·D: (limit, per fleet, total)
+LP_BUDGETS = ((2_000, 400, 1_200), (20_000, 200, 500), (None, 100, 250))
+
+
+def _lp_budgets(ctx: Context) -> tuple[int, int]:
+    size = ctx.I * ctx.D
+    for limit, per_fleet, total in LP_BUDGETS:
+        if limit is None or size <= limit:
+            return per_fleet, total
+    raise AssertionError
 ELASTIC = 1e5  # $/h per share of demand left uncovered beyond ζ in the routing LP (repair of infeasible starts)
 POLISH_TOP = 3  # distinct fleets (best after local search) given to the routing LP / fleet moves
 SHORTLIST = 24  # cheapest candidates per type (overall and within the error SLO) tried as relocate targets
@@ -87,7 +111,7 @@ class _Moves:
         k2 = np.maximum(np.ceil(st.load[T] + a * ctx.inv_mu[i, T] - st.R[T] - EPS), 0.0)
         new_art = (st.art_R[ctx.art[T]] == 0) & (k2 > 0)
         add = k2 * ctx.cost[T] + ctx.storage_add[ctx.art[T]] * new_art
-        ok = np.ones(len(T), dtype=bool)
+        ok = np.ones(np.shape(k2), dtype=bool)
         if math.isfinite(ctx.budget):
             ok &= st.spent + k2 * ctx.cost[T] - freed_cost <= ctx.budget + 1e-9
         ok &= st.inv_used[ctx.gpu[T]] + k2 * ctx.gpus[T] - freed_gpus_on <= ctx.inventory[ctx.gpu[T]] + 1e-9
@@ -120,20 +144,19 @@ class _Moves:
         a1 = ctx.art[d1]
         best = (0.0, None)
         g1 = ctx.gpu[d1]
-        for row in range(3):
-            a = A[row]
-            s1 = self._freed(d1, a * imu1)
+        if len(T):  # the three amounts x every target in one evaluation (arrays of shape (3, |T|))
+            s1 = self._freed(d1, A * imu1)
             same_art = ctx.art[T] == a1
             freed_gb_mask = (st.art_R[a1] > 0) & (st.art_R[a1] - s1 == 0)
-            k2, add, ok = self._place_cost(i, T, a, s1 * ctx.cost[d1], (ctx.gpu[T] == g1) * s1 * ctx.gpus[d1],
+            k2, add, ok = self._place_cost(i, T, A, s1 * ctx.cost[d1], (ctx.gpu[T] == g1) * s1 * ctx.gpus[d1],
                                            np.where(freed_gb_mask & ~same_art, ctx.art_gb[a1], 0.0))
             still = st.art_R[a1] - s1 + same_art * k2
             freed_store = np.where((still == 0) & (st.art_R[a1] > 0), ctx.storage_add[a1], 0.0)
-            delta = add - s1 * ctx.cost[d1] - freed_store + a * (ctx.delay_unit[i, T] - dl1)
-            delta = np.where(ok & (a > 1e-12), delta, np.inf)
-            j = int(np.argmin(delta)) if len(delta) else 0
-            if len(delta) and delta[j] < best[0]:
-                best = (float(delta[j]), ("move", int(T[j]), float(a[j]), int(k2[j]), int(s1[j])))
+            delta = add - s1 * ctx.cost[d1] - freed_store + A * (ctx.delay_unit[i, T] - dl1)
+            delta = np.where(ok & (A > 1e-12), delta, np.inf)
+            row, j = np.unravel_index(int(np.argmin(delta)), delta.shape)
+            if delta[row, j] < best[0]:
+                best = (float(delta[row, j]), ("move", int(T[j]), float(A[row, j]), int(k2[row, j]), int(s1[row, j])))
         # to unmet (within ζ_i), capped by slack when d1 is a low-error template
         room = max(ctx.unmet_cap[i] - lam * st.u[i], 0.0)
         if room > 1e-12:
@@ -521,42 +544,69 @@ class RoutingLP:
         self.hs = highspy
         self.ctx = ctx
         self.n_solves = 0
+        self.n_builds = 0
+        self.h = None
+        self.U = np.zeros(0, dtype=np.int64)
+        self.pos = np.full(ctx.D, -1, dtype=np.int64)
 
-    def solve(self, R: np.ndarray) -> dict | None:
-        """Route on fleet R. Elastic: demand beyond ζ_i may go uncovered (``v``) at ELASTIC $/h per share, so
-        every fleet has a routing and the fleet search can repair an infeasible start; ``shortfall`` = Σ v."""
+    def _build(self, U: np.ndarray) -> None:
+        """(Re)build the persistent model over the template universe U (capacity rows' bounds set per solve)."""
         ctx, hs = self.ctx, self.hs
         I = ctx.I
-        A = np.flatnonzero(R > 0)
-        nA = len(A)
-        ii, jj = np.nonzero(ctx.servable[:, A])
+        nU = len(U)
+        ii, jj = np.nonzero(ctx.servable[:, U])
         nx = len(ii)
-        dd = A[jj]
+        dd = U[jj]
         lam = ctx.lam
         n = nx + 2 * I
-        m = 2 * I + nA
-        cost = np.concatenate([lam[ii] * ctx.delay_unit[ii, dd], lam * ctx.unmet_unit, np.full(I, ELASTIC)])
+        m = 2 * I + nU
         lp = hs.HighsLp()
         lp.num_col_ = n
         lp.num_row_ = m
-        lp.col_cost_ = cost
+        lp.col_cost_ = np.concatenate([lam[ii] * ctx.delay_unit[ii, dd], lam * ctx.unmet_unit, np.full(I, ELASTIC)])
         lp.col_lower_ = np.zeros(n)
         lp.col_upper_ = np.concatenate([np.ones(nx), ctx.problem.max_unmet, np.ones(I)])
-        lp.row_lower_ = np.concatenate([np.ones(I), np.full(nA + I, -hs.kHighsInf)])
-        lp.row_upper_ = np.concatenate([np.ones(I), R[A].astype(float), np.zeros(I)])
+        lp.row_lower_ = np.concatenate([np.ones(I), np.full(nU + I, -hs.kHighsInf)])
+        lp.row_upper_ = np.concatenate([np.ones(I), np.zeros(nU), np.zeros(I)])
         # CSC: x columns have (coverage i, capacity d, error i), in increasing row order; u and v columns (coverage i)
-        idx = np.concatenate([np.stack([ii, I + jj, I + nA + ii], axis=1).ravel(), np.arange(I), np.arange(I)])
-        val = np.concatenate([np.stack([np.ones(nx), lam[ii] * ctx.inv_mu[ii, dd], ctx.w[ii, dd]], axis=1).ravel(),
-                              np.ones(2 * I)])
-        start = np.concatenate([np.arange(0, 3 * nx + 1, 3), 3 * nx + np.arange(1, 2 * I + 1)])
         lp.a_matrix_.format_ = hs.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = start
-        lp.a_matrix_.index_ = idx
-        lp.a_matrix_.value_ = val
+        lp.a_matrix_.start_ = np.concatenate([np.arange(0, 3 * nx + 1, 3), 3 * nx + np.arange(1, 2 * I + 1)])
+        lp.a_matrix_.index_ = np.concatenate([np.stack([ii, I + jj, I + nU + ii], axis=1).ravel(), np.arange(I), np.arange(I)])
+        lp.a_matrix_.value_ = np.concatenate([np.stack([np.ones(nx), lam[ii] * ctx.inv_mu[ii, dd], ctx.w[ii, dd]], axis=1).ravel(),
+                                              np.ones(2 * I)])
         h = hs.Highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("threads", 1)
         h.passModel(lp)
+        self.h, self.U, self.ii, self.dd, self.nx = h, U, ii, dd, nx
+        self.pos = np.full(ctx.D, -1, dtype=np.int64)
+        self.pos[U] = np.arange(nU)
+        self.n_builds += 1
+
+    def ensure(self, templates: np.ndarray, R: np.ndarray) -> None:
+        """Make the universe hold ``templates`` and the fleet R's (rebuilt once, before a batch of evaluations)."""
+        need = np.union1d(np.asarray(templates, dtype=np.int64), np.flatnonzero(R > 0))
+        if self.h is None or (self.pos[need] < 0).any():
+            self._build(need)
+
+    def solve(self, R: np.ndarray) -> dict | None:
+        """Route on fleet R. Elastic: demand beyond ζ_i may go uncovered (``v``) at ELASTIC $/h per share, so
+        every fleet has a routing and the fleet search can repair an infeasible start; ``shortfall`` = Σ v.
+
+        One persistent HiGHS model over a universe of templates (grown when a fleet uses a new one) is re-solved
+        with the fleet as the capacity rows' upper bounds (0 for templates not in the fleet), so each solve
+        is a hot start from the previous basis."""
+        ctx, hs = self.ctx, self.hs
+        I = ctx.I
+        A = np.flatnonzero(R > 0)
+        if self.h is None or (self.pos[A] < 0).any():
+            U = np.union1d(self.U, A) if self.h is not None else A
+            if self.h is not None and len(U) > 3 * max(len(A), 8):
+                U = A  # the universe has grown stale: restart it from this fleet
+            self._build(U.astype(np.int64))
+        h, U = self.h, self.U
+        nU = len(U)
+        h.changeRowsBounds(nU, np.arange(I, I + nU, dtype=np.int32), np.full(nU, -hs.kHighsInf), R[U].astype(float))
         h.run()
         self.n_solves += 1
         if h.getModelStatus() != hs.HighsModelStatus.kOptimal:
@@ -564,13 +614,16 @@ class RoutingLP:
         sol = h.getSolution()
         col = np.asarray(sol.col_value)
         dual = np.asarray(sol.row_dual)
+        nx = self.nx
         x = np.zeros((I, ctx.D))
-        x[ii, dd] = np.clip(col[:nx], 0.0, 1.0)
+        x[self.ii, self.dd] = np.clip(col[:nx], 0.0, 1.0)
+        x[:, R == 0] = 0.0
         u = np.clip(col[nx:nx + I], 0.0, ctx.problem.max_unmet)
         v = np.clip(col[nx + I:], 0.0, 1.0)
+        cap_dual = np.minimum(dual[I:I + nU], 0.0)
         return {"x": x, "u": u, "v": v, "shortfall": float(v.sum()),
                 "routing_cost": float(h.getInfo().objective_function_value),
-                "sigma": dual[:I], "pi": np.minimum(dual[I:I + nA], 0.0), "eta": np.minimum(dual[I + nA:], 0.0), "A": A}
+                "sigma": dual[:I], "pi": cap_dual[self.pos[A]], "eta": np.minimum(dual[I + nU:I + nU + I], 0.0), "A": A}
 
 
 class FleetSearch:
@@ -579,11 +632,15 @@ class FleetSearch:
     from the LP duals (capacity dual π_d of an active template; for a template not in use, the best reduced
     cost of routing a type to it, per replica); moves whose bound is not positive are never tried."""
 
-    def __init__(self, ctx: Context, log: _Log, deadline: float, max_evals: int = 400) -> None:
+    def __init__(self, ctx: Context, log: _Log, deadline: float, total_budget: int = 10**9) -> None:
         self.ctx, self.log, self.deadline = ctx, log, deadline
         self.lp = RoutingLP(ctx)
-        self.max_evals = max_evals
+        self.total_budget = total_budget  # routing-LP solves over all runs
+        self.stop_at = total_budget
         self.n_moves = 0
+
+    def exhausted(self) -> bool:
+        return self.lp.n_solves >= min(self.stop_at, self.total_budget) or time.perf_counter() > self.deadline
 
     def fixed_cost(self, R: np.ndarray) -> float:
         ctx = self.ctx
@@ -618,54 +675,69 @@ class FleetSearch:
         load = (ctx.lam[:, None] * res["x"] * ctx.inv_mu).sum(axis=0)
         return np.minimum(R, np.maximum(np.ceil(load - 1e-7), 0).astype(np.int64))
 
-    def run(self, R: np.ndarray) -> tuple[np.ndarray, float, dict] | None:
+    def run(self, R: np.ndarray, budget: int = 10**9) -> tuple[np.ndarray, float, dict] | None:
+        """Fleet moves from R until none improves or ``budget`` routing-LP solves are used."""
         ctx = self.ctx
+        self.stop_at = self.lp.n_solves + budget
         cur = self.evaluate(R)
         if cur is None:
             return None
         total, res = cur
-        evals = 0
         tol = 1e-6 * max(1.0, total)
-        while evals < self.max_evals and time.perf_counter() < self.deadline:
+        self.converged = False
+        while not self.exhausted():
             singles, compounds = self._moves(R, res)
             pool = sorted([m for m in singles if m[1] != "drop"] + compounds, key=lambda m: (-m[0], m[1], m[2], m[3]))
-            cands = [(-1, int(d)) for d in self._add_pool[:COMPOUND_ADDS]] + [(m[2], m[3]) for m in pool if m[1] == "swap"][:COMPOUND_ADDS]
+            cands = ([(-1, int(d)) for d in self._add_pool[:COMPOUND_ADDS]]
+                     + [(m[2], m[3]) for m in pool if m[1] == "swap"][:COMPOUND_SWAPS])
             step = None
+            extra = [m[3] for m in singles[:32] if m[3] >= 0] + [d for _, d in cands] + [m[4] for m in self._merges]
+            self.lp.ensure(np.array(extra, dtype=np.int64), R)  # one model for this step's evaluations
             for bound, kind, d1, d2 in singles:  # moves whose bound promises a gain, best bound first
-                if bound <= tol or evals >= self.max_evals or time.perf_counter() > self.deadline:
+                if bound <= tol or self.exhausted():
                     break
                 R2 = R.copy()
                 if d1 >= 0:
                     R2[d1] -= 1
                 if d2 >= 0:
                     R2[d2] += 1
-                evals += 1
                 got = self.evaluate(R2)
                 if got is not None and got[0] < total - tol:
                     step = (bound, kind, d1, d2, R2, got)
                     break
             if step is None:
-                step, extra = self._compound(R, total, tol, cands)
-                evals += extra
+                for bound, kind, a_, b_, d2 in self._merges:  # two replicas into one
+                    if bound <= tol or self.exhausted():
+                        break
+                    R2 = R.copy()
+                    R2[a_] -= 1
+                    R2[b_] -= 1
+                    R2[d2] += 1
+                    got = self.evaluate(R2)
+                    if got is not None and got[0] < total - tol:
+                        step = (bound, "merge", a_, d2, R2, got)
+                        break
             if step is None:
+                step = self._compound(R, total, tol, cands)
+            if step is None:
+                self.converged = not self.exhausted()
                 break
             bound, kind, d1, d2, R2, (new_total, new_res) = step
             R3 = self._trimmed(R2, new_res)
             if (R3 != R2).any():
                 got3 = self.evaluate(R3)
-                evals += 1
                 if got3 is not None and got3[0] <= new_total + tol:
                     R2, (new_total, new_res) = R3, got3
             saved = total - new_total
             R, total, res = R2, new_total, new_res
             self.n_moves += 1
             what = {"drop": f"drop 1 x {_label(ctx, d1)}", "add": f"add 1 x {_label(ctx, d2)}",
-                    "swap": f"swap 1 x {_label(ctx, d1)} for 1 x {_label(ctx, d2)}"}[kind.split("+")[0]]
+                    "swap": f"swap 1 x {_label(ctx, d1)} for 1 x {_label(ctx, d2)}",
+                    "merge": f"merge two replicas (one of {_label(ctx, d1)}) into 1 x {_label(ctx, d2)}"}[kind.split("+")[0]]
             if kind.endswith("+drops"):
                 what += " and drop the replicas that makes redundant (fleet now " + ", ".join(
                     f"{int(R2[d])} x {_label(ctx, int(d))}" for d in np.flatnonzero(R2 > 0)) + ")"
             self.log(lambda: f"consolidate (fleet, routing LP): {what}, saves ${saved:.4f}/h")
-        self.evals = evals
         return R, total, res
 
     def evaluate_relaxed(self, R: np.ndarray) -> tuple[float, dict] | None:
@@ -682,36 +754,39 @@ class FleetSearch:
         return ctx.cost[A] + res["pi"]
 
     def _compound(self, R: np.ndarray, total: float, tol: float, cands: list[tuple[int, int]]):
-        """Compound moves: an add or swap (fleet limits relaxed), then drops — the best drop each time — until the
-        fleet is within budget, inventory and storage and no drop lowers the cost. Candidates are priced with
-        the routing LP: cost after the add/swap minus the two best drop bounds it creates; the best few are
-        followed through. Returns (step or None, LP evaluations)."""
-        evals = 0
+        """Compound moves: an add or swap (fleet limits relaxed), then drops until the fleet is within budget,
+        inventory and storage and no drop lowers the cost (each time the best of the DROP_TRIES drops with the
+        largest bounds). Candidates are priced with the routing LP — cost after the add/swap minus the drop
+        bounds of the other replicas, an optimistic estimate — and the best COMPOUND_TRIES are followed through.
+        Returns the first one that lowers the cost (as a step), or None."""
         scored = []
         for d1, d2 in cands:
-            if time.perf_counter() > self.deadline:
+            if self.exhausted():
                 break
             R2 = R.copy()
             if d1 >= 0:
                 R2[d1] -= 1
             R2[d2] += 1
-            evals += 1
             got = self.evaluate_relaxed(R2)
             if got is not None:
-                db = np.sort(np.maximum(self._drop_bounds(R2, got[1]), 0.0))[::-1][:2].sum()
+                A2 = got[1]["A"]
+                db = np.maximum(self._drop_bounds(R2, got[1]), 0.0)
+                db = float(db[A2 != d2].sum())
                 scored.append((got[0] - db, d1, d2, R2, got))
         scored.sort(key=lambda t: (t[0], t[1], t[2]))
         for _, d1, d2, R2, got in scored[:COMPOUND_TRIES]:
             cur_R, (cur_total, cur_res) = R2, got
             for _ in range(8):
-                act = np.flatnonzero(cur_R > 0)
+                act = cur_res["A"]
+                bounds = self._drop_bounds(cur_R, cur_res)
+                order = [int(act[k]) for k in np.argsort(-bounds, kind="stable")
+                         if not (act[k] == d2 and cur_R[act[k]] == 1)]
                 best = None
-                for k in act:
-                    if k == d2 and cur_R[k] == 1:
-                        continue
+                for k in order[:DROP_TRIES]:
+                    if self.exhausted():
+                        break
                     R3 = cur_R.copy()
                     R3[k] -= 1
-                    evals += 1
                     g = self.evaluate_relaxed(R3)
                     if g is not None and (best is None or g[0] < best[0]):
                         best = (g[0], R3, g[1])
@@ -722,12 +797,12 @@ class FleetSearch:
                 cur_total, cur_R, cur_res = best
             if self.feasible_fleet(cur_R) and cur_total < total - tol:
                 kind = ("swap" if d1 >= 0 else "add") + "+drops"
-                return (0.0, kind, d1, d2, cur_R, (cur_total, cur_res)), evals
-        return None, evals
+                return (0.0, kind, d1, d2, cur_R, (cur_total, cur_res))
+        return None
 
-    def _moves(self, R: np.ndarray, res: dict) -> tuple[list[tuple[float, str, int, int]], list[tuple[float, str, int, int]]]:
-        """Single moves (gain bound, kind, drop template, add template), best bound first, and compound candidates
-        (add/swap whose own bound is not positive, ranked by bound + the best drop bound of another replica)."""
+    def _add_gain(self, R: np.ndarray, res: dict):
+        """Per template: capacity value π (active), an upper bound on the routing saving of one more replica, its
+        $/h (with storage if its artifact is new) and the replicas stored per artifact."""
         ctx = self.ctx
         A = res["A"]
         pi = np.zeros(ctx.D)
@@ -745,11 +820,19 @@ class FleetSearch:
         frac = np.clip((1.0 - before) / np.where(s_s > 0, s_s, 1.0), 0.0, 1.0)
         frac = np.where(s_s > 0, frac, 1.0)
         first = (v_s * frac).sum(axis=0)
-        gain_add = np.where(R > 0, pi, first)
+        # only the heuristic's candidates (M1 filter, M3 siblings) may be added, so the ablation switches hold
+        gain_add = np.where(R > 0, pi, np.where(ctx.pool, first, 0.0))
         stored = np.zeros(ctx.A, dtype=np.int64)
         np.add.at(stored, ctx.art, R)
         new_art = stored[ctx.art] == 0
         add_cost = ctx.cost + ctx.storage_add[ctx.art] * new_art
+        return pi, gain_add, add_cost, stored
+
+    def _moves(self, R: np.ndarray, res: dict) -> tuple[list[tuple[float, str, int, int]], list[tuple[float, str, int, int]]]:
+        """Single moves (gain bound, kind, drop template, add template), best bound first, and compound candidates
+        (add/swap whose own bound is not positive, ranked by bound + the best drop bound of another replica)."""
+        ctx = self.ctx
+        pi, gain_add, add_cost, stored = self._add_gain(R, res)
         add_bound = gain_add - add_cost
         act = np.flatnonzero(R > 0)
         freed_store = np.where(stored[ctx.art[act]] == R[act], ctx.storage_add[ctx.art[act]], 0.0) * (R[act] == 1)
@@ -772,9 +855,13 @@ class FleetSearch:
             best_other = np.zeros(len(act))
             best_any = pos.max() if len(act) else 0.0
         two = np.sort(pos)[::-1][:2].sum() if len(act) else 0.0
-        good_add = np.flatnonzero(add_bound + two > 0)
+        good_add = np.flatnonzero((add_bound + two > 0) & (ctx.pool | (R > 0)))
         top = good_add[np.argsort(-add_bound[good_add], kind="stable")[:48]]
-        self._add_pool = top
+        # compound candidates also include the templates covering the most demand within error SLOs (ties: cheaper):
+        # a big shared replica is often worth it only together with the drops it allows, which duals cannot see
+        cover = np.where(ctx.pool, ctx.hub_cover, 0.0)
+        big = np.lexsort((ctx.cost, -cover))[:8]
+        self._add_pool = np.concatenate([big[(cover[big] > 0) & (R[big] == 0)], top[~np.isin(top, big)][:16]])
         for d2 in top:
             g2 = ctx.gpu[d2]
             inv_ok = used[g2] + ctx.gpus[d2] <= ctx.inventory[g2] + 1e-9
@@ -790,6 +877,28 @@ class FleetSearch:
                 moves.append((float(sb[k]), "swap", int(act[k]), int(d2)))
             for k in np.flatnonzero(ok & (sb <= 0) & (sb + best_other > 0)):
                 comp.append((float(sb[k] + best_other[k]), "swap", int(act[k]), int(d2)))
+        # merges: two replicas (of active templates a, b) replaced by one of d2 (a candidate add, or a higher-TP
+        # sibling of a or b); bound = gain bound of d2 + drop bounds of a and b
+        merges = []
+        if len(act) >= 2 or (len(act) == 1 and R[act[0]] >= 2):
+            sib: dict[int, list[int]] = {}
+            for s, t in zip(ctx.up_src.tolist(), ctx.up_dst.tolist()):
+                sib.setdefault(s, []).append(t)
+            for ka in range(len(act)):
+                for kb in range(ka, len(act)):
+                    a_, b_ = int(act[ka]), int(act[kb])
+                    if a_ == b_ and R[a_] < 2:
+                        continue
+                    targets = set(int(d) for d in top[:8]) | {t for t in sib.get(a_, []) + sib.get(b_, []) if ctx.pool[t]}
+                    freed = ctx.cost[a_] + ctx.cost[b_]
+                    for d2 in sorted(targets):
+                        if d2 in (a_, b_):
+                            continue
+                        bnd = add_bound[d2] + drop_bound[ka] + drop_bound[kb]
+                        if bnd > 0 and rental - freed + ctx.cost[d2] <= B + 1e-9:
+                            merges.append((float(bnd), "merge", a_, b_, int(d2)))
+        merges.sort(key=lambda m: (-m[0], m[2], m[3], m[4]))
+        self._merges = merges[:MERGE_TRIES]
         moves.sort(key=lambda m: (-m[0], m[1], m[2], m[3]))
         comp.sort(key=lambda m: (-m[0], m[1], m[2], m[3]))
         return moves, comp
@@ -808,7 +917,7 @@ def state_from_lp(ctx: Context, R: np.ndarray, res: dict) -> State:
 
 def improve(ctx: Context, st: State, log: _Log, *, local_search: bool, consolidation: bool,
             deadline: float = math.inf, max_rounds: int = 200, opt: GHOptions | None = None,
-            recreate: bool = True) -> _Moves:
+            recreate: bool = RECREATE) -> _Moves:
     """Relocate and consolidation passes until neither improves (or the deadline); ``mv.st`` is the result."""
     mv = _Moves(ctx, st, log, deadline, opt)
     for _ in range(max_rounds):
@@ -858,11 +967,21 @@ def _orderings(ctx: Context, starts: Sequence[str], random_starts: int, seed: in
 def solve_agh(problem: Problem, *, m1: bool = True, m2: bool = True, m3: bool = True, explain: bool = False,
               starts: Sequence[str] = ("load", "slo", "error", "hub"), random_starts: int = 8, seed: int = 0,
               local_search: bool = True, consolidation: bool = True, time_budget_s: float | None = None) -> Solution:
-    """AGH: best of several GH constructions, each improved by relocate local search and consolidation."""
+    """AGH: best of several GH constructions, each improved by relocate local search and consolidation.
+
+    Stage 1, every start: GH construction, then one round of relocate + consolidation moves (numpy).
+    Stage 2, the POLISH_TOP best distinct fleets and every hub start: relocate/consolidation to a local
+    optimum with ruin-and-recreate, then the routing LP and (consolidation on) the LP fleet search, within
+    LP_BUDGET routing-LP solves per fleet. The work is bounded by counts, not time, so results are deterministic
+    unless ``time_budget_s`` cuts them short.
+    """
     t0 = time.perf_counter()
     deadline = t0 + time_budget_s if time_budget_s is not None else math.inf
     if isinstance(starts, str):
         starts = (starts,)
+    unknown = sorted(set(starts) - {"load", "slo", "error", "hub"})
+    if unknown:
+        raise ValueError(f"unknown AGH start(s) {unknown}; known: load, slo, error, hub")
     opt = GHOptions(m1, m2, m3, explain)
     ctx = Context(problem, m1=m1, m3=m3)
     lines: list[str] = []
@@ -870,10 +989,9 @@ def solve_agh(problem: Problem, *, m1: bool = True, m2: bool = True, m3: bool = 
     orders = _orderings(ctx, starts, random_starts, seed)
     if explain:
         _log_filter(ctx, opt, _Log(True, lines))
-    best: tuple[tuple[int, float], str, State] | None = None
-    gh_obj = None
-    per_start = []
-    finished: list[tuple[tuple[int, float], str, State]] = []
+    improving = local_search or consolidation
+    per_start: list[dict] = []
+    results: list[tuple[tuple[int, float], str, State]] = []
     for n, (name, order, hub) in enumerate(orders):
         if n > 0 and time.perf_counter() > deadline:
             lines.append(f"AGH: time budget reached after {n} start(s)")
@@ -883,68 +1001,90 @@ def solve_agh(problem: Problem, *, m1: bool = True, m2: bool = True, m3: bool = 
         if explain and n == 0:
             lines.append("start 'load' (GH's ordering): " + ", ".join(problem.type_names[int(i)] for i in order))
         st = construct(ctx, order, opt, log, hub)
-        built = st.objective(ctx)
+        built = (len(st.failed), st.objective(ctx))
         if n == 0:
-            gh_obj = (len(st.failed), built)
-            cand0 = (gh_obj, name, st.copy())
-            best = cand0
-        mv = None
-        if not st.failed and (local_search or consolidation):
-            mv_log = _Log(explain, lines)
-            mv = improve(ctx, st, mv_log, local_search=local_search, consolidation=consolidation, deadline=deadline,
-                         opt=opt)
-            st = mv.st
+            results.append((built, "gh", st.copy()))  # GH's own result: AGH is never worse
+        moves = 0
+        if not st.failed and improving:
+            mv = improve(ctx, st, _Log(explain and n == 0, lines), local_search=local_search,
+                         consolidation=consolidation, deadline=deadline, opt=opt, max_rounds=1, recreate=False)
+            st, moves = mv.st, mv.n_moves
         key = (len(st.failed), st.objective(ctx))
-        per_start.append({"start": name, "constructed": built, "improved": key[1], "failed_types": key[0],
-                          "moves": mv.n_moves if mv else 0})
-        lines.append(f"AGH start {name!r}: construction ${built:.4f}/h"
-                     + (f" -> local search ${key[1]:.4f}/h ({mv.n_moves} moves)" if mv else "")
+        per_start.append({"start": name, "constructed": built[1], "improved": key[1], "failed_types": key[0],
+                          "moves": moves})
+        lines.append(f"AGH start {name!r}: construction ${built[1]:.4f}/h"
+                     + (f" -> local search ${key[1]:.4f}/h ({moves} moves)" if moves else "")
                      + (f" [{len(st.failed)} type(s) not placed]" if st.failed else ""))
-        if best is None or key < best[0]:
-            best = (key, name, st)
-        finished.append((key, name, st))
-    assert best is not None
-    # exact phase on the best few distinct fleets: routing LP (+ fleet moves when consolidation is on)
-    lp_stats = {}
-    if finished and (local_search or consolidation):
-        finished.sort(key=lambda t: (t[0], t[1]))
+        results.append((key, name, st))
+
+    lp_stats: dict = {}
+    if improving:
+        # stage 2: the best distinct fleets and every hub start
+        ranked = sorted(results[1:], key=lambda t: (t[0], t[1]))
         seen: set[bytes] = set()
         picked = []
-        n_ok = 0
-        for key, name, st in finished:  # the best few distinct fleets, every hub start, and repairs if none is feasible
+        n_top = 0
+        for key, name, st in ranked:
             sig = st.R.tobytes()
             if sig in seen:
                 continue
-            if n_ok < POLISH_TOP or name.startswith("hub"):
+            if n_top < POLISH_TOP or name.startswith("hub"):
                 seen.add(sig)
                 picked.append((key, name, st))
-                n_ok += 1
-        fs = FleetSearch(ctx, _Log(explain, lines), deadline)
-        for key, name, st in picked:
-            if time.perf_counter() > deadline and lp_stats:
+                n_top += 0 if name.startswith("hub") else 1
+        # the best fleet first, then the hub starts (they may need repair), then the other good fleets
+        first = picked[0][1] if picked else None
+        picked.sort(key=lambda t: 0 if t[1] == first else (1 if t[1].startswith("hub") else 2))
+        lp_per_fleet, lp_total = _lp_budgets(ctx) if time_budget_s is None else (10**9, 10**9)
+        fs = FleetSearch(ctx, _Log(explain, lines), deadline, lp_total)
+        polished = {}
+        polished_fleets: set[bytes] = set()
+        outcomes = []  # (total, name, R, res, converged)
+        budget_a = lp_per_fleet // 2
+        for key, name, st in picked:  # round 1: every picked fleet, half budget
+            if time.perf_counter() > deadline and outcomes:
                 break
+            if not st.failed:
+                mv = improve(ctx, st, _Log(explain, lines), local_search=local_search, consolidation=consolidation,
+                             deadline=deadline, opt=opt, max_rounds=STAGE2_ROUNDS)
+                st = mv.st
+                key = (0, st.objective(ctx))
+                results.append((key, name + "+ls", st))
+                sig = st.R.tobytes()
+                if sig in polished_fleets:
+                    continue  # the same fleet has been polished already
+                polished_fleets.add(sig)
             if consolidation:
-                out = fs.run(st.R.copy())
+                out = fs.run(st.R.copy(), budget_a)
+                conv = fs.converged
             else:
                 got = fs.evaluate(st.R.copy())
                 out = None if got is None else (st.R.copy(), got[0], got[1])
-            if out is None:
+                conv = True
+            if out is None or out[2]["shortfall"] > 1e-9:
+                lines.append(f"AGH start {name!r}: the routing LP{' + fleet moves' if consolidation else ''} "
+                             "could not cover every type")
                 continue
-            R, total, res = out
-            if res["shortfall"] > 1e-9:
-                lines.append(f"AGH start {name!r}: routing LP + fleet moves could not cover every type")
-                continue
+            outcomes.append((out[1], name, out[0], out[2], conv))
+            lines.append(f"AGH start {name!r}: local search ${key[1]:.4f}/h -> routing LP"
+                         f"{' + fleet moves' if consolidation else ''} ${out[1]:.4f}/h")
+        if consolidation:  # round 2: the best unfinished fleets continue with the rest of the budget
+            for total, name, R, res, conv in sorted(outcomes, key=lambda t: (t[0], t[1]))[:2]:
+                if conv or fs.exhausted():
+                    continue
+                out = fs.run(R.copy(), lp_per_fleet)
+                if out is not None and out[2]["shortfall"] <= 1e-9 and out[1] < total:
+                    outcomes.append((out[1], name + "+", out[0], out[2], fs.converged))
+                    lines.append(f"AGH start {name!r}: fleet moves continued -> ${out[1]:.4f}/h")
+        for total, name, R, res, _ in outcomes:
             st2 = state_from_lp(ctx, R, res)
             st2.trim(ctx)
             key2 = (0, st2.objective(ctx))
-            lines.append(f"AGH start {name!r}: routing LP{' + fleet moves' if consolidation else ''} "
-                         f"${key[1]:.4f}/h -> ${key2[1]:.4f}/h")
-            lp_stats[name] = key2[1]
-            if key2 < best[0]:
-                best = (key2, name + "+lp", st2)
-        lp_stats = {"lp_solves": fs.lp.n_solves, "fleet_moves": fs.n_moves, "polished": lp_stats}
-    _, name, st = best
-    lines.append(f"AGH: best start {name!r}")
+            polished[name] = key2[1]
+            results.append((key2, name + "+lp", st2))
+        lp_stats = {"lp_solves": fs.lp.n_solves, "fleet_moves": fs.n_moves, "polished": polished}
+    key, name, st = min(results, key=lambda t: (t[0], t[1] != "gh"))
+    lines.append(f"AGH: best {name!r}")
     runtime = time.perf_counter() - t0
     stats = {"best_start": name, "starts": per_start, "n_starts": len(per_start),
              "local_search": local_search, "consolidation": consolidation, "seed": seed, **lp_stats}

@@ -6,9 +6,11 @@ Steps
    "cheapest" = fewest GPUs, then lowest $/h, then highest capacity. With M1 off the filter is the naive one:
    per (model, tier) only the first-listed configuration (fewest GPUs, e.g. TP1 PP1) is a candidate, whether
    or not it meets Δ_i, so delay-tight types can lose every candidate.
-2. **Coverage phase.** In the processing order, every type gets one feasible path: an active replica that
-   meets its delay and error SLO, else one new replica of the best candidate that does (by M2 score, or the
-   cheapest replica without M2). Types without any such candidate are reported unservable.
+2. **Coverage phase.** In the processing order, every type gets one feasible path: the cheapest candidate
+   replica that meets its delay and error SLO and fits the budget and inventory left after the paths of the
+   types before it. The path is *reserved* (its $/h and GPUs are held back from the other types' placements)
+   until the main phase places the type; if a type cannot be covered otherwise it may use the reserved budget.
+   Types without any path are logged as unservable (an M3 upgrade may still rescue them; else reported).
 3. **Main phase.** Types in descending load (λ_i·(h_i + f_i)), each placed in steps until its demand is
    covered. Each step scores, vectorised over templates, every option:
    spare capacity on an active replica, a block of new replicas of a candidate (as many as the residual needs,
@@ -41,7 +43,7 @@ from typing import Sequence
 
 import numpy as np
 
-from hetserve_env.allocation import Allocation, evaluate
+from hetserve_env.allocation import Allocation
 from hetserve_env.problem import Problem
 
 from .solution import Solution, finish, infeasibility_reason, type_reasons
@@ -154,6 +156,12 @@ class Context:
             new |= sib
         self.new_cand = new
         self.cidx = [np.flatnonzero(new[i]) for i in range(self.I)]
+        # templates AGH's fleet search may add: all of them, unless M1 or M3 is switched off (ablation), then
+        # only those the GH construction could open
+        self.pool = new.any(axis=0) if not (m1 and m3) else np.ones(self.D, dtype=bool)
+        # low-error demand each template could take alone (AGH's hub starts and compound candidates)
+        low = self.servable & (self.w <= 0)
+        self.hub_cover = np.where(low, np.minimum(self.lam[:, None], self.mu), 0.0).sum(axis=0)
         # load used for the default order: token throughput λ·(h + f)
         self.load_key = p.rate * (p.input_tokens + p.output_tokens)
         # asymptotic price per req/s of each candidate (for blending and short lists)

@@ -25,13 +25,16 @@ How an instance is drawn (all from one ``numpy`` generator seeded by ``(seed, si
   :func:`hetserve_env.templates.prune_dominated`, computed per (model, GPU, precision) group so it scales to
   thousands of templates) and templates that serve no type are dropped.
 * **Fleet** — inventory = the catalog's default per GPU type x max(1, |I|/6); storage 1,000 GB at
-  $0.00011/GB-h (the paper's storage); ``budget=None`` sets the budget to 1.3x the rental of a GH solution
-  of the instance without budget (rounded up to the cent), so it binds moderately and the instance is
-  feasible by construction (GH's allocation is a certificate, confirmed by ``evaluate``).
-* **Retries** — if the draw has no template, or GH cannot serve it (e.g. storage or inventory), the draw is
+  $0.00011/GB-h (the paper's storage). ``budget=None`` sets the budget to 1.3x the rental of GH's allocation
+  of the instance without budget (rounded up to the cent): GH's allocation then fits, so the instance is
+  feasible by construction, and the budget binds moderately. If GH finds no allocation the budget is the
+  rental of :func:`certificate` (each type alone on its cheapest template within its delay and error SLOs,
+  types on one template sharing its replicas), which is feasible by construction too. Note: the budget
+  therefore depends on GH's implementation (``problem.meta`` records the rule and the figures).
+* **Retries** — if the draw has no template, or the certificate breaks inventory or storage, the draw is
   repeated with the next sub-seed (``attempt``, recorded in ``problem.meta``); deterministic for a seed.
 
-GH (``baselines.gh``, pure numpy) is imported lazily for the budget; PuLP is never imported.
+GH (``baselines.gh``, numpy only) is imported lazily for the budget; PuLP is never imported.
 """
 
 from __future__ import annotations
@@ -222,14 +225,34 @@ def _draw(n_types: int, n_models: int, n_tiers: int, rng: np.random.Generator, c
     )
 
 
+def certificate(problem: Problem) -> np.ndarray | None:
+    """A simple feasible fleet, independent of any solver: each type on its cheapest template (per req/s) that
+    meets its delay and error SLOs, types sharing a template sharing its replicas (R_d = ⌈Σ_i λ_i/μ_id⌉).
+    Returns the replicas, or None if it breaks inventory or storage (the draw is then retried)."""
+    ok = problem.servable & (problem.error <= problem.error_slo[:, None])
+    if not ok[problem.rate > 0].any(axis=1).all():
+        return None
+    unit = np.where(ok, problem.cost[None, :] / np.where(ok, problem.capacity, 1.0), np.inf)
+    pick = unit.argmin(axis=1)
+    load = np.zeros(problem.n_templates)
+    np.add.at(load, pick, problem.rate / problem.capacity[np.arange(problem.n_types), pick])
+    R = np.ceil(load - 1e-9).astype(np.int64)
+    used = np.bincount(problem.template_gpu, weights=R * problem.gpus, minlength=problem.n_gpu_types)
+    stored = np.unique(problem.template_artifact[R > 0])
+    if (used > problem.inventory).any() or problem.artifact_gb[stored].sum() > problem.storage_gb:
+        return None
+    return R
+
+
 def generate(n_types: int, n_models: int, n_tiers: int, seed: int = 0, *, tp: Sequence[int] = (1, 2, 4, 8),
              pp: Sequence[int] = (1, 2, 4), budget: float | None = None, catalog: Catalog | None = None,
              constants: PerfConstants | None = None) -> Problem:
     """A feasible synthetic Problem with ``n_types`` query types, ``n_models`` models and ``n_tiers`` tiers.
 
-    ``budget=None`` sets it to 1.3x a GH solution's rental (the instance is then feasible by construction);
-    a number fixes it (feasibility is then not guaranteed). Deterministic for (sizes, seed, tp, pp, catalog).
-    Raises :class:`InstanceError` if no servable draw is found within ``MAX_ATTEMPTS`` sub-seeds.
+    ``budget=None`` sets it to 1.3x the rental of GH's allocation of the instance without budget (or, if GH
+    finds none, to the rental of :func:`certificate`), so the instance is feasible by construction; a number
+    fixes it (feasibility is then not guaranteed). Deterministic for (sizes, seed, tp, pp, catalog). Raises :class:`InstanceError` if no
+    servable draw is found within ``MAX_ATTEMPTS`` sub-seeds.
     """
     for name, v in (("n_types", n_types), ("n_models", n_models), ("n_tiers", n_tiers)):
         if int(v) != v or v < 1:
@@ -238,8 +261,6 @@ def generate(n_types: int, n_models: int, n_tiers: int, seed: int = 0, *, tp: Se
     cat = catalog or load_catalog()
     constants = constants or PerfConstants()
     label = f"instance:{n_types}x{n_models}x{n_tiers}:seed={seed}"
-    from baselines.gh import solve_gh  # numpy only; lazily, so hetserve_env does not depend on baselines at import
-
     for attempt in range(MAX_ATTEMPTS):
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), n_types, n_models, n_tiers, attempt]))
         data = _draw(n_types, n_models, n_tiers, rng, cat, tp, pp, constants)
@@ -249,16 +270,24 @@ def generate(n_types: int, n_models: int, n_tiers: int, seed: int = 0, *, tp: Se
         meta.update(generator="hetserve_env.instances.generate", sizes=[n_types, n_models, n_tiers], seed=int(seed),
                     attempt=attempt, tp=list(tp), pp=list(pp))
         problem = Problem(**data, budget=float("inf"), name=label, meta=meta)
-        sol = solve_gh(problem)
-        if not sol.feasible:
+        R = certificate(problem)
+        if R is None:
             continue
-        meta["gh_rental_unbounded"] = sol.evaluation.rental
-        if budget is None:
-            b = math.ceil(BUDGET_FACTOR * sol.evaluation.rental * 100.0) / 100.0
-            meta["budget_rule"] = f"{BUDGET_FACTOR} x GH rental without budget"
-        else:
+        meta["certificate_rental"] = float(problem.cost @ R)
+        if budget is not None:
             b = float(budget)
             meta["budget_rule"] = "given"
+        else:
+            from baselines.gh import solve_gh  # numpy only, imported lazily: hetserve_env does not need baselines
+
+            gh = solve_gh(problem)
+            if gh.feasible:
+                meta["gh_rental_unbounded"] = gh.evaluation.rental
+                b = math.ceil(BUDGET_FACTOR * gh.evaluation.rental * 100.0) / 100.0
+                meta["budget_rule"] = f"{BUDGET_FACTOR} x the rental of GH without budget"
+            else:
+                b = math.ceil(meta["certificate_rental"] * 100.0) / 100.0
+                meta["budget_rule"] = "rental of instances.certificate() (GH found no allocation)"
         return Problem(**data, budget=b, name=label, meta=meta)
     raise InstanceError(f"generate({n_types}, {n_models}, {n_tiers}, seed={seed}): no servable instance in "
                         f"{MAX_ATTEMPTS} draws")

@@ -1,0 +1,134 @@
+"""``hetserve solve TARGET --method gh|agh|milp ...``: solve one static problem and print the plan.
+
+TARGET is a built-in scenario name or a scenario YAML path (its static peak problem, or one window with
+``--window K``), a Problem JSON file (``Problem.to_json``), or a synthetic instance spec such as
+``instance:20x20x20:seed=1``. The command prints the fleet (template, replicas, GPUs, $/h), the routing table
+(share of each type per template, and unmet), the cost breakdown and the runtime; ``--out FILE`` writes the
+Allocation plus the solution metadata as JSON (``kind: hetserve.Solution``; its ``allocation`` entry is a
+``hetserve.Allocation`` that ``Allocation.from_json`` reads back after extraction).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hetserve_env.problem import Problem
+
+from . import Solution, solve
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", metavar="TARGET",
+                        help="scenario name or YAML path, Problem JSON path, or instance spec like instance:20x20x20:seed=1")
+    parser.add_argument("--method", choices=("gh", "agh", "milp"), default="agh", help="solver (default: agh)")
+    parser.add_argument("--solver", choices=("cbc", "highs"), default="cbc", help="MILP solver (default: cbc)")
+    parser.add_argument("--time-limit", type=float, default=600.0, metavar="S", help="MILP time limit in seconds (default 600)")
+    parser.add_argument("--gap", type=float, default=1e-4, metavar="G", help="MILP relative gap (default 1e-4)")
+    parser.add_argument("--no-warm-start", action="store_true", help="MILP: do not start from AGH's allocation")
+    parser.add_argument("--window", type=int, default=None, metavar="K",
+                        help="scenario window to solve (default: the static peak problem)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="AGH seed (random starts)")
+    parser.add_argument("--out", default=None, metavar="FILE", help="write the allocation and solution metadata as JSON")
+    parser.add_argument("--explain", action="store_true", help="print the decision log (GH/AGH)")
+    parser.add_argument("--max-rows", type=int, default=40, metavar="N", help="rows shown per table (default 40)")
+
+
+add_arguments_solve = add_arguments
+
+
+def load_target(target: str, window: int | None = None) -> Problem:
+    """The Problem named by TARGET (see the module docstring)."""
+    t = str(target).strip()
+    if t.startswith("instance:"):
+        if window is not None:
+            raise ValueError("--window applies to scenarios, not to synthetic instances")
+        from hetserve_env.instances import parse_spec
+
+        return parse_spec(t)
+    p = Path(t)
+    if p.suffix.lower() == ".json":
+        if not p.exists():
+            raise FileNotFoundError(f"Problem JSON {t!r} does not exist")
+        if window is not None:
+            raise ValueError("--window applies to scenarios, not to a Problem JSON")
+        return Problem.from_json(p)
+    from hetserve_env.scenario import load_scenario
+
+    return load_scenario(t).problem(window=window)
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    if args.method == "milp":
+        return {"solver": args.solver, "time_limit": args.time_limit, "gap": args.gap,
+                "warm_start": not args.no_warm_start}
+    opts: dict[str, Any] = {"explain": bool(args.explain)}
+    if args.method == "agh":
+        opts["seed"] = args.seed
+    return opts
+
+
+def _table(header: list[str], rows: list[list[str]], right: set[int] | None = None) -> str:
+    right = right or set()
+    widths = [max(len(str(r[k])) for r in [header] + rows) for k in range(len(header))]
+    fmt = lambda r: "  ".join(str(c).rjust(w) if k in right else str(c).ljust(w) for k, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    return "\n".join([fmt(header), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows])
+
+
+def format_solution(problem: Problem, sol: Solution, max_rows: int = 40) -> str:
+    """The human-readable report printed by ``hetserve solve``."""
+    out = [f"problem   {problem.name}: {problem.n_types} types, {problem.n_templates} templates, "
+           f"budget {'none' if not math.isfinite(problem.budget) else f'${problem.budget:.2f}/h'}"]
+    line = f"method    {sol.method}  status {sol.status}  runtime {sol.runtime_s:.3f} s"
+    if sol.best_bound is not None:
+        line += f"  best bound ${sol.best_bound:.4f}/h"
+    if sol.gap is not None:
+        line += f"  gap {100 * sol.gap:.3f}%"
+    out.append(line)
+    if sol.allocation is None or sol.evaluation is None:
+        out.append(f"no feasible allocation: {sol.reason}")
+        return "\n".join(out)
+    a, ev = sol.allocation, sol.evaluation
+    used = np.flatnonzero(a.replicas > 0)
+    rows = [[problem.template_labels[d], str(int(a.replicas[d])), str(int(a.replicas[d] * problem.gpus[d])),
+             f"{a.replicas[d] * problem.cost[d]:.3f}", f"{ev.utilisation[d]:.2f}"] for d in used]
+    out += ["", "fleet", _table(["template", "replicas", "GPUs", "$/h", "util"], rows[:max_rows], {1, 2, 3, 4})]
+    if len(rows) > max_rows:
+        out.append(f"... {len(rows) - max_rows} more")
+    out.append(f"total: {int(a.replicas.sum())} replicas on {int((a.replicas * problem.gpus).sum())} GPUs "
+               f"(" + ", ".join(f"{g} {int(n)}" for g, n in zip(problem.gpu_names, ev.gpus_by_type) if n > 0) + ")")
+    routed = np.flatnonzero(a.routing.sum(axis=0) > 1e-9)
+    header = ["type", "rate/s", "unmet", "mean err"] + [f"[{k}]" for k in range(len(routed))]
+    rrows = []
+    for i, name in enumerate(problem.type_names):
+        rrows.append([name, f"{problem.rate[i]:.3f}", f"{a.unmet[i]:.3f}", f"{ev.mean_error[i]:.3f}"]
+                     + [f"{a.routing[i, d]:.3f}" if a.routing[i, d] > 1e-9 else "." for d in routed])
+    out += ["", "routing (share of each type per template)",
+            _table(header, rrows[:max_rows], set(range(1, len(header))))]
+    out += [f"  [{k}] {problem.template_labels[d]}" for k, d in enumerate(routed)]
+    b = ev.breakdown()
+    out += ["", "cost ($/h)"] + [f"  {k:<14}{v:>12.4f}" for k, v in b.items()]
+    return "\n".join(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    problem = load_target(args.target, args.window)
+    sol = solve(problem, args.method, **_options(args))
+    print(format_solution(problem, sol, args.max_rows))
+    if args.explain and sol.log:
+        print("\ndecision log")
+        print("\n".join("  " + line for line in sol.log))
+    if args.out:
+        data = sol.to_dict()
+        data["problem"] = problem.name
+        Path(args.out).write_text(json.dumps(data, indent=2))
+        print(f"\nwrote {args.out}")
+    return 0 if sol.feasible else 1
+
+
+run_solve = run
