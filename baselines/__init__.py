@@ -22,7 +22,8 @@ from .solution import Solution, SolverError
 METHODS = ("gh", "agh", "milp")
 
 _GH_OPTIONS = {"m1", "m2", "m3", "explain"}
-_AGH_OPTIONS = _GH_OPTIONS | {"starts", "random_starts", "seed", "local_search", "consolidation", "time_budget_s"}
+_AGH_OPTIONS = _GH_OPTIONS | {"starts", "random_starts", "seed", "local_search", "consolidation", "time_budget_s",
+                              "lp_start"}
 _MILP_OPTIONS = {"solver", "time_limit", "gap", "warm_start", "msg", "threads"}
 OPTIONS = {"gh": _GH_OPTIONS, "agh": _AGH_OPTIONS, "milp": _MILP_OPTIONS}
 
@@ -31,9 +32,11 @@ def solve(problem: Problem, method: str = "agh", **options: Any) -> Solution:
     """Solve ``problem`` with ``method``: ``"gh"``, ``"agh"`` or ``"milp"``.
 
     Options — GH: ``m1=True, m2=True, m3=True`` (the three mechanisms; switch off for the ablation),
-    ``explain=False`` (one log line per decision). AGH: those plus ``starts=("load", "slo", "error", "hub")``,
-    ``random_starts=8``, ``seed=0``, ``local_search=True``, ``consolidation=True``, ``time_budget_s=None``
-    (None: deterministic work limits; a number: keep improving until that many seconds, not deterministic).
+    ``explain=False`` (one log line per decision). AGH: those plus
+    ``starts=("load", "slo", "error", "hub", "lp")``, ``random_starts=8``, ``seed=0``, ``local_search=True``,
+    ``consolidation=True``, ``time_budget_s=None`` (None: deterministic work limits; a number: keep improving
+    until that many seconds, not deterministic), ``lp_start=True`` (False: no LP-relaxation start — the paper's
+    pure heuristic, for ablations; same as leaving "lp" out of ``starts``).
     MILP: ``solver="cbc" | "highs"``, ``time_limit=600`` (s), ``gap=1e-4`` (relative), ``warm_start=True``
     (from AGH; or an Allocation), ``msg=False``, ``threads=1``.
 

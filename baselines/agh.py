@@ -5,9 +5,15 @@ several type orderings: GH's own (descending load) always first, then ``starts``
 relative to the fastest template first), "error" (fewest templates within the error SLO first), "hub" (GH's
 order, but one replica of a *hub* template opened first: templates that could be the low-error side of many
 types' blends, the best by low-error demand covered per $ and outright) — and ``random_starts`` seeded random
-permutations. Each start gets one round of the numpy moves below.
+permutations. Each start gets one round of the numpy moves below. "lp" (``lp_start=True``) adds the
+**LP-relaxation starts** (``baselines/relaxation.py``, not an ordering): the LP relaxation of the exact MILP
+(with the valid link rows R_d ≥ x_id, by column generation), its fleet rounded by a small LP branch and bound
+over the relaxation's support ("lp") and greedily ("lp-greedy"), routed by the routing LP. They are a separate
+mechanism from the paper's heuristic: ablations of M1/M2/M3, local search, consolidation or the multi-start
+should pass ``lp_start=False`` (with M1 or M3 off they are restricted to the heuristic's template pool).
 
-Stage 2 — on the POLISH_TOP best distinct fleets and every hub start:
+Stage 2 — on the POLISH_TOP best distinct fleets (the lp starts take places among them; they skip the
+numpy rounds here and go straight to the fleet search) and every hub start:
 
 * **Relocate local search** (``local_search``; numpy, vectorised over targets): move (part of) a type's share
   — all of it, the part that frees a replica, or what fills a target's spare capacity, each capped by the type's
@@ -78,6 +84,13 @@ def _shortlists(ctx: Context) -> list[np.ndarray]:
             out.append(np.union1d(best, best_low).astype(np.int64))
         ctx._short = out
     return ctx._short
+
+
+def _fleet_change(ctx: Context, before: np.ndarray, after: np.ndarray) -> str:
+    """Explain only: the replicas a move opened and closed, e.g. "; fleet: +1 x A, -2 x B"."""
+    diff = after.astype(np.int64) - before.astype(np.int64)
+    ch = [f"{int(diff[d]):+d} x {_label(ctx, int(d))}" for d in np.flatnonzero(diff)]
+    return ("; fleet: " + ", ".join(ch)) if ch else "; fleet unchanged (routing only)"
 
 
 class _Moves:
@@ -183,7 +196,7 @@ class _Moves:
         self.n_moves += 1
         self.saved -= best[0]
         p = ctx.problem
-        self.log(lambda: f"relocate: type {p.type_names[i]!r} {a:.4g} req/s {_label(ctx, d1)} -> "
+        self.log(lambda: f"[local-search] relocate: type {p.type_names[i]!r} {a:.4g} req/s {_label(ctx, d1)} -> "
                          + (_label(ctx, d2) + f" (+{k2} replicas)" if kind == "move" else "unmet")
                          + f", -{s1} replicas on source, saves ${-best[0]:.4f}/h")
         return True
@@ -242,7 +255,7 @@ class _Moves:
         st.trim(ctx, d1)
         self.n_moves += 1
         self.saved -= float(delta[j])
-        self.log(lambda: f"relocate (re-blend): type {ctx.problem.type_names[i]!r} {a:.4g} req/s {_label(ctx, d1)} "
+        self.log(lambda: f"[local-search] relocate (re-blend): type {ctx.problem.type_names[i]!r} {a:.4g} req/s {_label(ctx, d1)} "
                          f"and {bb:.4g} req/s {_label(ctx, h)} -> {_label(ctx, d2)} (+{kk} replicas), "
                          f"saves ${-delta[j]:.4f}/h")
         return True
@@ -274,7 +287,7 @@ class _Moves:
         st.route(ctx, i, d2, a)
         self.n_moves += 1
         self.saved -= best[0]
-        self.log(lambda: f"relocate: type {ctx.problem.type_names[i]!r} {a:.4g} req/s unmet -> {_label(ctx, d2)} "
+        self.log(lambda: f"[local-search] relocate: type {ctx.problem.type_names[i]!r} {a:.4g} req/s unmet -> {_label(ctx, d2)} "
                          f"(+{k2} replicas), saves ${-best[0]:.4f}/h")
         return True
 
@@ -339,7 +352,8 @@ class _Moves:
         self.n_moves += 1
         self.saved += before - after
         names = ", ".join(ctx.problem.type_names[t] for t in order)
-        self.log(lambda: f"recreate{what}: re-placed {names}, saves ${before - after:.4f}/h")
+        self.log(lambda: f"[local-search] recreate{what}: re-placed {names}, saves ${before - after:.4f}/h"
+                         + _fleet_change(ctx, st.R, trial.R))
         return True
 
     def _fits_one(self, st: State, d: int) -> bool:
@@ -458,7 +472,7 @@ class _Moves:
         st.trim(ctx, d)
         self.n_moves += 1
         self.saved -= delta
-        self.log(lambda: f"consolidate: drop 1 x {_label(ctx, d)}, its load re-routed to "
+        self.log(lambda: f"[consolidation] consolidate: drop 1 x {_label(ctx, d)}, its load re-routed to "
                          f"{len({t for _, t, _ in plan})} other replica set(s)/unmet, saves ${-delta:.4f}/h")
         return True
 
@@ -510,7 +524,7 @@ class _Moves:
         st.add_replicas(ctx, d1, -r1)
         self.n_moves += 1
         self.saved -= float(delta[j])
-        self.log(lambda: f"consolidate: merge {r1} x {_label(ctx, d1)} ({len(ks)} type(s)) into {_label(ctx, d2)} "
+        self.log(lambda: f"[consolidation] consolidate: merge {r1} x {_label(ctx, d1)} ({len(ks)} type(s)) into {_label(ctx, d2)} "
                          f"(+{kk} replicas), saves ${-delta[j]:.4f}/h")
         return True
 
@@ -638,6 +652,7 @@ class FleetSearch:
         self.total_budget = total_budget  # routing-LP solves over all runs
         self.stop_at = total_budget
         self.n_moves = 0
+        self.converged = False  # set by run(): True when no move improved before the budget ran out
 
     def exhausted(self) -> bool:
         return self.lp.n_solves >= min(self.stop_at, self.total_budget) or time.perf_counter() > self.deadline
@@ -679,12 +694,12 @@ class FleetSearch:
         """Fleet moves from R until none improves or ``budget`` routing-LP solves are used."""
         ctx = self.ctx
         self.stop_at = self.lp.n_solves + budget
+        self.converged = False
         cur = self.evaluate(R)
         if cur is None:
             return None
         total, res = cur
         tol = 1e-6 * max(1.0, total)
-        self.converged = False
         while not self.exhausted():
             singles, compounds = self._moves(R, res)
             pool = sorted([m for m in singles if m[1] != "drop"] + compounds, key=lambda m: (-m[0], m[1], m[2], m[3]))
@@ -729,6 +744,7 @@ class FleetSearch:
                 if got3 is not None and got3[0] <= new_total + tol:
                     R2, (new_total, new_res) = R3, got3
             saved = total - new_total
+            repaired = res["shortfall"] - new_res["shortfall"]  # uncovered demand share the move repaired
             R, total, res = R2, new_total, new_res
             self.n_moves += 1
             what = {"drop": f"drop 1 x {_label(ctx, d1)}", "add": f"add 1 x {_label(ctx, d2)}",
@@ -737,7 +753,9 @@ class FleetSearch:
             if kind.endswith("+drops"):
                 what += " and drop the replicas that makes redundant (fleet now " + ", ".join(
                     f"{int(R2[d])} x {_label(ctx, int(d))}" for d in np.flatnonzero(R2 > 0)) + ")"
-            self.log(lambda: f"consolidate (fleet, routing LP): {what}, saves ${saved:.4f}/h")
+            self.log(lambda: f"[consolidation] consolidate (fleet, routing LP): {what}, saves ${saved:.4f}/h"
+                             + (f" (mostly the ${ELASTIC:g}/h-per-share penalty on {repaired:.3g} of demand share the "
+                                "start left uncovered: a repair, not a real saving)" if repaired > 1e-9 else ""))
         return R, total, res
 
     def evaluate_relaxed(self, R: np.ndarray) -> tuple[float, dict] | None:
@@ -949,7 +967,7 @@ def _orderings(ctx: Context, starts: Sequence[str], random_starts: int, seed: in
         if s == "hub":
             for k, d in enumerate(ctx.hubs(HUB_STARTS)):
                 out.append((f"hub{k}", ctx.order("load"), int(d)))
-        elif s != "load":
+        elif s not in ("load", "lp"):  # "lp" is not an ordering: solve_agh adds the LP-relaxation start
             out.append((s, ctx.order(s), None))
     rng = np.random.default_rng(seed)
     for k in range(int(random_starts)):
@@ -965,11 +983,14 @@ def _orderings(ctx: Context, starts: Sequence[str], random_starts: int, seed: in
 
 
 def solve_agh(problem: Problem, *, m1: bool = True, m2: bool = True, m3: bool = True, explain: bool = False,
-              starts: Sequence[str] = ("load", "slo", "error", "hub"), random_starts: int = 8, seed: int = 0,
-              local_search: bool = True, consolidation: bool = True, time_budget_s: float | None = None) -> Solution:
+              starts: Sequence[str] = ("load", "slo", "error", "hub", "lp"), random_starts: int = 8, seed: int = 0,
+              local_search: bool = True, consolidation: bool = True, time_budget_s: float | None = None,
+              lp_start: bool = True) -> Solution:
     """AGH: best of several GH constructions, each improved by relocate local search and consolidation.
 
-    Stage 1, every start: GH construction, then one round of relocate + consolidation moves (numpy).
+    Stage 1, every start: GH construction, then one round of relocate + consolidation moves (numpy); with
+    ``lp_start`` and "lp" in ``starts`` also the LP-relaxation starts "lp"/"lp-greedy" (rounded relaxation
+    fleets; ``lp_start=False`` = the paper's pure heuristic, for ablations).
     Stage 2, the POLISH_TOP best distinct fleets and every hub start: relocate/consolidation to a local
     optimum with ruin-and-recreate, then the routing LP and (consolidation on) the LP fleet search, within
     LP_BUDGET routing-LP solves per fleet. The work is bounded by counts, not time, so results are deterministic
@@ -979,9 +1000,9 @@ def solve_agh(problem: Problem, *, m1: bool = True, m2: bool = True, m3: bool = 
     deadline = t0 + time_budget_s if time_budget_s is not None else math.inf
     if isinstance(starts, str):
         starts = (starts,)
-    unknown = sorted(set(starts) - {"load", "slo", "error", "hub"})
+    unknown = sorted(set(starts) - {"load", "slo", "error", "hub", "lp"})
     if unknown:
-        raise ValueError(f"unknown AGH start(s) {unknown}; known: load, slo, error, hub")
+        raise ValueError(f"unknown AGH start(s) {unknown}; known: load, slo, error, hub, lp")
     opt = GHOptions(m1, m2, m3, explain)
     ctx = Context(problem, m1=m1, m3=m3)
     lines: list[str] = []
@@ -994,12 +1015,14 @@ def solve_agh(problem: Problem, *, m1: bool = True, m2: bool = True, m3: bool = 
     results: list[tuple[tuple[int, float], str, State]] = []
     for n, (name, order, hub) in enumerate(orders):
         if n > 0 and time.perf_counter() > deadline:
-            lines.append(f"AGH: time budget reached after {n} start(s)")
+            lines.append(f"[start] AGH: time budget reached after {n} start(s)")
             break
         # the decision log of the first (GH's) start is kept in full with explain=True; others are summarised
         log = _Log(explain, lines) if n == 0 else quiet
         if explain and n == 0:
-            lines.append("start 'load' (GH's ordering): " + ", ".join(problem.type_names[int(i)] for i in order))
+            lines.append("[start] start 'load' (GH's ordering): " + ", ".join(problem.type_names[int(i)] for i in order))
+            lines.append(f"[start] AGH: {len(orders)} starts (" + ", ".join(o[0] for o in orders) + "); the first is "
+                         "logged in full, the others summarised; then the best fleets are polished (stage 2)")
         st = construct(ctx, order, opt, log, hub)
         built = (len(st.failed), st.objective(ctx))
         if n == 0:
@@ -1012,10 +1035,29 @@ def solve_agh(problem: Problem, *, m1: bool = True, m2: bool = True, m3: bool = 
         key = (len(st.failed), st.objective(ctx))
         per_start.append({"start": name, "constructed": built[1], "improved": key[1], "failed_types": key[0],
                           "moves": moves})
-        lines.append(f"AGH start {name!r}: construction ${built[1]:.4f}/h"
+        lines.append(f"[start] AGH start {name!r}: construction ${built[1]:.4f}/h"
                      + (f" -> local search ${key[1]:.4f}/h ({moves} moves)" if moves else "")
                      + (f" [{len(st.failed)} type(s) not placed]" if st.failed else ""))
         results.append((key, name, st))
+
+    lp_info = None  # the LP-relaxation starts (baselines/relaxation.py): relaxation -> rounded fleets -> routing LP
+    if lp_start and "lp" in starts and time.perf_counter() <= deadline:
+        from .relaxation import describe, lp_start as _lp_start
+
+        lp_states, lp_info = _lp_start(ctx)  # "lp" (branch-and-bound rounding) and "lp-greedy"
+        if explain:
+            lines.append(describe(lp_info))
+        for name, st in lp_states:
+            built = (len(st.failed), st.objective(ctx))
+            moves = 0
+            if not st.failed and improving:
+                mv = improve(ctx, st, quiet, local_search=local_search, consolidation=consolidation,
+                             deadline=deadline, opt=opt, max_rounds=1, recreate=False)
+                st, moves = mv.st, mv.n_moves
+            key = (len(st.failed), st.objective(ctx))
+            per_start.append({"start": name, "constructed": built[1], "improved": key[1], "failed_types": key[0],
+                              "moves": moves})
+            results.append((key, name, st))
 
     lp_stats: dict = {}
     if improving:
@@ -1024,14 +1066,16 @@ def solve_agh(problem: Problem, *, m1: bool = True, m2: bool = True, m3: bool = 
         seen: set[bytes] = set()
         picked = []
         n_top = 0
+        # the lp starts take places of the POLISH_TOP (at least one heuristic fleet is still polished)
+        n_other = max(1, POLISH_TOP - sum(t[1].startswith("lp") for t in results))
         for key, name, st in ranked:
             sig = st.R.tobytes()
             if sig in seen:
                 continue
-            if n_top < POLISH_TOP or name.startswith("hub"):
+            if n_top < n_other or name.startswith("hub") or name.startswith("lp"):
                 seen.add(sig)
                 picked.append((key, name, st))
-                n_top += 0 if name.startswith("hub") else 1
+                n_top += 0 if (name.startswith("hub") or name.startswith("lp")) else 1
         # the best fleet first, then the hub starts (they may need repair), then the other good fleets
         first = picked[0][1] if picked else None
         picked.sort(key=lambda t: 0 if t[1] == first else (1 if t[1].startswith("hub") else 2))
@@ -1044,7 +1088,10 @@ def solve_agh(problem: Problem, *, m1: bool = True, m2: bool = True, m3: bool = 
         for key, name, st in picked:  # round 1: every picked fleet, half budget
             if time.perf_counter() > deadline and outcomes:
                 break
-            if not st.failed:
+            if not st.failed and not name.startswith("lp"):  # the lp fleets go straight to the fleet search
+                if explain:
+                    lines.append(f"[stage2] polishing start {name!r} (${key[1]:.4f}/h): local search"
+                                 + (" and consolidation" if consolidation else "") + " to a local optimum")
                 mv = improve(ctx, st, _Log(explain, lines), local_search=local_search, consolidation=consolidation,
                              deadline=deadline, opt=opt, max_rounds=STAGE2_ROUNDS)
                 st = mv.st
@@ -1052,6 +1099,9 @@ def solve_agh(problem: Problem, *, m1: bool = True, m2: bool = True, m3: bool = 
                 results.append((key, name + "+ls", st))
                 sig = st.R.tobytes()
                 if sig in polished_fleets:
+                    if explain:
+                        lines.append(f"[stage2] AGH start {name!r}: local search ${key[1]:.4f}/h reached a fleet "
+                                     "already polished; not polished again")
                     continue  # the same fleet has been polished already
                 polished_fleets.add(sig)
             if consolidation:
@@ -1062,11 +1112,11 @@ def solve_agh(problem: Problem, *, m1: bool = True, m2: bool = True, m3: bool = 
                 out = None if got is None else (st.R.copy(), got[0], got[1])
                 conv = True
             if out is None or out[2]["shortfall"] > 1e-9:
-                lines.append(f"AGH start {name!r}: the routing LP{' + fleet moves' if consolidation else ''} "
+                lines.append(f"[stage2] AGH start {name!r}: the routing LP{' + fleet moves' if consolidation else ''} "
                              "could not cover every type")
                 continue
             outcomes.append((out[1], name, out[0], out[2], conv))
-            lines.append(f"AGH start {name!r}: local search ${key[1]:.4f}/h -> routing LP"
+            lines.append(f"[stage2] AGH start {name!r}: local search ${key[1]:.4f}/h -> routing LP"
                          f"{' + fleet moves' if consolidation else ''} ${out[1]:.4f}/h")
         if consolidation:  # round 2: the best unfinished fleets continue with the rest of the budget
             for total, name, R, res, conv in sorted(outcomes, key=lambda t: (t[0], t[1]))[:2]:
@@ -1075,7 +1125,7 @@ def solve_agh(problem: Problem, *, m1: bool = True, m2: bool = True, m3: bool = 
                 out = fs.run(R.copy(), lp_per_fleet)
                 if out is not None and out[2]["shortfall"] <= 1e-9 and out[1] < total:
                     outcomes.append((out[1], name + "+", out[0], out[2], fs.converged))
-                    lines.append(f"AGH start {name!r}: fleet moves continued -> ${out[1]:.4f}/h")
+                    lines.append(f"[stage2] AGH start {name!r}: fleet moves continued -> ${out[1]:.4f}/h")
         for total, name, R, res, _ in outcomes:
             st2 = state_from_lp(ctx, R, res)
             st2.trim(ctx)
@@ -1084,8 +1134,11 @@ def solve_agh(problem: Problem, *, m1: bool = True, m2: bool = True, m3: bool = 
             results.append((key2, name + "+lp", st2))
         lp_stats = {"lp_solves": fs.lp.n_solves, "fleet_moves": fs.n_moves, "polished": polished}
     key, name, st = min(results, key=lambda t: (t[0], t[1] != "gh"))
-    lines.append(f"AGH: best {name!r}")
+    lines.append(f"[result] AGH: best {name!r}" + (f" (${key[1]:.4f}/h; GH's own construction: "
+                                                   f"${results[0][0][1]:.4f}/h)" if explain else ""))
     runtime = time.perf_counter() - t0
     stats = {"best_start": name, "starts": per_start, "n_starts": len(per_start),
              "local_search": local_search, "consolidation": consolidation, "seed": seed, **lp_stats}
+    if lp_info is not None:
+        stats["lp_start"] = lp_info
     return gh_solution(problem, "agh", st, ctx, opt, lines, runtime, stats)

@@ -116,13 +116,68 @@ def format_solution(problem: Problem, sol: Solution, max_rows: int = 40) -> str:
     return "\n".join(out)
 
 
+def template_filter_lines(target: str, max_examples: int = 3) -> list[str]:
+    """``--explain`` on a scenario: how its templates were generated — the (model, tier, TP, PP) combinations
+    dropped because the weights do not fit in memory (``[memory]``), by the parallelism rules, and by dominance
+    pruning (``[templates]``). Empty for a Problem JSON or a synthetic instance (their templates are given)."""
+    t = str(target).strip()
+    if t.startswith("instance:") or Path(t).suffix.lower() == ".json":
+        return []
+    from itertools import product
+
+    from hetserve_env.perf import GB
+    from hetserve_env.scenario import load_scenario
+    from hetserve_env.templates import MIN_KV_TOKENS, build_templates
+
+    sc = load_scenario(t)
+    cat, eta = sc.catalog, sc.constants.memory_utilisation
+    rule: list[str] = []
+    memory: list[str] = []
+    n_combos = 0
+    for model, (g, prec), n, m in product(sc.models, sc.tiers, sc.tp, sc.pp):
+        n_combos += 1
+        spec, gpu, pr = cat.model(model), cat.gpu(g), cat.precision(prec)
+        label = f"{model}@{g}/{prec} TP{n} PP{m}"
+        if n > gpu.gpus_per_node or spec.q_heads % n or m > spec.layers:
+            rule.append(label)
+            continue
+        try:
+            build_templates(cat, [model], [(g, prec)], tp=[n], pp=[m], constants=sc.constants)
+        except ValueError:
+            need = spec.weight_gb(pr) + MIN_KV_TOKENS * spec.kv_bytes_per_token / GB
+            memory.append(f"{label} (needs {need:.1f} GB > {eta:g} x {n * m} x {gpu.memory_gb:g} GB = "
+                          f"{eta * n * m * gpu.memory_gb:.1f} GB)")
+    built = build_templates(cat, sc.models, sc.tiers, sc.tp, sc.pp, sc.constants).labels
+    kept = set(sc.templates.labels)
+    pruned = [lab for lab in built if lab not in kept]
+
+    def ex(items: list[str]) -> str:
+        if not items:
+            return ""
+        more = f", +{len(items) - max_examples} more" if len(items) > max_examples else ""
+        return ": " + ", ".join(items[:max_examples]) + more
+
+    return [
+        f"[templates] scenario {sc.name}: {len(sc.models)} models x {len(sc.tiers)} tiers x TP {sc.tp} x PP {sc.pp} "
+        f"= {n_combos} combinations -> {len(kept)} templates",
+        f"[memory] {len(memory)} dropped because weights + {MIN_KV_TOKENS} KV-cache tokens do not fit in "
+        f"{eta:g} of the replica's GPU memory{ex(memory)}",
+        f"[templates] {len(rule)} dropped by the parallelism rules (TP <= GPUs per node, TP divides the attention "
+        f"heads, PP <= layers){ex(rule)}",
+        f"[templates] {len(pruned)} pruned as dominated (same model, precision and GPU type, no more GPUs, at least "
+        f"the capacity and at most the latency for every type) or serving no type"
+        + ("" if sc.prune else " (pruning off)") + ex(pruned),
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
     problem = load_target(args.target, args.window)
     sol = solve(problem, args.method, **_options(args))
     print(format_solution(problem, sol, args.max_rows))
     if args.explain and sol.log:
         print("\ndecision log")
-        print("\n".join("  " + line for line in sol.log))
+        pre = template_filter_lines(args.target) if args.method in ("gh", "agh") else []
+        print("\n".join("  " + line for line in pre + list(sol.log)))
     if args.out:
         data = sol.to_dict()
         data["problem"] = problem.name

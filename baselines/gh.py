@@ -30,7 +30,12 @@ Steps
 
 Everything per step is numpy over the templates of one type; Python loops only over types and steps.
 Set ``explain=True`` to get one log line per decision (candidate chosen and its $/h per effective req/s,
-filtered candidates, TP upgrades, unmet demand).
+filtered candidates and the constraint that filtered them, TP upgrades, unmet demand). Every line starts with
+the mechanism that made the decision (:data:`LOG_TAGS`): ``[start]`` ordering, ``[M1]`` (``[filter]`` with M1
+off) the per-type filter, ``[coverage]`` reserved paths, ``[M2]`` (``[step]`` with M2 off) each greedy step,
+``[M3]`` TP upgrades and higher-TP siblings, ``[unmet]``, ``[failed]``, ``[trim]``, ``[result]``; AGH adds
+``[lp-start]``, ``[local-search]``, ``[consolidation]`` and ``[stage2]``. The lines are built lazily, only with
+``explain``; ``hetserve solve SCENARIO --explain`` also prints ``[templates]``/``[memory]`` lines (cli.py).
 """
 
 from __future__ import annotations
@@ -51,6 +56,10 @@ from .solution import Solution, finish, infeasibility_reason, type_reasons
 EPS = 1e-9
 _BIG = 1 << 40
 _TPPP_RE = re.compile(r"TP(\d+) PP(\d+)")
+
+#: mechanism tags that start the decision-log lines (``explain=True``), in the order they can fire
+LOG_TAGS = ("[start]", "[M1]", "[filter]", "[coverage]", "[M2]", "[step]", "[M3]", "[unmet]", "[failed]", "[trim]",
+            "[lp-start]", "[local-search]", "[consolidation]", "[stage2]", "[result]")
 
 
 @dataclass(frozen=True)
@@ -361,8 +370,9 @@ def coverage_phase(ctx: Context, st: State, order: Sequence[int], opt: GHOptions
         km = _kmax(ctx, st, c, i)
         usable = ok & (km >= 1)
         if not usable.any():
-            log(lambda: f"coverage: type {p.type_names[i]!r}: no path within delay SLO {p.delay_slo[i]:g} s, error SLO "
-                        f"{p.error_slo[i]:g}, budget and inventory among the candidates")
+            log(lambda: f"[coverage] coverage: type {p.type_names[i]!r}: no path within delay SLO {p.delay_slo[i]:g} s, "
+                        f"error SLO {p.error_slo[i]:g}, budget and inventory among the {len(c)} candidates"
+                        + _filtered_text(_why_blocked(ctx, st, c, i, 0.0, 0.0)))
             continue
         cc = c[usable]
         key = ctx.cost[cc] + 1e-9 * ctx.unit[i, cc]
@@ -370,8 +380,9 @@ def coverage_phase(ctx: Context, st: State, order: Sequence[int], opt: GHOptions
         st.reserve[i] = d
         st.reserved_cost += ctx.cost[d]
         st.reserved_gpus[ctx.gpu[d]] += ctx.gpus[d]
-        log(lambda: f"coverage: type {p.type_names[i]!r}: path reserved on {_label(ctx, d)} (${ctx.cost[d]:.3f}/h, "
-                    f"error {p.error[i, d]:.4g} <= {p.error_slo[i]:.4g})")
+        log(lambda: f"[coverage] coverage: type {p.type_names[i]!r}: path reserved on {_label(ctx, d)} "
+                    f"(${ctx.cost[d]:.3f}/h, error {p.error[i, d]:.4g} <= {p.error_slo[i]:.4g}; cheapest of "
+                    f"{int(usable.sum())} single-template paths within delay and error SLO, budget and inventory)")
 
 
 def _release(ctx: Context, st: State, i: int) -> None:
@@ -404,18 +415,27 @@ def place_type(ctx: Context, st: State, i: int, opt: GHOptions, log: _Log, banne
         up_src_all, up_dst_all = ctx.up_src[up_ok], ctx.up_dst[up_ok]
     tol = 1e-9 * max(lam, 1.0)
     max_steps = 4 * ctx.D + 16 if opt.m2 else 64 * ctx.D + 16
+    step_tag = "[M2]" if opt.m2 else "[step]"
 
-    def put(d: int, amount: float, why: str) -> None:
-        """Route ``amount`` req/s of i to d, opening the replicas it needs."""
+    def put(d: int, amount: float, why: str) -> float:
+        """Route up to ``amount`` req/s of i to d, opening the replicas it needs; returns the amount routed.
+
+        The amount is capped by what budget, inventory and storage still allow on d (a blend's two sides may
+        share a GPU type, so the second side is re-checked after the first has opened its replicas)."""
+        room = (st.R[d] + float(_kmax(ctx, st, np.array([d]))[0]) - st.load[d]) * mu_i[d]
+        amount = min(amount, max(room, 0.0))
+        if amount <= tol:
+            return 0.0
         kk = max(int(math.ceil(st.load[d] + amount * inv_mu_i[d] - st.R[d] - EPS)), 0)
         st.add_replicas(ctx, d, kk)
         st.route(ctx, i, d, amount)
         if kk:
             tag = "" if ctx.m1_cand[i, d] else " [M3: higher-TP sibling of the M1 choice]"
-            log(lambda: f"type {name!r}: open {kk} x {_label(ctx, d)} for {amount:.4g} req/s (${kk * ctx.cost[d]:.3f}/h, "
-                        f"{why}){tag}")
+            log(lambda: f"{'[M3]' if tag else step_tag} type {name!r}: open {kk} x {_label(ctx, d)} for {amount:.4g} "
+                        f"req/s (${kk * ctx.cost[d]:.3f}/h, {why}){tag}")
         else:
-            log(lambda: f"type {name!r}: {amount:.4g} req/s on spare capacity of {_label(ctx, d)} ({why})")
+            log(lambda: f"{step_tag} type {name!r}: {amount:.4g} req/s on spare capacity of {_label(ctx, d)} ({why})")
+        return amount
 
     for _step in range(max_steps):
         r = st.residual(ctx, i)
@@ -475,7 +495,7 @@ def place_type(ctx: Context, st: State, i: int, opt: GHOptions, log: _Log, banne
         if not valid[:-1].any() and st.reserve and not st.ignore_reserve:
             # nothing fits beside the other types' reserved paths: use them (they may find spare capacity later)
             st.ignore_reserve = True
-            log(lambda: f"type {name!r}: budget/inventory left only in other types' reserved paths; using it")
+            log(lambda: f"[coverage] type {name!r}: budget/inventory left only in other types' reserved paths; using it")
             continue
         if not valid.any():
             break
@@ -490,14 +510,17 @@ def place_type(ctx: Context, st: State, i: int, opt: GHOptions, log: _Log, banne
         k = int(np.argmin(score))
         amount = float(eff[k])
         ids = np.concatenate([act, c])
+        if log.explain:
+            log(lambda: _step_text(ctx, st, i, _step, r, S, tol, opt, act, c, us, ud, nw_k, score, valid, sp_eff))
         if opt.m2:
             blend = _blend(ctx, st, i, r, S, float(score[k]), ids, n1, np.concatenate([sp_cap, nw_cap]), log)
             if blend is not None:
                 (da, a_amt), (db, b_amt), val = blend
-                put(da, a_amt, f"low-error side of a blend, ${val:.4g}/h per req/s blended")
-                if b_amt > 0:
-                    put(db, b_amt, "high-error side of the blend, within the error slack")
-                continue
+                got = put(da, a_amt, f"low-error side of a blend, ${val:.4g}/h per req/s blended")
+                if b_amt > 0 and got > 0:  # the high-error side only within the slack the low-error side made
+                    put(db, b_amt * got / a_amt, "high-error side of the blend, within the error slack")
+                if got > 0:
+                    continue
         if k < n1 + n2:
             d = int(ids[k])
             put(d, amount, f"${score[k]:.4g}/h per effective req/s" if opt.m2 else "cheapest option")
@@ -506,11 +529,11 @@ def place_type(ctx: Context, st: State, i: int, opt: GHOptions, log: _Log, banne
             s, d = int(us[j]), int(ud[j])
             _upgrade(ctx, st, s, d, int(up_tot[j]))
             st.route(ctx, i, d, amount)
-            log(lambda: f"type {name!r}: M3 TP upgrade {_label(ctx, s)} -> {_label(ctx, d)} x {int(up_tot[j])}, "
+            log(lambda: f"[M3] type {name!r}: M3 TP upgrade {_label(ctx, s)} -> {_label(ctx, d)} x {int(up_tot[j])}, "
                         f"takes {amount:.4g} req/s (${up_add[j]:+.3f}/h, ${score[k]:.4g}/h per effective req/s)")
         else:
             st.u[i] += amount / lam
-            log(lambda: f"type {name!r}: leave {amount:.4g} req/s unmet (${ctx.unmet_unit[i]:.4g}/h per req/s, "
+            log(lambda: f"{step_tag} type {name!r}: leave {amount:.4g} req/s unmet (${ctx.unmet_unit[i]:.4g}/h per req/s, "
                         f"share {st.u[i]:.4g} <= {p.max_unmet[i]:.4g})")
     st.ignore_reserve = False
     r = st.residual(ctx, i)
@@ -520,10 +543,10 @@ def place_type(ctx: Context, st: State, i: int, opt: GHOptions, log: _Log, banne
         if take > 0:
             st.u[i] += take / lam
             r -= take
-            log(lambda: f"type {name!r}: {take:.4g} req/s unmet (no capacity left to place it)")
+            log(lambda: f"[unmet] type {name!r}: {take:.4g} req/s unmet (no capacity left to place it)")
         if r > tol:
             st.failed[i] = _failure_reason(ctx, st, i, r)
-            log(lambda: f"type {name!r}: FAILED: {st.failed[i]}")
+            log(lambda: f"[failed] type {name!r}: FAILED: {st.failed[i]}")
 
 
 def _place_zero_rate(ctx: Context, st: State, i: int) -> None:
@@ -579,7 +602,7 @@ def _blend(ctx: Context, st: State, i: int, r: float, S: float, best: float, ids
         return None
     da, db = int(ids[la[ja]]), int(ids[hb[jb]])
     val = float(total[ja, jb])
-    log(lambda: f"type {ctx.problem.type_names[i]!r}: blend {_label(ctx, da)} (error {ctx.problem.error[i, da]:.4g}) with "
+    log(lambda: f"[M2] type {ctx.problem.type_names[i]!r}: blend {_label(ctx, da)} (error {ctx.problem.error[i, da]:.4g}) with "
                 f"{_label(ctx, db)} (error {ctx.problem.error[i, db]:.4g}): ${val:.4g}/h per req/s vs ${best:.4g} "
                 f"for the best single option")
     return (da, float(a_amt[ja, jb])), (db, float(b_amt[ja, jb])), val
@@ -629,11 +652,16 @@ def construct(ctx: Context, order: Sequence[int], opt: GHOptions, log: _Log, hub
         km = _kmax(ctx, st, np.array([hub]))
         if km[0] >= 1:
             st.add_replicas(ctx, int(hub), 1)
-            log(lambda: f"hub start: 1 x {_label(ctx, int(hub))} opened first")
+            log(lambda: f"[start] hub start: 1 x {_label(ctx, int(hub))} opened first")
     coverage_phase(ctx, st, order, opt, log)
     for i in order:
         place_type(ctx, st, int(i), opt, log)
+    before = st.R.copy() if log.explain else None
     st.trim(ctx)
+    if log.explain and (before != st.R).any():
+        log(lambda: "[trim] replicas no longer needed (R = ceil(load)): " + ", ".join(
+            f"{_label(ctx, int(d))} {int(before[d])} -> {int(st.R[d])} (-${(before[d] - st.R[d]) * ctx.cost[d]:.3f}/h)"
+            for d in np.flatnonzero(before != st.R)))
     return st
 
 
@@ -645,7 +673,8 @@ def solve_gh(problem: Problem, *, m1: bool = True, m2: bool = True, m3: bool = T
     lines: list[str] = []
     log = _Log(explain, lines)
     order = ctx.order("load")
-    log(lambda: "GH order (descending load): " + ", ".join(problem.type_names[int(i)] for i in order))
+    log(lambda: "[start] GH order (descending load λ·(input + output tokens)): " + ", ".join(
+        f"{problem.type_names[int(i)]} ({ctx.load_key[int(i)]:.4g} tok/s)" for i in order))
     if explain:
         _log_filter(ctx, opt, log)
     st = construct(ctx, order, opt, log)
@@ -654,16 +683,105 @@ def solve_gh(problem: Problem, *, m1: bool = True, m2: bool = True, m3: bool = T
 
 
 def _log_filter(ctx: Context, opt: GHOptions, log: _Log) -> None:
+    """Explain only: per type, how many templates each constraint filters out, and what M1 keeps."""
     p = ctx.problem
+    B = ctx.budget
     for i in range(ctx.I):
         n_serv = int(ctx.servable[i].sum())
         n_m1 = int(ctx.m1_cand[i].sum())
         n_new = int(ctx.new_cand[i].sum())
         n_err = int((ctx.m1_cand[i] & (ctx.w[i] <= 0)).sum())
-        log(lambda: f"filter: type {p.type_names[i]!r}: {n_serv} of {ctx.D} templates meet delay SLO "
+        tag = "[M1]" if opt.m1 else "[filter]"
+        log(lambda: f"{tag} filter: type {p.type_names[i]!r}: {n_serv} of {ctx.D} templates meet delay SLO "
                     f"{p.delay_slo[i]:g} s; {'M1 keeps' if opt.m1 else 'first-listed configs keep'} {n_m1} "
                     f"({n_err} within error SLO {p.error_slo[i]:g})"
                     + (f"; with M3 TP siblings {n_new}" if opt.m3 else ""))
+        # which constraint removed the others (templates whose weights do not fit in memory are never generated)
+        delay = (~ctx.servable[i]) & (p.latency[i] >= p.delay_slo[i])
+        memory = (~ctx.servable[i]) & ~delay  # μ = 0 although fast enough: no sequence fits in the KV cache / context
+        m1_drop = ctx.servable[i] & ~ctx.m1_cand[i]
+        kept = ctx.m1_cand[i]
+        err = kept & (ctx.w[i] > 0)
+        over_budget = kept & (ctx.cost > B + 1e-9) if math.isfinite(B) else np.zeros(ctx.D, dtype=bool)
+        over_inv = kept & (ctx.gpus > ctx.inventory[ctx.gpu])
+        log(lambda: f"{tag} type {p.type_names[i]!r}: filtered by memory {int(memory.sum())} (KV cache holds no "
+                    f"sequence / context too short){_examples(ctx, memory)}, by delay {int(delay.sum())} (zero-load "
+                    f"latency >= {p.delay_slo[i]:g} s){_examples(ctx, delay)}, "
+                    + (f"by M1 {int(m1_drop.sum())} (a fewer-GPU or cheaper TP/PP of the same model and tier also "
+                       f"meets the SLO){_examples(ctx, m1_drop)}; " if opt.m1 else
+                       f"not first-listed {int(m1_drop.sum())}; ")
+                    + f"of the {int(kept.sum())} kept: {int(err.sum())} above error SLO {p.error_slo[i]:g} (usable "
+                    f"only blended with a lower-error template), {int(over_budget.sum())} cost more than the budget "
+                    f"alone, {int(over_inv.sum())} need more GPUs than the inventory")
+        ok = kept & ~err & ~over_budget & ~over_inv
+        if ok.any():
+            best = np.flatnonzero(ok)[np.argsort(ctx.unit[i, ok], kind="stable")[:3]]
+            log(lambda: f"{tag} type {p.type_names[i]!r}: cheapest pure paths by $/h per req/s at full load "
+                        "(rental / capacity + delay penalty): " + ", ".join(
+                            f"{_label(ctx, int(d))} ${ctx.unit[i, d]:.4g} (mu {ctx.mu[i, d]:.3g} req/s, "
+                            f"${ctx.cost[d]:.3f}/h)" for d in best))
+
+
+def _examples(ctx: Context, mask: np.ndarray, k: int = 2) -> str:
+    idx = np.flatnonzero(mask)
+    if len(idx) == 0:
+        return ""
+    more = f", +{len(idx) - k} more" if len(idx) > k else ""
+    return " [e.g. " + ", ".join(_label(ctx, int(d)) for d in idx[:k]) + more + "]"
+
+
+def _why_blocked(ctx: Context, st: State, c: np.ndarray, i: int, S: float, tol: float) -> dict[str, int]:
+    """Explain only: how many of the candidates ``c`` cannot open a replica for type i now, by the first constraint
+    that blocks them (budget left, GPU inventory left, storage, error slack for templates above the error SLO)."""
+    if len(c) == 0:
+        return {}
+    B = _budget_left(ctx, st)
+    budget = ctx.cost[c] > B + 1e-9 if math.isfinite(B) else np.zeros(len(c), dtype=bool)
+    inv = _inv_left(ctx, st, ctx.gpu[c]) + 1e-9 < ctx.gpus[c]
+    stored = st.art_R[ctx.art[c]] > 0
+    storage = ~(stored | (st.storage_used + ctx.art_gb[ctx.art[c]] <= ctx.storage_gb + 1e-9))
+    w = ctx.w[i, c]
+    error = (w > 0) & (S / np.where(w > 0, w, 1.0) <= tol)
+    out, seen = {}, np.zeros(len(c), dtype=bool)
+    for name, m in (("budget", budget), ("inventory", inv), ("storage", storage), ("error", error)):
+        m = m & ~seen
+        seen |= m
+        out[name] = int(m.sum())
+    return out
+
+
+def _filtered_text(counts: dict[str, int]) -> str:
+    parts = [f"{k} {v}" for k, v in counts.items() if v]
+    return ("; filtered: " + ", ".join(parts)) if parts else ""
+
+
+def _step_text(ctx: Context, st: State, i: int, step: int, r: float, S: float, tol: float, opt: GHOptions,
+               act: np.ndarray, c: np.ndarray, us: np.ndarray, ud: np.ndarray, nw_k: np.ndarray,
+               score: np.ndarray, valid: np.ndarray, sp_eff: np.ndarray) -> str:
+    """Explain only: one greedy step's options, what filtered them and the best few by score."""
+    p = ctx.problem
+    n1, n2, n3 = len(act), len(c), len(us)
+    blocked = _why_blocked(ctx, st, c, i, S, tol)
+    w_sp = ctx.w[i, act]
+    sp_err = int(((w_sp > 0) & (sp_eff <= tol) & (np.maximum(st.R[act] - st.load[act], 0.0) > 1e-12)).sum())
+    if sp_err:
+        blocked["error (spare)"] = sp_err
+    order = [int(k) for k in np.argsort(score, kind="stable")[:3] if valid[k] and np.isfinite(score[k])]
+
+    def what(k: int) -> str:
+        if k < n1:
+            return f"spare on {_label(ctx, int(act[k]))}"
+        if k < n1 + n2:
+            return f"{int(nw_k[k - n1])} x {_label(ctx, int(c[k - n1]))}"
+        if k < n1 + n2 + n3:
+            return f"TP upgrade {_label(ctx, int(us[k - n1 - n2]))} -> {_label(ctx, int(ud[k - n1 - n2]))}"
+        return "unmet"
+
+    unit = "$/h per effective req/s" if opt.m2 else "added $/h"
+    return (f"{'[M2]' if opt.m2 else '[step]'} type {p.type_names[i]!r} step {step + 1}: residual {r:.4g} req/s, "
+            f"error slack {S + 0.0:.4g}; options: {n1} spare, {n2} new-replica blocks, {n3} TP upgrades, unmet"
+            f"{_filtered_text(blocked)}; {int(valid.sum())} usable; best by {unit}: "
+            + ", ".join(f"{what(k)} {score[k]:.4g}" for k in order))
 
 
 def gh_solution(problem: Problem, method: str, st: State, ctx: Context, opt: GHOptions, lines: list[str],
@@ -678,8 +796,16 @@ def gh_solution(problem: Problem, method: str, st: State, ctx: Context, opt: GHO
     if not sol.feasible and reason is None:
         sol.reason = sol.reason or infeasibility_reason(problem)
     if sol.feasible:
-        lines.append(f"{method.upper()}: feasible, objective ${sol.objective:.4f}/h, {stats['replicas']} replicas "
-                     f"on {stats['gpus']} GPUs, {runtime:.4f} s")
+        lines.append(f"[result] {method.upper()}: feasible, objective ${sol.objective:.4f}/h, {stats['replicas']} "
+                     f"replicas on {stats['gpus']} GPUs, {runtime:.4f} s")
     else:
-        lines.append(f"{method.upper()}: no feasible allocation: {sol.reason}")
+        lines.append(f"[result] {method.upper()}: no feasible allocation: {sol.reason}")
+    if opt.explain:
+        fired = {}
+        for line in lines:
+            tag = line.split(" ", 1)[0]
+            if tag in LOG_TAGS and tag not in ("[start]", "[result]"):
+                fired[tag] = fired.get(tag, 0) + 1
+        lines.append("[result] decisions logged per mechanism: " + (", ".join(f"{k} {v}" for k, v in fired.items())
+                                                                    or "none"))
     return sol

@@ -215,7 +215,9 @@ def test_deterministic_for_a_seed():
 
 
 # ------------------------------------------------------------------------------------------ ablation switches
-# Instances where each mechanism matters were found by scanning seeds; each assertion can fail.
+# Instances where each mechanism matters were found by scanning seeds; each assertion can fail. The AGH
+# switches are tested on the paper's pure heuristic (lp_start=False): the LP-relaxation start is a separate
+# mechanism that finds the optimum of generate(4,4,4,seed=6) on its own, which would hide what they do.
 
 def test_m1_off_loses_delay_tight_candidates():
     p = generate(2, 2, 2, seed=2)  # with M1 GH is feasible; first-listed configs miss a delay SLO
@@ -245,27 +247,82 @@ def test_m3_off_no_tp_upgrade():
 
 def test_local_search_switch():
     p = generate(4, 4, 4, seed=6)
-    on = baselines.solve(p, "agh", explain=True)
-    off = baselines.solve(p, "agh", local_search=False, explain=True)
-    assert any(line.startswith("relocate") for line in on.log)
-    assert not any(line.startswith("relocate") for line in off.log)
-    none = baselines.solve(p, "agh", local_search=False, consolidation=False)
+    on = baselines.solve(p, "agh", explain=True, lp_start=False)
+    off = baselines.solve(p, "agh", local_search=False, explain=True, lp_start=False)
+
+    def relocate(line: str) -> bool:  # with or without a "[tag] " prefix
+        return line.startswith("relocate") or line.partition("] ")[2].startswith("relocate")
+
+    assert any(relocate(line) for line in on.log)
+    assert not any(relocate(line) for line in off.log)
+    none = baselines.solve(p, "agh", local_search=False, consolidation=False, lp_start=False)
     assert none.objective > on.objective + 1e-6
 
 
 def test_consolidation_switch():
     p = generate(4, 4, 4, seed=6)
-    on, off = baselines.solve(p, "agh"), baselines.solve(p, "agh", consolidation=False)
+    on, off = baselines.solve(p, "agh", lp_start=False), baselines.solve(p, "agh", consolidation=False, lp_start=False)
     assert off.objective > on.objective + 1e-6
     assert on.stats["fleet_moves"] > 0 and "fleet_moves" in off.stats and off.stats["fleet_moves"] == 0
 
 
 def test_multistart_switch():
     p = generate(4, 4, 4, seed=6)
-    full = baselines.solve(p, "agh")
+    full = baselines.solve(p, "agh", lp_start=False)
     single = baselines.solve(p, "agh", starts=("load",), random_starts=0)
     assert single.stats["n_starts"] == 1 and full.stats["n_starts"] > 1
     assert single.objective > full.objective + 1e-6
+
+
+# ------------------------------------------------------------------------------------------ LP-relaxation start
+
+def test_relaxation_exact_and_a_bound():
+    import pulp
+
+    from baselines.milp import build_model
+    from baselines.relaxation import round_fleet, solve_relaxation
+
+    for p in (generate(3, 3, 3, seed=1), generate(5, 5, 5, seed=0)):
+        for link in (True, False):  # column generation reaches the full model's optimum
+            cg, full = solve_relaxation(p, link=link), solve_relaxation(p, link=link, colgen=False)
+            assert cg.optimal and full.optimal
+            assert cg.bound == pytest.approx(full.bound, rel=1e-7, abs=1e-9)
+        plain, linked = solve_relaxation(p, link=False), solve_relaxation(p)
+        lp, _ = build_model(p)  # the MILP of baselines/milp.py with integrality dropped
+        for v in lp.variables():
+            v.cat = pulp.LpContinuous
+        lp.solve(pulp.HiGHS(msg=False))
+        assert plain.bound == pytest.approx(pulp.value(lp.objective), rel=1e-7, abs=1e-9)
+        milp = baselines.solve(p, "milp", solver="highs", time_limit=30, gap=0.0, warm_start=False)
+        assert milp.status == "optimal"
+        assert plain.bound <= linked.bound + 1e-9 <= milp.objective + 2e-9  # the link rows are valid cuts
+        R = round_fleet(p, linked.R)
+        assert p.cost @ R <= p.budget + 1e-9 and (R >= np.floor(linked.R + 1e-6)).all()
+        used = np.bincount(p.template_gpu, weights=R * p.gpus, minlength=p.n_gpu_types)
+        assert (used <= p.inventory + 1e-9).all()
+
+
+def test_lp_start():
+    p = generate(4, 4, 4, seed=2)  # the pure heuristic stops 9 % above the LP start's fleet here
+    on = baselines.solve(p, "agh", explain=True)
+    off = baselines.solve(p, "agh", lp_start=False)
+    same = baselines.solve(p, "agh", starts=("load", "slo", "error", "hub"))
+    check(p, on)
+    check(p, off)
+    assert on.stats["best_start"].startswith("lp") and on.objective < off.objective - 1e-6
+    assert same.objective == off.objective and "lp_start" not in off.stats and "lp_start" not in same.stats
+    info = on.stats["lp_start"]
+    assert info["bound"] <= on.objective + 1e-9 and on.objective <= info["rounded"] + 1e-9
+    lines = [line for line in on.log if line.startswith("[lp-start]")]
+    assert len(lines) == 1 and f"bound ${info['bound']:.4f}/h" in lines[0] and f"${info['rounded']:.4f}/h" in lines[0]
+    # with M1 off the relaxation only gets AGH's template pool (what the heuristic could open)
+    q = generate(3, 3, 3, seed=0)
+    sol = baselines.solve(q, "agh", m1=False)
+    assert sol.stats["lp_start"]["restricted"]
+    if sol.feasible:
+        from baselines.gh import Context
+
+        assert Context(q, m1=False).pool[sol.allocation.replicas > 0].all()
 
 
 # ------------------------------------------------------------------------------------------ CLI
@@ -285,3 +342,20 @@ def test_cli_solve(tmp_path, capsys):
     p.to_json(path)
     assert main(["solve", str(path), "--method", "agh", "--explain"]) == 0
     assert "decision log" in capsys.readouterr().out
+
+
+def test_blend_respects_inventory_and_agh_survives_failed_fleet_search():
+    """Regression: a tight error SLO makes GH blend two templates on one GPU type; the second side used to
+    overrun the inventory, and AGH crashed when its fleet search's first evaluation failed."""
+    import yaml
+
+    from hetserve_env import load_scenario
+    from hetserve_env.scenario import SCENARIO_DIR
+
+    data = yaml.safe_load((SCENARIO_DIR / "small.yaml").read_text())
+    data["query_types"][0]["error_slo"] = 0.13
+    problem = load_scenario(data).problem()
+    for method in ("gh", "agh"):
+        sol = baselines.solve(problem, method)
+        assert sol.status == "feasible", (method, sol.reason)
+        assert sol.evaluation.feasible
