@@ -16,7 +16,7 @@ from baselines.solution import Solution
 ENV_ID = "hetserve_env/HetServeSmall-v0"
 # two-hour windows: 12 steps per day keeps every solver episode short
 KW = {"window_minutes": 120, "split": "test"}
-FAST_AGH = {"random_starts": 0}
+FAST_AGH = {"random_starts": 0, "starts": ("load",)}
 
 
 def _env(**kw):

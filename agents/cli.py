@@ -1,0 +1,170 @@
+"""``hetserve train | evaluate | compare`` (hooked into :mod:`hetserve_env.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+DEFAULT_ENV = "hetserve_env/HetServe-v0"
+
+
+def _parse_value(text: str) -> Any:
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+def _command(name: str) -> str:
+    return " ".join(["hetserve", name, *(shlex.quote(a) for a in sys.argv[2:])]) if len(sys.argv) > 1 else f"hetserve {name}"
+
+
+# ================================================================================================ train
+def add_arguments_train(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--algo", default="ppo", choices=["ppo", "a2c", "ppo_mask"],
+                        help="PPO, A2C or MaskablePPO (sb3-contrib)")
+    parser.add_argument("--env", default=DEFAULT_ENV, help=f"registered env id (default {DEFAULT_ENV})")
+    parser.add_argument("--timesteps", type=int, default=None, help="training steps (default: the YAML's n_timesteps)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-envs", type=int, default=None, help="parallel envs (default: the YAML's n_envs)")
+    parser.add_argument("--hyperparams", default=None, help="RL Zoo YAML (default agents/hyperparams/<algo>.yml)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a hyperparameter (YAML value), e.g. --set gamma=0.99; repeatable")
+    parser.add_argument("--env-kwargs", action="append", default=[], metavar="KEY=VALUE",
+                        help="env constructor argument, e.g. --env-kwargs noise=0.1; repeatable")
+    parser.add_argument("--log-dir", default="runs", help="logs: progress.csv, TensorBoard, checkpoints, evaluations")
+    parser.add_argument("--save", default=None, help="model path (.zip; default <log-dir>/<run>/model.zip)")
+    parser.add_argument("--eval-freq", type=int, default=None, help="steps between validation evaluations")
+    parser.add_argument("--checkpoint-freq", type=int, default=None, help="steps between checkpoints")
+    parser.add_argument("--keep", default="best", choices=["best", "last"],
+                        help="save the best-on-validation model (default) or the last one")
+    parser.add_argument("--vec-env", default="dummy", choices=["dummy", "subproc"])
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--verbose", type=int, default=0)
+
+
+def _kv(items: list[str]) -> dict[str, Any]:
+    out = {}
+    for it in items:
+        if "=" not in it:
+            raise ValueError(f"expected KEY=VALUE, got {it!r}")
+        k, v = it.split("=", 1)
+        out[k.strip()] = _parse_value(v)
+    return out
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from .train import train
+
+    rec = train(args.algo, args.env, args.timesteps, args.seed, hyperparams=_kv(args.set),
+                hyperparams_file=args.hyperparams, n_envs=args.n_envs, log_dir=args.log_dir,
+                eval_freq=args.eval_freq, save_path=args.save, checkpoint_freq=args.checkpoint_freq,
+                vec_env=args.vec_env, threads=args.threads, progress_bar=not args.no_progress, keep=args.keep,
+                env_kwargs=_kv(args.env_kwargs), verbose=args.verbose, command=_command("train"))
+    save = Path(rec["log_dir"]) / rec["model"] if args.save is None else Path(args.save).with_suffix(".zip")
+    print(f"trained {rec['algo']} on {rec['env_id']} for {rec['timesteps']:,} steps (seed {rec['seed']}) in "
+          f"{rec['train_wall_s'] / 60:.1f} min wall, {rec['train_cpu_s'] / 60:.1f} min CPU")
+    for key in ("best_validation", "final_validation"):
+        v = rec.get(key)
+        if v:
+            print(f"  {key.replace('_', ' ')}: ${v['mean_cost_usd']:,.2f} per episode at {v['timesteps']:,} steps")
+    print(f"saved {save} ({rec['kept']} model) and {save.with_suffix('.json').name}; logs in {rec['log_dir']}")
+    return 0
+
+
+# ================================================================================================ evaluate
+def add_arguments_evaluate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("policy", help="gh | agh | milp | gh-headroom | agh-headroom | agh-oracle | random | "
+                                       "path to a saved model (.zip)")
+    parser.add_argument("--env", default=None, help=f"env id (default: the model's, else {DEFAULT_ENV})")
+    parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
+    parser.add_argument("--episodes", type=int, default=None, help="days to evaluate (default: every day of the split)")
+    parser.add_argument("--milp-time-limit", type=float, default=10.0, help="MILP seconds per window (default 10)")
+    parser.add_argument("--headroom", type=float, default=0.1, help="for the -headroom policies (default 0.1)")
+    parser.add_argument("--router", default=None, choices=["greedy", "lp"], help="env router (default: the env's)")
+    parser.add_argument("--env-kwargs", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--csv", default=None, help="write the per-episode rows to this CSV")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random policy")
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation import (format_table, load_policy, make_env, policy_env_kwargs, read_record, split_days,
+                             summarize, evaluate, _policy_notes)
+
+    env_id = args.env
+    if env_id is None:
+        env_id = read_record(args.policy).get("env_id") if args.policy.endswith(".zip") else None
+        env_id = env_id or DEFAULT_ENV
+    kwargs = {**policy_env_kwargs(args.policy), **_kv(args.env_kwargs)}
+    if args.router:
+        kwargs["router"] = args.router
+    env = make_env(env_id, args.split, **kwargs)
+    policy = load_policy(args.policy, env, milp_time_limit=args.milp_time_limit, headroom=args.headroom, seed=args.seed)
+    days = split_days(env, args.episodes)
+    print(f"hetserve evaluate: {policy.name} on {env_id} ({args.split} days {days})")
+    t0 = time.perf_counter()
+    eps = evaluate(policy, env, days, progress=print)
+    import pandas as pd
+
+    row = summarize(eps, policy.name, _policy_notes(policy))
+    print()
+    print(format_table(pd.DataFrame([row])))
+    print(f"mean reward {row['mean_reward']:.4f} per episode (reward = -$ / {env.unwrapped.reward_scale:g}); "
+          f"{time.perf_counter() - t0:.1f} s")
+    if row["notes"]:
+        print(f"notes: {row['notes']}")
+    if args.csv:
+        pd.DataFrame([e.row() for e in eps]).to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
+    return 0
+
+
+# ================================================================================================ compare
+def add_arguments_compare(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scenario", default="default", choices=["default", "small", "paper"])
+    parser.add_argument("--episodes", type=int, default=None, help="days of the split (default: all)")
+    parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
+    parser.add_argument("--out", default="results/compare", help="output directory (CSV, Markdown, PNG, JSON)")
+    parser.add_argument("--milp-time-limit", type=float, default=10.0,
+                        help="MILP (HiGHS) seconds per window (default 10; the incumbent is used at the limit)")
+    parser.add_argument("--model", default=None, help="saved model to compare (default: the shipped agent)")
+    parser.add_argument("--policies", default=None,
+                        help="comma-separated list (default gh,agh,milp,agh-oracle,gh-headroom,model); also "
+                             "agh-headroom, gh-oracle, milp-oracle, random")
+    parser.add_argument("--headroom", type=float, default=0.5,
+                        help="for the -headroom policies (default 0.5: GH's best on the validation days)")
+    parser.add_argument("--router", default=None, choices=["greedy", "lp"], help="env router (default: the env's greedy)")
+    parser.add_argument("--trace-day", type=int, default=None, help="day of the per-step traces in the plot")
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from .evaluation import DEFAULT_POLICIES, compare, format_table, gap_summary, write_outputs
+
+    policies = tuple(p.strip() for p in args.policies.split(",")) if args.policies else DEFAULT_POLICIES
+    res = compare(args.scenario, args.episodes, args.split, out=None, milp_time_limit=args.milp_time_limit,
+                  model=args.model, policies=policies, router=args.router, headroom=args.headroom,
+                  trace_day=args.trace_day)
+    res["command"] = _command("compare")
+    res["files"] = write_outputs(res, Path(args.out), trace_day=args.trace_day)
+    print()
+    print(format_table(res["table"]))
+    gap = res.get("gap")
+    if gap:
+        print(f"\n{gap['agent']} vs reactive {gap['reference']}: cost {gap['cost_gap_pct']:+.1f} % "
+              f"(${gap['agent_cost_usd']:,.2f} vs ${gap['reference_cost_usd']:,.2f}), SLO attainment "
+              f"{gap['agent_slo_pct']:.2f} % vs {gap['reference_slo_pct']:.2f} %")
+        for ref in res["table"]["policy"]:
+            g = gap_summary(res["table"], gap["agent"], ref) if "headroom" in ref else None
+            if g:
+                print(f"{g['agent']} vs {ref}: cost {g['cost_gap_pct']:+.1f} %, SLO attainment "
+                      f"{g['agent_slo_pct']:.2f} % vs {g['reference_slo_pct']:.2f} %")
+    for _, r in res["table"].iterrows():
+        if r["notes"]:
+            print(f"  {r['policy']}: {r['notes']}")
+    print(f"\nwrote {', '.join(res['files'].values())} ({res['wall_s'] / 60:.1f} min)")
+    return 0
