@@ -4,13 +4,21 @@
     python scripts/reproduce_paper.py [--quick] [--out results/paper] [--only scaling,stress,...]
         [--scaling-csv results/bench_solvers.csv | --sizes 2,5,10,15,20 --seeds 3 --time-limit 600 --solvers highs,cbc]
         [--milp-time-limit 120] [--sigmas 0.01,0.02,0.03,0.04,0.05] [--days 12,13] [--max-windows N]
+        [--rolling-cold-starts on|off|both] [--rolling-headroom] [--rolling-demand-scale K]
+
+The committed results (docs/reproduction.md) were made with
+
+    python scripts/reproduce_paper.py --scaling-csv results/bench_solvers.csv --rolling-cold-starts both
+    python scripts/reproduce_paper.py --only rolling --rolling-demand-scale 10 --days 12 --sigmas 0.05
+        --rolling-headroom --rolling-cold-starts both --out results/paper/rolling-x10      (one command)
 
 Experiments (each writes ``<out>/<name>.csv`` with one row per run, ``<out>/<name>.md`` with the summary
 table(s), and a figure ``<out>/<name>.png``):
 
-1. ``scaling``: GH, AGH and the MILP on ``generate(n, n, n, seed)`` over the size grid (the functions of
-   ``scripts/bench_solvers.py``; MILP warm-started from AGH unless ``--no-warm-start``), or ingested from that
-   script's CSV with ``--scaling-csv``: runtime, cost, AGH's gap and the MILP/AGH speedup per size.
+1. ``scaling``: GH, AGH, AGH (paper) (= ``lp_start=False``) and the MILP on ``generate(n, n, n, seed)`` over the
+   size grid (the functions of ``scripts/bench_solvers.py``; MILP warm-started from AGH unless
+   ``--no-warm-start``), or with ``--scaling-csv`` the MILP rows of that script's CSV and GH/AGH re-run on the
+   same instances: runtime, cost, the heuristics' gaps and the MILP/AGH speedup per size.
 2. ``stress``: plans made at nominal parameters (GH, AGH, MILP; the ``paper`` scenario's static problem and
    generated instances) evaluated with latency and error inflated 1.2x and 1.5x, routing as planned and
    re-routed by the LP router: realised $/h and SLO misses.
