@@ -155,55 +155,49 @@ def _init_p_zero(policy, p_zero: float | None) -> None:
         policy.action_net.weight.mul_(0.01)
 
 
+class _PriorPolicyMixin:
+    """What both HetServe policies add to their SB3 base: the vectorised distribution and the ``p_zero`` prior.
+
+    ``p_zero``: initial probability of value 0 in every action dimension (0 replicas in target mode,
+    "remove one" in delta mode); None keeps SB3's initialisation (uniform). With hundreds of templates a
+    uniform start asks for ~R_max/2 replicas of each, far over the budget; a sparse prior starts near the
+    small fleets that are worth exploring. Torch-free, so it can live at module level.
+    """
+
+    _dist_class: type  # the Fast* distribution of the concrete policy
+
+    def __init__(self, *args: Any, p_zero: float | None = None, **kwargs: Any) -> None:
+        self.p_zero = p_zero
+        super().__init__(*args, **kwargs)
+
+    def _build(self, lr_schedule) -> None:
+        nvec = _uniform_nvec(self.action_space)
+        if nvec is not None:
+            self.action_dist = self._dist_class(nvec)
+        super()._build(lr_schedule)
+        _init_p_zero(self, self.p_zero)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data["p_zero"] = self.p_zero
+        return data
+
+
 def _policy_classes():
     from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
     from stable_baselines3.common.policies import ActorCriticPolicy
 
     Fast, FastMask = _fast_distribution_classes()
 
-    class HetServePolicy(ActorCriticPolicy):
-        """SB3's ``MlpPolicy`` with a vectorised MultiCategorical and an optional ``p_zero`` prior.
+    class HetServePolicy(_PriorPolicyMixin, ActorCriticPolicy):
+        """SB3's ``MlpPolicy`` with a vectorised MultiCategorical and an optional ``p_zero`` prior."""
 
-        ``p_zero``: initial probability of value 0 in every action dimension (0 replicas in target mode,
-        "remove one" in delta mode); None keeps SB3's initialisation (uniform). With hundreds of templates a
-        uniform start asks for ~R_max/2 replicas of each, far over the budget; a sparse prior starts near the
-        small fleets that are worth exploring.
-        """
+        _dist_class = Fast
 
-        def __init__(self, *args: Any, p_zero: float | None = None, **kwargs: Any) -> None:
-            self.p_zero = p_zero
-            super().__init__(*args, **kwargs)
-
-        def _build(self, lr_schedule) -> None:
-            nvec = _uniform_nvec(self.action_space)
-            if nvec is not None:
-                self.action_dist = Fast(nvec)
-            super()._build(lr_schedule)
-            _init_p_zero(self, self.p_zero)
-
-        def _get_constructor_parameters(self) -> dict[str, Any]:
-            data = super()._get_constructor_parameters()
-            data["p_zero"] = self.p_zero
-            return data
-
-    class HetServeMaskablePolicy(MaskableActorCriticPolicy):
+    class HetServeMaskablePolicy(_PriorPolicyMixin, MaskableActorCriticPolicy):
         """sb3-contrib's maskable MLP policy with the vectorised distribution and ``p_zero`` prior."""
 
-        def __init__(self, *args: Any, p_zero: float | None = None, **kwargs: Any) -> None:
-            self.p_zero = p_zero
-            super().__init__(*args, **kwargs)
-
-        def _build(self, lr_schedule) -> None:
-            nvec = _uniform_nvec(self.action_space)
-            if nvec is not None:
-                self.action_dist = FastMask(nvec)
-            super()._build(lr_schedule)
-            _init_p_zero(self, self.p_zero)
-
-        def _get_constructor_parameters(self) -> dict[str, Any]:
-            data = super()._get_constructor_parameters()
-            data["p_zero"] = self.p_zero
-            return data
+        _dist_class = FastMask
 
     return HetServePolicy, HetServeMaskablePolicy
 
