@@ -11,8 +11,8 @@ prices in USD per GPU-hour, parameter counts in billions.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from dataclasses import MISSING, dataclass, fields
+from typing import Any
 
 __all__ = [
     "TASKS",
@@ -101,18 +101,15 @@ def _check(ok: bool, column: str, rule: str, value: Any) -> None:
 
 
 class _Record:
-    """Shared coercion: ``_KINDS`` maps each field to str/str?/float/int/bool."""
-
-    _KINDS: ClassVar[dict[str, str]] = {}
+    """Shared coercion, driven by each field's annotation: ``str`` (required unless it has a default),
+    ``float``, ``int`` or ``bool``; the annotations are the one statement of every column's type."""
 
     def _coerce(self) -> None:
         for f in fields(self):  # type: ignore[arg-type]
-            kind = self._KINDS.get(f.name, "str")
             raw = getattr(self, f.name)
+            kind = f.type if isinstance(f.type, str) else f.type.__name__
             if kind == "str":
-                value: Any = _as_str(raw, f.name, required=True)
-            elif kind == "str?":
-                value = _as_str(raw, f.name, required=False)
+                value: Any = _as_str(raw, f.name, required=f.default is MISSING)
             elif kind == "float":
                 value = _as_float(raw, f.name)
             elif kind == "int":
@@ -120,7 +117,7 @@ class _Record:
             elif kind == "bool":
                 value = _as_bool(raw, f.name)
             else:  # pragma: no cover - programming error
-                raise AssertionError(kind)
+                raise AssertionError(f"{type(self).__name__}.{f.name}: unsupported field type {kind!r}")
             object.__setattr__(self, f.name, value)
 
     @classmethod
@@ -131,8 +128,6 @@ class _Record:
     @classmethod
     def required_field_names(cls) -> tuple[str, ...]:
         """Fields without a default (columns a CSV file must have)."""
-        from dataclasses import MISSING
-
         return tuple(
             f.name
             for f in fields(cls)  # type: ignore[arg-type]
@@ -178,19 +173,6 @@ class GPUType(_Record):
     source: str
     notes: str = ""
 
-    _KINDS: ClassVar[dict[str, str]] = {
-        "name": "str",
-        "memory_gb": "float",
-        "bandwidth_gbs": "float",
-        "fp16_tflops": "float",
-        "link_gbs": "float",
-        "gpus_per_node": "int",
-        "price_per_hour": "float",
-        "default_inventory": "int",
-        "fp8": "bool",
-        "source": "str",
-        "notes": "str?",
-    }
 
     def __post_init__(self) -> None:
         self._coerce()
@@ -221,14 +203,6 @@ class Precision(_Record):
     source: str
     notes: str = ""
 
-    _KINDS: ClassVar[dict[str, str]] = {
-        "name": "str",
-        "bytes_per_param": "float",
-        "compute_factor": "float",
-        "error_multiplier": "float",
-        "source": "str",
-        "notes": "str?",
-    }
 
     def __post_init__(self) -> None:
         self._coerce()
@@ -273,20 +247,6 @@ class ModelSpec(_Record):
     source: str
     notes: str = ""
 
-    _KINDS: ClassVar[dict[str, str]] = {
-        "name": "str",
-        "family": "str",
-        "params_b": "float",
-        "active_params_b": "float",
-        "layers": "int",
-        "hidden": "int",
-        "q_heads": "int",
-        "kv_heads": "int",
-        "head_dim": "int",
-        "context": "int",
-        "source": "str",
-        "notes": "str?",
-    }
 
     def __post_init__(self) -> None:
         self._coerce()
@@ -345,15 +305,6 @@ class QualityEntry(_Record):
     source: str
     notes: str = ""
 
-    _KINDS: ClassVar[dict[str, str]] = {
-        "model": "str",
-        "task": "str",
-        "error": "float",
-        "benchmark": "str",
-        "score": "float",
-        "source": "str",
-        "notes": "str?",
-    }
 
     def __post_init__(self) -> None:
         self._coerce()
