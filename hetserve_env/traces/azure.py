@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .bundle import AZURE_TRACES, bundled_path
-from .errors import TraceError
+from .errors import TraceError, nonnegative_numbers
 
 __all__ = ["load_azure_trace", "azure_windows", "load_bundled_azure", "AZURE_COLUMNS"]
 
@@ -118,20 +118,8 @@ def load_azure_trace(path: str | os.PathLike, columns: Mapping[str, str] | None 
             tokens[out] = raw[col].to_numpy(dtype=np.int64)
             continue
         s = raw[col].astype(str).str.strip()
-        vals = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
-        bad = ~np.isfinite(vals)
-        if bad.any():
-            r = int(np.argmax(bad))
-            raise TraceError(f"{path}: {_line(r)}, column {col!r}: token count {s.iloc[r]!r} is not a number")
-        bad = vals < 0
-        if bad.any():
-            r = int(np.argmax(bad))
-            raise TraceError(f"{path}: {_line(r)}, column {col!r}: negative token count {s.iloc[r]!r}")
-        bad = vals != np.round(vals)
-        if bad.any():
-            r = int(np.argmax(bad))
-            raise TraceError(f"{path}: {_line(r)}, column {col!r}: token count {s.iloc[r]!r} is not an integer")
-        tokens[out] = vals.astype(np.int64)
+        tokens[out] = nonnegative_numbers(s, lambda r, col=col: f"{path}: {_line(r)}, column {col!r}", integer=True,
+                                          noun="token count")
 
     order = np.argsort(secs, kind="stable")
     t_s = secs[order]

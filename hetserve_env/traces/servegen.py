@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from .bundle import SERVEGEN_RATES, SERVEGEN_TOKENS, bundled_path
-from .errors import TraceError
+from .errors import TraceError, nonnegative_numbers
 
 __all__ = [
     "KNOWN_SERVEGEN_MODELS",
@@ -127,23 +127,7 @@ def _read_table(path: os.PathLike | str, spec: dict[str, str], period: int) -> p
                 raise TraceError(f"{_where(path, r, col)}: expected True or False, got {s.iloc[r]!r}")
             out[col] = mapped.to_numpy(dtype=bool)
         else:
-            vals = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
-            bad = ~np.isfinite(vals)
-            if bad.any():
-                r = int(np.argmax(bad))
-                raise TraceError(f"{_where(path, r, col)}: {s.iloc[r]!r} is not a number")
-            bad = vals < 0
-            if bad.any():
-                r = int(np.argmax(bad))
-                raise TraceError(f"{_where(path, r, col)}: negative value {s.iloc[r]!r}")
-            if kind == "int":
-                bad = vals != np.round(vals)
-                if bad.any():
-                    r = int(np.argmax(bad))
-                    raise TraceError(f"{_where(path, r, col)}: {s.iloc[r]!r} is not an integer")
-                out[col] = vals.astype(np.int64)
-            else:
-                out[col] = vals
+            out[col] = nonnegative_numbers(s, lambda r, col=col: _where(path, r, col), integer=kind == "int")
     df = pd.DataFrame(out)
 
     ws = df["window_start_s"].to_numpy()
