@@ -1,0 +1,612 @@
+"""Compiled (numba) numeric cores: ``evaluate``, the greedy router and the environment's fleet update.
+
+Why compiled: one environment step works on a few hundred templates and a handful of query types; written
+with numpy it was ~150 small array calls whose fixed per-call cost (1-5 µs each) was the whole step time.
+These functions are *the* implementations, not copies: :func:`hetserve_env.allocation.evaluate` calls
+:func:`evaluate_core`, ``route(..., "greedy")`` calls :func:`route_greedy_core`, and ``HetServeEnv.step``
+calls :func:`env_step` (which calls the same two). The Python wrappers validate inputs, coerce dtypes (one
+compiled specialisation: float64 / int64, C-contiguous) and build the user-facing objects.
+
+``cache=True``: numba compiles on first use and stores the machine code in ``__pycache__`` next to this file,
+so later processes (test workers, vector-env subprocesses) load it instead of recompiling. This module
+imports numba; ``import hetserve_env`` does not import it (the wrappers import this module on first call).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+_jit = numba.njit(cache=True, nogil=True)
+
+# ------------------------------------------------------------------------------------------- sums
+@_jit
+def _block(a, lo, n):
+    """numpy's pairwise-summation leaf: ``a[lo:lo + n]`` with n <= 128 (8 accumulators, then the rest)."""
+    if n < 8:
+        res = 0.0
+        for k in range(lo, lo + n):
+            res += a[k]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    k = 8
+    stop = n - n % 8
+    while k < stop:
+        b = lo + k
+        r0 += a[b]
+        r1 += a[b + 1]
+        r2 += a[b + 2]
+        r3 += a[b + 3]
+        r4 += a[b + 4]
+        r5 += a[b + 5]
+        r6 += a[b + 6]
+        r7 += a[b + 7]
+        k += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while k < n:
+        res += a[lo + k]
+        k += 1
+    return res
+
+
+@_jit
+def _pairwise(a):
+    """numpy's pairwise summation of ``a`` (blocks of <= 128 halved at multiples of 8), without recursion."""
+    n = a.shape[0]
+    if n <= 128:
+        return _block(a, 0, n)
+    los = np.empty(128, dtype=np.int64)
+    ns = np.empty(128, dtype=np.int64)
+    done = np.empty(128, dtype=np.bool_)
+    vals = np.empty(128)
+    top = 0
+    nv = 0
+    los[0], ns[0], done[0] = 0, n, False
+    top = 1
+    while top > 0:
+        top -= 1
+        lo, m, children_done = los[top], ns[top], done[top]
+        if m <= 128:
+            vals[nv] = _block(a, lo, m)
+            nv += 1
+        elif children_done:
+            vals[nv - 2] = vals[nv - 2] + vals[nv - 1]
+            nv -= 1
+        else:
+            n2 = m // 2
+            n2 -= n2 % 8
+            los[top], ns[top], done[top] = lo, m, True
+            los[top + 1], ns[top + 1], done[top + 1] = lo + n2, m - n2, False
+            los[top + 2], ns[top + 2], done[top + 2] = lo, n2, False  # the left half first
+            top += 3
+    return vals[0]
+
+
+@_jit
+def npsum(a):
+    """``a.sum()`` for a 1-D float64 array, bit for bit as numpy computes it (identity 0, then pairwise).
+
+    Used wherever the numpy implementation summed with ``.sum()``, so results match it exactly rather than to
+    round-off (thresholds such as ``u > 1e-12`` then decide the same way).
+    """
+    return 0.0 + _pairwise(a)
+
+
+# ------------------------------------------------------------------------------------------- evaluate
+#: Violation families in the order evaluate reports them (codes returned by evaluate_core).
+VIOLATION_FAMILIES = ("coverage", "max_unmet", "capacity", "error_slo", "delay_slo", "unservable_route",
+                      "routing_range", "unmet_range", "integrality", "budget", "inventory", "storage")
+#: What the index of each family refers to: type, template, GPU type or nothing.
+FAMILY_INDEX = ("type", "type", "template", "type", "type", "template", "template", "type", "template", "", "gpu", "")
+(V_COVERAGE, V_MAX_UNMET, V_CAPACITY, V_ERROR_SLO, V_DELAY_SLO, V_UNSERVABLE, V_ROUTING_RANGE, V_UNMET_RANGE,
+ V_INTEGRALITY, V_BUDGET, V_INVENTORY, V_STORAGE) = range(12)
+
+#: Positions in evaluate_core's scalar output.
+S_BILLED, S_RENTAL, S_COLD_START, S_STORAGE, S_UNMET, S_DELAY, S_ERROR, S_OBJECTIVE, S_STORAGE_USED = range(9)
+
+
+@_jit
+def _nanmax_col(x, d, mask_ok, ok, absval):
+    """numpy's column max of ``x[:, d]`` (NaN propagates); with ``mask_ok`` entries where ``ok`` are 0."""
+    m = -np.inf
+    for i in range(x.shape[0]):
+        v = x[i, d]
+        if mask_ok:
+            v = v * (0.0 if ok[i, d] else 1.0)
+        if absval:
+            v = abs(v)
+        if np.isnan(v):
+            return v
+        if v > m:
+            m = v
+    return m
+
+
+@_jit
+def evaluate_core(rate, capacity, latency, load_slope, error, error_slo, delay_slo, max_unmet, unmet_penalty,
+                  delay_penalty, error_penalty, cost, template_gpu, template_artifact, gpus, inventory, artifact_gb,
+                  budget, storage_gb, storage_cost, window_s, n_gpu_types, R, serving, x, u, load_latency, tol):
+    """Cost terms, per-type/template arrays and every violation (family, index, amount) of one allocation.
+
+    Returns (scalars (9,), utilisation (D,), latency (I, D), served (I,), on_time (I,), mean_error (I,),
+    gpus_by_type (G,), violation family codes, indices, amounts, number of violations). See
+    :func:`hetserve_env.allocation.evaluate` for the meaning of every term.
+    """
+    I, D = capacity.shape
+    ok = capacity > 0
+    # capacity: sum_i rate_i x_id / mu_id <= serving_d
+    load = np.zeros(D)
+    for i in range(I):
+        li = rate[i]
+        for d in range(D):
+            c = capacity[i, d]
+            if c > 0:
+                load[d] += li * x[i, d] / c
+            else:
+                load[d] += li * x[i, d] * 0.0
+    util = np.empty(D)
+    for d in range(D):
+        if serving[d] > 0:
+            util[d] = load[d] / serving[d]
+        else:
+            util[d] = np.inf if load[d] > 0 else 0.0
+    if load_latency:
+        lat = np.empty((I, D))
+        for i in range(I):
+            for d in range(D):
+                denom = 1.0 - util[d] * load_slope[i, d]
+                v = latency[i, d] / denom if denom > 0 else np.inf
+                lat[i, d] = window_s if v > window_s else v
+    else:
+        lat = latency
+
+    billed = 0.0
+    rental = 0.0
+    for d in range(D):
+        billed += cost[d] * R[d]
+        rental += cost[d] * serving[d]
+    n_art = artifact_gb.shape[0]
+    deployed = np.zeros(n_art, dtype=np.bool_)
+    for d in range(D):
+        if R[d] > 0:
+            deployed[template_artifact[d]] = True
+    storage_used = npsum(artifact_gb[deployed])
+
+    served = np.zeros(I)
+    err_sum = np.zeros(I)
+    lat_sum = np.zeros(I)
+    late = np.zeros(I)
+    b_x = np.empty(D)
+    b_e = np.empty(D)
+    b_l = np.empty(D)
+    b_t = np.empty(D)
+    for i in range(I):
+        thr = delay_slo[i] * (1 + 1e-9)
+        for d in range(D):
+            xv = x[i, d]
+            b_x[d] = xv
+            b_e[d] = error[i, d] * xv
+            b_l[d] = lat[i, d] * xv
+            b_t[d] = xv if lat[i, d] > thr else 0.0
+        served[i], err_sum[i], lat_sum[i], late[i] = npsum(b_x), npsum(b_e), npsum(b_l), npsum(b_t)
+    err_excess = err_sum - error_slo * served
+    unmet_pen = 0.0
+    delay_pen = 0.0
+    error_pen = 0.0
+    for i in range(I):
+        ph = 3600.0 * rate[i]
+        unmet_pen += ph * (unmet_penalty[i] * u[i])
+        delay_pen += ph * (delay_penalty[i] * lat_sum[i])
+        ee = err_excess[i]
+        error_pen += ph * (error_penalty[i] * (ee if ee > 0.0 else 0.0))
+    storage = storage_cost * storage_used
+    mean_error = np.zeros(I)
+    for i in range(I):
+        if served[i] > 0:
+            mean_error[i] = err_sum[i] / served[i]
+    gpus_by_type = np.zeros(n_gpu_types)
+    for d in range(D):
+        gpus_by_type[template_gpu[d]] += R[d] * gpus[d]
+
+    # violations, in evaluate's order (family, then index)
+    cap_v = 3 * I + 5 * I + 4 * D + n_gpu_types + 2
+    vf = np.empty(cap_v, dtype=np.int64)
+    vi = np.empty(cap_v, dtype=np.int64)
+    va = np.empty(cap_v)
+    n = 0
+    for i in range(I):
+        gap = abs(served[i] + u[i] - 1)
+        if gap > tol:
+            vf[n], vi[n], va[n] = V_COVERAGE, i, gap
+            n += 1
+    for i in range(I):
+        if u[i] > max_unmet[i] + tol:
+            vf[n], vi[n], va[n] = V_MAX_UNMET, i, u[i] - max_unmet[i]
+            n += 1
+    for d in range(D):
+        if load[d] > serving[d] + tol * max(1.0, serving[d]):
+            vf[n], vi[n], va[n] = V_CAPACITY, d, load[d] - serving[d]
+            n += 1
+    for i in range(I):
+        if err_excess[i] > tol:
+            vf[n], vi[n], va[n] = V_ERROR_SLO, i, err_excess[i]
+            n += 1
+    if load_latency:
+        for i in range(I):
+            if late[i] > tol:
+                vf[n], vi[n], va[n] = V_DELAY_SLO, i, late[i]
+                n += 1
+    for d in range(D):
+        bad = False
+        for i in range(I):
+            if not ok[i, d] and x[i, d] > tol:
+                bad = True
+        if bad:
+            vf[n], vi[n], va[n] = V_UNSERVABLE, d, _nanmax_col(x, d, True, ok, False)
+            n += 1
+    for d in range(D):
+        bad = False
+        for i in range(I):
+            if x[i, d] < -tol or x[i, d] > 1 + tol:
+                bad = True
+        if bad:
+            vf[n], vi[n], va[n] = V_ROUTING_RANGE, d, _nanmax_col(x, d, False, ok, True)
+            n += 1
+    for i in range(I):
+        if u[i] < -tol:
+            vf[n], vi[n], va[n] = V_UNMET_RANGE, i, -u[i]
+            n += 1
+    for d in range(D):
+        frac = abs(R[d] - np.round(R[d]))
+        if frac > tol or R[d] < 0:
+            vf[n], vi[n], va[n] = V_INTEGRALITY, d, max(frac, -R[d])
+            n += 1
+    if billed > budget + tol:
+        vf[n], vi[n], va[n] = V_BUDGET, -1, billed - budget
+        n += 1
+    for g in range(n_gpu_types):
+        if gpus_by_type[g] > inventory[g] + tol:
+            vf[n], vi[n], va[n] = V_INVENTORY, g, gpus_by_type[g] - inventory[g]
+            n += 1
+    if storage_used > storage_gb + tol:
+        vf[n], vi[n], va[n] = V_STORAGE, -1, storage_used - storage_gb
+        n += 1
+
+    scalars = np.empty(9)
+    scalars[S_BILLED] = billed
+    scalars[S_RENTAL] = rental
+    scalars[S_COLD_START] = billed - rental
+    scalars[S_STORAGE] = storage
+    scalars[S_UNMET] = unmet_pen
+    scalars[S_DELAY] = delay_pen
+    scalars[S_ERROR] = error_pen
+    scalars[S_OBJECTIVE] = billed + storage + unmet_pen + delay_pen + error_pen
+    scalars[S_STORAGE_USED] = storage_used
+    return scalars, util, lat, served, served - late, mean_error, gpus_by_type, vf[:n], vi[:n], va[:n], n
+
+
+# ---------------------------------------------------------------------------------------- greedy router
+@_jit
+def router_objective_core(rate, latency, error, error_slo, unmet_penalty, delay_penalty, error_penalty, x, u):
+    """The router's objective in $/h: unmet + zero-load delay + error penalties, as evaluate counts them."""
+    I, D = x.shape
+    obj = 0.0
+    b_l = np.empty(D)
+    b_e = np.empty(D)
+    for i in range(I):
+        for d in range(D):
+            b_l[d] = latency[i, d] * x[i, d]
+            b_e[d] = error[i, d] * x[i, d]
+        ex = npsum(b_e) - error_slo[i] * npsum(x[i])
+        ex = ex if ex > 0.0 else 0.0
+        obj += 3600.0 * rate[i] * (unmet_penalty[i] * u[i] + delay_penalty[i] * npsum(b_l) + error_penalty[i] * ex)
+    return obj
+
+
+@_jit
+def _plans(usable, key, capacity, delay_cost, err_gap):
+    """Per type, its usable templates in ascending ``key`` (stable): (count, templates, capacity, delay cost,
+    error gap, key), each (I, D) with the first count[i] entries of row i in use."""
+    I, D = usable.shape
+    count = np.zeros(I, dtype=np.int64)
+    cand = np.zeros((I, D), dtype=np.int64)
+    cap = np.zeros((I, D))
+    dc = np.zeros((I, D))
+    gap = np.zeros((I, D))
+    ks = np.zeros((I, D))
+    idx = np.empty(D, dtype=np.int64)
+    for i in range(I):
+        n = 0
+        for d in range(D):
+            if usable[i, d]:
+                idx[n] = d
+                n += 1
+        vals = np.empty(n)
+        for k in range(n):
+            vals[k] = key[i, idx[k]]
+        o = np.argsort(vals, kind="mergesort")
+        for k in range(n):
+            d = idx[o[k]]
+            cand[i, k] = d
+            cap[i, k] = capacity[i, d]
+            dc[i, k] = delay_cost[i, d]
+            gap[i, k] = err_gap[i, d]
+            ks[i, k] = key[i, d]
+        count[i] = n
+    return count, cand, cap, dc, gap, ks
+
+
+@_jit
+def _pour(demand, room):
+    """Fill ``demand`` into templates in the given order up to each one's ``room``; the amount each takes."""
+    n = room.shape[0]
+    take = np.empty(n)
+    cs = 0.0
+    for k in range(n):
+        r = room[k]
+        cs += r
+        before = cs - r  # capacity ahead (exactly 0 for the first: no round-off for tiny demands)
+        t = demand - before
+        t = t if t > 0.0 else 0.0
+        take[k] = t if t < r else r
+    return take
+
+
+@_jit
+def _zero_rate(i, x, u, capacity, avail, score):
+    """A type with no demand: give its (load-free) share to the best servable template so no unmet share shows."""
+    D = capacity.shape[1]
+    best_live, best_any = -1, -1
+    for d in range(D):
+        if capacity[i, d] > 0:
+            if best_any < 0 or score[i, d] < score[i, best_any]:
+                best_any = d
+            if avail[d] > 0 and (best_live < 0 or score[i, d] < score[i, best_live]):
+                best_live = d
+    if best_any < 0:
+        return  # u stays 1: nothing could serve it (evaluate reports max_unmet although the rate is 0)
+    d = best_live if best_live >= 0 else best_any
+    x[i, d] = 1.0
+    u[i] = 0.0
+
+
+@_jit
+def _greedy_pass(rate, capacity, unmet_penalty, error_penalty, avail, order, plans, err_order, err_done, zscore):
+    """One sequential pass over the types in ``order``: each pours its demand into its cheapest templates.
+
+    If the delay-cost fill breaks the type's error SLO it also pours in ascending delay + error cost and keeps
+    the best convex combination of the two fills (the type's objective is piecewise linear along it: an end,
+    or where the error SLO is met exactly). Returns x, u, the router objective ($/h), whether some demand is
+    unmet, whether an error SLO is broken and whether some template's capacity ran out.
+    ``err_order``/``err_done`` cache the delay + error order per type (shared by passes with the same plans).
+    """
+    count, cand, pcap, pdc, pgap, pkey = plans
+    I, D = capacity.shape
+    x = np.zeros((I, D))
+    u = np.ones(I)
+    units = avail.copy()
+    obj = 0.0
+    short = False
+    errs = False
+    drained = False
+    for i in order:
+        li = rate[i]
+        if li <= 0:
+            _zero_rate(i, x, u, capacity, avail, zscore)
+            continue
+        n = count[i]
+        if n == 0:
+            obj += li * unmet_penalty[i]
+            short = True
+            continue
+        c = cand[i, :n]
+        ci = pcap[i, :n]
+        dc = pdc[i, :n]
+        gap = pgap[i, :n]
+        room = np.empty(n)
+        for k in range(n):
+            room[k] = units[c[k]] * ci[k]  # req/s each template can still take
+        take = _pour(li, room)  # error SLO ignored (multiplier 0)
+        excess = 0.0
+        delay = 0.0
+        for k in range(n):
+            excess += gap[k] * take[k]
+            delay += dc[k] * take[k]
+        psi = error_penalty[i]
+        if excess > 0 and n > 1:
+            if not err_done[i]:
+                v = np.empty(n)
+                for k in range(n):
+                    v[k] = pkey[i, k] + psi * gap[k]
+                err_order[i, :n] = np.argsort(v, kind="mergesort")
+                err_done[i] = True
+            o1 = err_order[i, :n]
+            room1 = np.empty(n)
+            for k in range(n):
+                room1[k] = units[c[o1[k]]] * ci[o1[k]]
+            take1 = _pour(li, room1)
+            excess1 = 0.0
+            delay1 = 0.0
+            for k in range(n):
+                excess1 += gap[o1[k]] * take1[k]
+                delay1 += dc[o1[k]] * take1[k]
+            if excess1 < excess:
+                best = delay + psi * excess
+                alpha = 0.0
+                n_a = 2 if excess1 < 0 else 1
+                for j in range(n_a):
+                    a = 1.0 if j == 0 else excess / (excess - excess1)
+                    mix = (1 - a) * excess + a * excess1
+                    val = (1 - a) * delay + a * delay1 + psi * (mix if mix > 0.0 else 0.0)
+                    if val < best - 1e-15:
+                        best = val
+                        alpha = a
+                if alpha > 0:
+                    take1_plain = np.empty(n)
+                    for k in range(n):
+                        take1_plain[o1[k]] = take1[k]  # back to the plain order, then mix
+                    for k in range(n):
+                        take[k] = (1 - alpha) * take[k] + alpha * take1_plain[k]
+                    excess = (1 - alpha) * excess + alpha * excess1
+                    delay = (1 - alpha) * delay + alpha * delay1
+        for k in range(n):
+            d = c[k]
+            x[i, d] = take[k] / li
+            left = units[d] - take[k] / ci[k]
+            if left <= 1e-12:
+                left = 0.0
+                drained = True
+            units[d] = left
+        ui = 1.0 - npsum(take) / li
+        ui = ui if ui > 0 else 0.0
+        u[i] = ui
+        if ui > 1e-12:
+            short = True
+        if excess > 1e-12 * li:
+            errs = True
+        obj += li * unmet_penalty[i] * ui + delay + psi * (excess if excess > 0 else 0.0)
+    return x, u, 3600.0 * obj, short, errs, drained
+
+
+@_jit
+def _pair_pass(rate, capacity, unmet_penalty, error_penalty, avail, usable, delay_cost, err_gap, zscore):
+    """Route pair by pair in descending net value per replica-unit, capacity × (unmet penalty − the request's
+    own delay and error cost): the fractional-knapsack order of the overloaded LP."""
+    I, D = capacity.shape
+    m = 0
+    for i in range(I):
+        if rate[i] > 0:
+            for d in range(D):
+                if usable[i, d]:
+                    m += 1
+    ii = np.empty(m, dtype=np.int64)
+    dd = np.empty(m, dtype=np.int64)
+    neg = np.empty(m)
+    m = 0
+    for i in range(I):
+        if rate[i] > 0:
+            for d in range(D):
+                if usable[i, d]:
+                    g = err_gap[i, d]
+                    own = delay_cost[i, d] + error_penalty[i] * (g if g > 0.0 else 0.0)
+                    ii[m], dd[m] = i, d
+                    neg[m] = -(capacity[i, d] * (unmet_penalty[i] - own))
+                    m += 1
+    o = np.argsort(neg, kind="mergesort")
+    rem = rate.copy()
+    units = avail.copy()
+    x = np.zeros((I, D))
+    for k in range(m):
+        i, d = ii[o[k]], dd[o[k]]
+        c = capacity[i, d]
+        r, un = rem[i], units[d]
+        if r <= 0 or un <= 0:
+            continue
+        room = un * c
+        take = r if r < room else room
+        x[i, d] = take / rate[i]
+        rem[i] = r - take
+        units[d] = un - take / c if take < room else 0.0
+    u = np.empty(I)
+    for i in range(I):
+        v = 1.0 - npsum(x[i])
+        u[i] = v if v > 0.0 else 0.0
+    for i in range(I):
+        if rate[i] <= 0:
+            _zero_rate(i, x, u, capacity, avail, zscore)
+    return x, u
+
+
+@_jit
+def _better(obj, best):
+    return obj < best - 1e-12 * max(1.0, abs(best))
+
+
+@_jit
+def route_greedy_core(rate, capacity, latency, error, error_slo, unmet_penalty, delay_penalty, error_penalty,
+                      avail, passes):
+    """Greedy routing (see :mod:`hetserve_env.routing`). Returns (x (I, D), u (I,))."""
+    I, D = capacity.shape
+    delay_cost = np.empty((I, D))
+    err_gap = np.empty((I, D))
+    usable = np.zeros((I, D), dtype=np.bool_)
+    zscore = np.empty((I, D))
+    supply = np.zeros(I)
+    replicas_usable = np.zeros(I)
+    row = np.empty(D)
+    for i in range(I):
+        for d in range(D):
+            dcv = delay_penalty[i] * latency[i, d]
+            g = error[i, d] - error_slo[i]
+            delay_cost[i, d] = dcv
+            err_gap[i, d] = g
+            zscore[i, d] = dcv + error_penalty[i] * g
+            # worth using unless a request costs more than leaving it unmet even when the error SLO binds
+            us = capacity[i, d] > 0 and avail[d] > 0 and dcv + error_penalty[i] * (g if g > 0.0 else 0.0) < unmet_penalty[i]
+            usable[i, d] = us
+            row[d] = capacity[i, d] * avail[d] * (1.0 if us else 0.0)
+            if us:
+                replicas_usable[i] += avail[d]
+        supply[i] = npsum(row)  # req/s type i could get with the fleet to itself
+    tight = np.empty(I)
+    for i in range(I):
+        tight[i] = supply[i] / rate[i] if rate[i] > 0 else np.inf
+    order = np.argsort(tight, kind="mergesort")  # tightest type first
+    plans = _plans(usable, delay_cost, capacity, delay_cost, err_gap)
+    err_order = np.zeros((I, D), dtype=np.int64)
+    err_done = np.zeros(I, dtype=np.bool_)
+    x, u, obj, short, errs, drained = _greedy_pass(rate, capacity, unmet_penalty, error_penalty, avail, order,
+                                                   plans, err_order, err_done, zscore)
+    if passes <= 1 or not (short or errs) or not drained or I == 1:
+        return x, u  # no template ran out, so no type's choice depended on the others: the order is irrelevant
+    best_obj, best_x, best_u = obj, x, u
+    # contested capacity: other type orders (reversed; descending unmet value per replica), keep the cheapest
+    density = np.empty(I)
+    for i in range(I):
+        density[i] = -(unmet_penalty[i] * supply[i] / max(replicas_usable[i], 1e-12)) if rate[i] > 0 else -0.0
+    for j in range(min(2, max(passes - 2, 0))):
+        o = order[::-1].copy() if j == 0 else np.argsort(density, kind="mergesort")
+        same = True
+        for k in range(I):
+            if o[k] != order[k]:
+                same = False
+        if same:
+            continue
+        x, u, obj, _, _, _ = _greedy_pass(rate, capacity, unmet_penalty, error_penalty, avail, o, plans,
+                                          err_order, err_done, zscore)
+        if _better(obj, best_obj):
+            best_obj, best_x, best_u = obj, x, u
+    if short and passes >= 5:
+        x, u = _pair_pass(rate, capacity, unmet_penalty, error_penalty, avail, usable, delay_cost, err_gap, zscore)
+        obj = router_objective_core(rate, latency, error, error_slo, unmet_penalty, delay_penalty, error_penalty, x, u)
+        if _better(obj, best_obj):
+            best_obj, best_x, best_u = obj, x, u
+    if passes >= 4:
+        # contention-aware pass (first order): a type also pays, per request, what the types after it would lose
+        # per replica-unit it takes (unmet penalty × the share of their demand their supply covers × their
+        # capacity there), so it leaves contested replicas to the types that depend on them
+        cover = np.zeros(I)
+        for i in range(I):
+            if supply[i] > 0:
+                cover[i] = min(1.0, rate[i] / supply[i])
+        key = delay_cost.copy()
+        acc = np.zeros(D)
+        for k in range(I - 1, -1, -1):
+            i = order[k]
+            w = unmet_penalty[i] * cover[i]
+            for d in range(D):
+                if usable[i, d]:
+                    key[i, d] = delay_cost[i, d] + acc[d] / capacity[i, d]
+                else:
+                    key[i, d] = delay_cost[i, d] + 0.0
+                acc[d] = acc[d] + (w * capacity[i, d] if usable[i, d] else w * capacity[i, d] * 0.0)
+        plans2 = _plans(usable, key, capacity, delay_cost, err_gap)
+        err_done2 = np.zeros(I, dtype=np.bool_)
+        x, u, obj, _, _, _ = _greedy_pass(rate, capacity, unmet_penalty, error_penalty, avail, order, plans2,
+                                          err_order, err_done2, zscore)
+        if _better(obj, best_obj):
+            best_obj, best_x, best_u = obj, x, u
+    return best_x, best_u
