@@ -610,3 +610,317 @@ def route_greedy_core(rate, capacity, latency, error, error_slo, unmet_penalty, 
         if _better(obj, best_obj):
             best_obj, best_x, best_u = obj, x, u
     return best_x, best_u
+
+
+# ------------------------------------------------------------------------------------------ environment
+@_jit
+def enforce_limits(target, current, cost, template_gpu, gpus, inventory, budget, tol, finite_storage, artifact_gb,
+                   template_artifact, storage_gb, cheap_first):
+    """Clip ``target`` to budget, inventory and storage by dropping new replicas, most expensive first.
+
+    Dropping one new replica at a time from the most expensive template that has some (ties: higher index
+    first) until every limit holds keeps the longest cheapest-first prefix of the new replicas that fits
+    (every limit grows with the prefix); this finds that prefix in one pass. Returns (target, dropped,
+    clipped, over_budget, over_gpu (G,), over_storage): the limits the original target broke, reported only
+    when something was dropped.
+    """
+    D = target.shape[0]
+    G = inventory.shape[0]
+    A = artifact_gb.shape[0]
+    billed = 0.0
+    use = np.zeros(G)
+    for d in range(D):
+        billed += cost[d] * target[d]
+        use[template_gpu[d]] += gpus[d] * target[d]
+    over_budget = billed > budget + tol
+    over_gpu = np.zeros(G, dtype=np.bool_)
+    any_gpu = False
+    for g in range(G):
+        if use[g] > inventory[g]:
+            over_gpu[g] = True
+            any_gpu = True
+    over_storage = False
+    if finite_storage:
+        dep = np.zeros(A, dtype=np.bool_)
+        for d in range(D):
+            if target[d] > 0:
+                dep[template_artifact[d]] = True
+        s = 0.0
+        for a in range(A):
+            if dep[a]:
+                s += artifact_gb[a]
+        over_storage = s > storage_gb + tol
+    no_drop = np.zeros(D, dtype=np.int64)
+    if not (over_budget or any_gpu or over_storage):
+        return target, no_drop, False, over_budget, over_gpu, over_storage  # within every limit (the common case)
+    kept = np.minimum(target, current)
+    new = target - kept
+    n = np.empty(D, dtype=np.int64)
+    for k in range(D):
+        n[k] = new[cheap_first[k]]
+    base_cost = 0.0
+    for d in range(D):
+        base_cost += cost[d] * kept[d]
+    fits = np.ones(D, dtype=np.bool_)
+    cum_cost = np.empty(D)
+    cs = 0.0
+    for k in range(D):
+        cs += n[k] * cost[cheap_first[k]]
+        cum_cost[k] = base_cost + cs
+        if not cum_cost[k] <= budget + tol:
+            fits[k] = False
+    base_gpu = np.zeros(G)
+    cum_gpu = np.zeros((G, D))
+    if any_gpu:  # only the limits the whole target breaks can be broken by a prefix of it
+        for d in range(D):
+            base_gpu[template_gpu[d]] += gpus[d] * kept[d]
+        for g in range(G):
+            if over_gpu[g]:
+                cg = 0.0
+                for k in range(D):
+                    d = cheap_first[k]
+                    if template_gpu[d] == g:
+                        cg += gpus[d] * n[k]
+                    cum_gpu[g, k] = base_gpu[g] + cg
+                    if not cum_gpu[g, k] <= inventory[g]:
+                        fits[k] = False
+    inc = np.zeros(D)
+    cum_sto = np.zeros(D)
+    if over_storage:
+        seen = np.zeros(A, dtype=np.bool_)
+        for d in range(D):
+            if kept[d] > 0:
+                seen[template_artifact[d]] = True
+        base_sto = 0.0
+        for a in range(A):
+            if seen[a]:
+                base_sto += artifact_gb[a]
+        ci = 0.0
+        for k in range(D):
+            a = template_artifact[cheap_first[k]]
+            if n[k] > 0 and not seen[a]:  # the first new replica of an artifact not stored yet
+                inc[k] = artifact_gb[a]
+                seen[a] = True
+            ci += inc[k]
+            cum_sto[k] = base_sto + ci
+            if not cum_sto[k] <= storage_gb + tol:
+                fits[k] = False
+    p = -1
+    for k in range(D):
+        if not fits[k]:
+            p = k
+            break
+    if p < 0:  # round-off at a limit's edge: the whole target fits after all
+        return target, no_drop, False, over_budget, over_gpu, over_storage
+    # how many replicas of the boundary template still fit (the prefix before it fits every limit)
+    d = cheap_first[p]
+    k_fit = n[p]
+    prev_cost = cum_cost[p - 1] if p > 0 else base_cost
+    by_budget = (budget + tol - prev_cost) / cost[d] + 1e-12
+    if by_budget < k_fit:
+        k_fit = math.floor(by_budget)
+    g = template_gpu[d]
+    if over_gpu[g]:
+        prev_gpu = cum_gpu[g, p - 1] if p > 0 else base_gpu[g]
+        k_fit = min(k_fit, int((inventory[g] - prev_gpu) // gpus[d]))
+    if over_storage and inc[p] > 0 and cum_sto[p] > storage_gb + tol:
+        k_fit = 0  # its weights do not fit in the storage left
+    out = kept.copy()
+    dropped = np.zeros(D, dtype=np.int64)
+    for k in range(D):
+        dk = cheap_first[k]
+        keep = n[k] if k < p else (max(k_fit, 0) if k == p else 0)
+        out[dk] = kept[dk] + keep
+        dropped[dk] = n[k] - keep
+    return out, dropped, True, over_budget, over_gpu, over_storage
+
+
+@_jit
+def fleet_update(action, delta_mode, ready, warm, max_replicas, avail_by_age, cost, template_gpu, gpus, inventory,
+                 budget, tol, finite_storage, artifact_gb, template_artifact, storage_gb, cheap_first):
+    """The window boundary: age the cohorts (in place), apply the action, enforce the limits, remove replicas
+    (cold-starting ones first, youngest first) and add new ones. ``warm[k]`` holds replicas asked for k windows
+    ago that are still starting; ``avail_by_age[k]`` the share of the window a replica of that age serves.
+
+    Returns (target, dropped, clipped, over_budget, over_gpu, over_storage, available replica-equivalents).
+    """
+    K, D = warm.shape
+    for d in range(D):
+        ready[d] += warm[K - 1, d]
+    for k in range(K - 1, 0, -1):
+        for d in range(D):
+            warm[k, d] = warm[k - 1, d]
+    current = ready.copy()
+    for d in range(D):
+        warm[0, d] = 0
+        for k in range(1, K):
+            current[d] += warm[k, d]
+    if delta_mode:
+        target = np.empty(D, dtype=np.int64)
+        for d in range(D):
+            v = current[d] + action[d] - 1
+            target[d] = 0 if v < 0 else (max_replicas if v > max_replicas else v)
+    else:
+        target = action
+    target, dropped, clipped, over_budget, over_gpu, over_storage = enforce_limits(
+        target, current, cost, template_gpu, gpus, inventory, budget, tol, finite_storage, artifact_gb,
+        template_artifact, storage_gb, cheap_first)
+    for d in range(D):
+        diff = target[d] - current[d]
+        if diff < 0:
+            rem = -diff
+            for k in range(1, K):  # youngest cold-starting cohorts first
+                take = min(warm[k, d], rem)
+                warm[k, d] -= take
+                rem -= take
+            ready[d] -= rem
+        else:
+            warm[0, d] = diff
+    available = np.empty(D)
+    for d in range(D):
+        s = 0.0
+        for k in range(K):
+            s += avail_by_age[k, d] * warm[k, d]
+        available[d] = ready[d] + s
+    return target, dropped, clipped, over_budget, over_gpu, over_storage, available
+
+
+@_jit
+def window_outcome(target, available, pairs, rate, delay_slo, error_slo, max_unmet, unmet_penalty, delay_penalty,
+                   error_penalty, cost, template_gpu, template_artifact, gpus, inventory, artifact_gb, budget, storage_gb,
+                   storage_cost, window_s, n_gpu_types, tol, route_here, x_given, u_given):
+    """Route and price one window on the billed templates only (the others carry no load and no cost).
+
+    ``pairs`` (4, I, D): capacity, latency, load slope, error of the window's token mix. With ``route_here``
+    the greedy router places the demand; otherwise ``x_given``/``u_given`` (on the billed templates) are used.
+    Returns (billed template indices, their availability, x, u, evaluate_core's outputs).
+    """
+    D = target.shape[0]
+    I = rate.shape[0]
+    m = 0
+    for d in range(D):
+        if target[d] != 0:
+            m += 1
+    act = np.empty(m, dtype=np.int64)
+    m = 0
+    for d in range(D):
+        if target[d] != 0:
+            act[m] = d
+            m += 1
+    cap = np.empty((I, m))
+    lat = np.empty((I, m))
+    slope = np.empty((I, m))
+    err = np.empty((I, m))
+    for i in range(I):
+        for k in range(m):
+            d = act[k]
+            cap[i, k] = pairs[0, i, d]
+            lat[i, k] = pairs[1, i, d]
+            slope[i, k] = pairs[2, i, d]
+            err[i, k] = pairs[3, i, d]
+    cost_a = np.empty(m)
+    tgpu_a = np.empty(m, dtype=np.int64)
+    tart_a = np.empty(m, dtype=np.int64)
+    gpus_a = np.empty(m, dtype=np.int64)
+    R = np.empty(m)
+    avail_a = np.empty(m)
+    serving = np.empty(m)
+    for k in range(m):
+        d = act[k]
+        cost_a[k], tgpu_a[k], tart_a[k], gpus_a[k] = cost[d], template_gpu[d], template_artifact[d], gpus[d]
+        R[k] = target[d]
+        avail_a[k] = available[d]
+        serving[k] = min(available[d], R[k])
+    if route_here:
+        x, u = route_greedy_core(rate, cap, lat, err, error_slo, unmet_penalty, delay_penalty, error_penalty, avail_a, 5)
+    else:
+        x, u = x_given, u_given
+    ev = evaluate_core(rate, cap, lat, slope, err, error_slo, delay_slo, max_unmet, unmet_penalty, delay_penalty,
+                       error_penalty, cost_a, tgpu_a, tart_a, gpus_a, inventory, artifact_gb, budget, storage_gb,
+                       storage_cost, window_s, n_gpu_types, R, serving, x, u, True, tol)
+    return act, avail_a, x, u, ev
+
+
+@_jit
+def observe(obs, t, history, rate_obs, tok_obs, time_obs, ready, warm, next_full, max_replicas, attain, budget_used):
+    """Fill the observation vector (layout in HetServeEnv's docstring) for the window ``t`` about to be played."""
+    I = rate_obs.shape[1]
+    K, D = warm.shape
+    j = 0
+    for h in range(t, t + history):
+        for i in range(I):
+            obs[j] = rate_obs[h, i]
+            j += 1
+    row = t + history - 1
+    for i in range(tok_obs.shape[1]):
+        obs[j] = tok_obs[row, i]
+        j += 1
+    inv_r = 1.0 / max_replicas
+    for d in range(D):
+        serving = ready[d]
+        total = ready[d]
+        if K > 1:
+            for k in range(K):
+                total += warm[k, d]
+                if next_full[k, d]:
+                    serving += warm[k, d]
+        else:
+            serving += warm[0, d]
+            total += warm[0, d]
+        obs[j + d] = serving * inv_r
+        obs[j + D + d] = (total - serving) * inv_r
+    j += 2 * D
+    obs[j] = time_obs[t, 0]
+    obs[j + 1] = time_obs[t, 1]
+    j += 2
+    for i in range(I):
+        obs[j + i] = attain[i]
+    j += I
+    obs[j] = min(max(budget_used, 0.0), 1.0)
+    return obs
+
+
+@_jit
+def env_step(action, delta_mode, ready, warm, max_replicas, avail_by_age, cost, template_gpu, gpus, inventory, budget,
+             tol, finite_storage, artifact_gb, template_artifact, storage_gb, cheap_first,
+             pairs, rate, delay_slo, error_slo, max_unmet, unmet_penalty, delay_penalty, error_penalty, storage_cost,
+             window_s, n_gpu_types, obs, t_next, history, rate_obs, tok_obs, time_obs, next_full):
+    """One environment step with the greedy router: fleet_update, window_outcome (route + evaluate) and the
+    per-type outcome and observation of the next window, in one compiled call."""
+    target, dropped, clipped, over_budget, over_gpu, over_storage, available = fleet_update(
+        action, delta_mode, ready, warm, max_replicas, avail_by_age, cost, template_gpu, gpus, inventory, budget, tol,
+        finite_storage, artifact_gb, template_artifact, storage_gb, cheap_first)
+    empty2 = np.zeros((0, 0))
+    empty1 = np.zeros(0)
+    act, avail_a, x, u, ev = window_outcome(
+        target, available, pairs, rate, delay_slo, error_slo, max_unmet, unmet_penalty, delay_penalty, error_penalty,
+        cost, template_gpu, template_artifact, gpus, inventory, artifact_gb, budget, storage_gb, storage_cost, window_s,
+        n_gpu_types, tol, True, empty2, empty1)
+    attain, served, unmet, overall, budget_used = outcome_stats(rate, ev[3], ev[4], u, cost, target, budget)
+    observe(obs, t_next, history, rate_obs, tok_obs, time_obs, ready, warm, next_full, max_replicas, attain, budget_used)
+    return (target, dropped, clipped, over_budget, over_gpu, over_storage, available, act, avail_a, x, u, ev,
+            attain, served, unmet, overall, budget_used)
+
+
+@_jit
+def outcome_stats(rate, served_share, on_time_share, u, cost, target, budget):
+    """SLO attainment per type (clipped to [0, 1]; 1 for a type without demand), served and unmet
+    req/s, overall attainment and the budget share of the new fleet."""
+    I = rate.shape[0]
+    attain = np.empty(I)
+    served = 0.0
+    unmet = 0.0
+    on_time = 0.0
+    lam_sum = 0.0
+    for i in range(I):
+        v = on_time_share[i] if rate[i] > 0 else 1.0
+        attain[i] = min(max(v, 0.0), 1.0)
+        on_time += rate[i] * on_time_share[i]
+        served += rate[i] * served_share[i]
+        unmet += rate[i] * u[i]
+        lam_sum += rate[i]
+    billed = 0.0
+    for d in range(target.shape[0]):
+        billed += cost[d] * target[d]
+    overall = min(max(on_time / lam_sum, 0.0), 1.0) if lam_sum > 0 else 1.0
+    return attain, served, unmet, overall, billed / budget

@@ -13,7 +13,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from .allocation import TOL, Allocation, Evaluation, evaluate
+from .allocation import TOL, Allocation, Evaluation, _f, _kernels, evaluate, violation_names
 from .problem import Problem
 from .routing import ROUTERS, route
 from .scenario import Scenario, load_scenario
@@ -37,6 +37,40 @@ def _trusted_problem(fields: dict[str, Any]) -> Problem:
     p = object.__new__(Problem)
     p.__dict__.update(fields)
     return p
+
+
+class _Labels:
+    """Template labels of the billed templates ``act`` (index k -> label of template act[k]), built on demand."""
+
+    __slots__ = ("labels", "act")
+
+    def __init__(self, labels: np.ndarray, act: np.ndarray) -> None:
+        self.labels, self.act = labels, act
+
+    def __getitem__(self, k: int) -> str:
+        return self.labels[self.act[k]]
+
+
+class _LastStep(dict):
+    """The last step's record (for ``render`` and tests). The window's Problem, Allocation and Evaluation are
+    built on first access (the step itself never needs them as objects); the Evaluation is ``evaluate``'s,
+    on the same inputs as the step's own compiled call, so its numbers are the step's."""
+
+    def __init__(self, env: "HetServeEnv", t: int, act: np.ndarray, available: np.ndarray, target: np.ndarray,
+                 x: np.ndarray, u: np.ndarray, cost: dict[str, float]) -> None:
+        super().__init__(t=t, act=act, cost=cost, available=available, ready=env._ready[act], target=target[act])
+        self._env, self._x, self._u = env, x, u
+
+    def __missing__(self, key: str) -> Any:
+        if key == "problem":
+            self["problem"] = self._env._window_problem(self["t"], self["act"])
+        elif key == "allocation":
+            self["allocation"] = Allocation(self["target"].copy(), self._x, self._u)
+        elif key == "evaluation":
+            self["evaluation"] = evaluate(self["problem"], self["allocation"], latency="load", available=self["available"])
+        else:
+            raise KeyError(key)
+        return self[key]
 
 
 class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -273,6 +307,19 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         if K > 1:
             next_full[:-1] = self._avail_by_age[1:] >= 1.0
         self._next_full = next_full
+        # argument groups of the compiled step (hetserve_env._kernels), in their order; float64/int64, C-contiguous
+        f64 = lambda v: np.ascontiguousarray(v, dtype=np.float64)  # noqa: E731
+        i64 = lambda v: np.ascontiguousarray(v, dtype=np.int64)  # noqa: E731
+        self._static = {
+            "fleet": (f64(self._avail_by_age), f64(self._cost), i64(self._tgpu), i64(self._gpus), f64(self._inventory),
+                      float(self._budget), TOL, bool(math.isfinite(self._storage_gb)), f64(self._artifact_gb),
+                      i64(self._tart), float(self._storage_gb), i64(self._cheap_first)),
+            "types": (f64(base.delay_slo), f64(base.error_slo), f64(base.max_unmet), f64(base.unmet_penalty),
+                      f64(base.delay_penalty), f64(base.error_penalty), float(base.storage_cost), float(self.window_s),
+                      int(G)),
+        }
+        fl, ty = self._static["fleet"], self._static["types"]
+        self._static["window"] = (*ty[:6], fl[1], fl[2], fl[9], fl[3], fl[4], fl[8], fl[5], fl[10], ty[6], ty[7], ty[8], TOL)
 
         # ---- reward scale
         hours = self.window_s / 3600.0
@@ -297,6 +344,7 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
             k += size
         self.observation_space = spaces.Box(np.concatenate(low).astype(np.float32), np.concatenate(high).astype(np.float32), dtype=np.float32)
         self._obs_buf = np.zeros(k, dtype=np.float32)
+        self._obs_size = k
 
         # ---- per-value feasibility for masks: ok[v, d] for v = 0..R
         v = np.arange(R + 1)[:, None]
@@ -441,93 +489,75 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         if t >= self._T:
             raise RuntimeError("the episode is over (it was truncated at the end of its days of demand); call reset()")
         a = self._validate_action(action, what="action", mode=self.action_mode)
-        # ---- age the cohorts (window boundary), then apply the action
-        ready, warm, K = self._ready, self._warm, self._K
-        ready += warm[K - 1]
-        if K > 1:
-            warm[1:] = warm[:-1].copy()
-        warm[0] = 0
-        current = ready + warm.sum(axis=0) if K > 1 else ready.copy()
-        if self.action_mode == "target":
-            target = a
-        else:
-            target = np.clip(current + a - 1, 0, self.max_replicas)
-        target, dropped, reasons = self._enforce_limits(target, current)
-        diff = target - current
-        if (diff < 0).any():
-            rem = np.maximum(-diff, 0)
-            for k in range(1, K):  # youngest cold-starting cohorts first
-                take = np.minimum(warm[k], rem)
-                warm[k] -= take
-                rem -= take
-            ready -= rem
-        warm[0] = np.maximum(diff, 0)
-        if K == 1:
-            available = ready + self._avail_by_age[0] * warm[0]
-        else:
-            available = ready + (self._avail_by_age * warm).sum(axis=0)
-
-        # ---- the window's problem on the billed templates only (exact: others carry no load and no cost)
-        act = np.flatnonzero(target)
-        row = self._row[t]
+        k, st = _kernels(), self._static
         h = t + self.history
         lam = self._rate[h]
-        pair = self._perf_cache["pairs"][row][:, :, act]  # capacity, latency, load_slope, error: (4, I, K)
-        ints = self._tpl_int[:, act]  # template_gpu, template_artifact, gpus: (3, K)
-        problem = _trusted_problem({
-            **self._shared,
-            "template_labels": tuple(self._labels[act]),
-            "rate": lam, "input_tokens": self._tok_in[h], "output_tokens": self._tok_out[h],
-            "template_gpu": ints[0], "template_artifact": ints[1], "gpus": ints[2], "cost": self._cost[act],
-            "capacity": pair[0], "latency": pair[1], "load_slope": pair[2], "error": pair[3],
-        })
-        avail_act = available[act]
-        alloc = route(problem, avail_act, self.router, replicas=target[act])
-        ev = evaluate(problem, alloc, latency="load", available=avail_act)
+        pairs = self._perf_cache["pairs"][self._row[t]]  # capacity, latency, load_slope, error: (4, I, D)
+        obs = np.empty(self._obs_size, dtype=np.float32)
+        delta = self.action_mode == "delta"
+        if self.router == "greedy":
+            # ---- the whole step (ageing, limits, routing, evaluate, observation) in one compiled call
+            (target, dropped, clipped, over_budget, over_gpu, over_storage, available, act, avail_act, x, u, ev,
+             on_time, served, unmet, overall, budget_used) = k.env_step(
+                a, delta, self._ready, self._warm, self.max_replicas, *st["fleet"], pairs, lam, *st["types"],
+                obs, t + 1, self.history, self._rate_obs, self._tok_obs, self._time_obs, self._next_full)
+        else:
+            target, dropped, clipped, over_budget, over_gpu, over_storage, available = k.fleet_update(
+                a, delta, self._ready, self._warm, self.max_replicas, *st["fleet"])
+            act = np.flatnonzero(target)
+            avail_act = available[act]
+            alloc = route(self._window_problem(t, act), avail_act, self.router, replicas=target[act])
+            act, avail_act, x, u, ev = k.window_outcome(target, available, pairs, lam, *st["window"], False,
+                                                        _f(alloc.routing), _f(alloc.unmet))
+            on_time, served, unmet, overall, budget_used = k.outcome_stats(lam, ev[3], ev[4], u, self._cost, target, self._budget)
+            k.observe(obs, t + 1, self.history, self._rate_obs, self._tok_obs, self._time_obs, self._ready, self._warm,
+                      self._next_full, self.max_replicas, on_time, budget_used)
+        scalars, gpus_by_type, n_viol = ev[0].tolist(), ev[6], ev[10]
 
         # ---- money, reward, info
         hours = self.window_s / 3600.0
-        clip_pen = self.clip_penalty * float(self._cost @ dropped) * hours if dropped is not None else 0.0
+        clip_pen = self.clip_penalty * float(self._cost @ dropped) * hours if clipped else 0.0
         cost = {
-            "rental": ev.rental * hours, "cold_start": ev.cold_start * hours, "storage": ev.storage * hours,
-            "unmet_penalty": ev.unmet_penalty * hours, "delay_penalty": ev.delay_penalty * hours,
-            "error_penalty": ev.error_penalty * hours, "clip_penalty": clip_pen,
+            "rental": scalars[k.S_RENTAL] * hours, "cold_start": scalars[k.S_COLD_START] * hours,
+            "storage": scalars[k.S_STORAGE] * hours, "unmet_penalty": scalars[k.S_UNMET] * hours,
+            "delay_penalty": scalars[k.S_DELAY] * hours, "error_penalty": scalars[k.S_ERROR] * hours, "clip_penalty": clip_pen,
         }
         total = sum(cost.values())
         cost["total"] = total
         reward = -total / self.reward_scale
-        served = lam @ ev.served_share
-        unmet = lam @ alloc.unmet
-        on_time = np.minimum(np.maximum(np.where(lam > 0, ev.on_time_share, 1.0), 0.0), 1.0)  # (clip: round-off only)
-        lam_sum = lam.sum()
-        overall = min(max(float(lam @ ev.on_time_share / lam_sum), 0.0), 1.0) if lam_sum > 0 else 1.0
-        self._attain = on_time.astype(np.float32)
-        self._budget_used = float(self._cost @ target) / self._budget
+        self._attain = on_time
+        self._budget_used = budget_used
         self._rec_avail[t] = available
         self._rec_served[t] = served
-        self._rec_gpus[t] = ev.gpus_by_type
-        self._last = {"t": t, "act": act, "problem": problem, "allocation": alloc, "evaluation": ev, "cost": cost,
-                      "available": avail_act, "ready": ready[act].copy(), "target": target[act].copy()}
+        self._rec_gpus[t] = gpus_by_type
+        self._last = _LastStep(self, t, act, avail_act, target, x, u, cost)
         self._t = t + 1
         truncated = self._t == self._T
         slo = dict(zip(self._base.type_names, on_time.tolist()))
         slo["overall"] = overall
+        if clipped:
+            reasons = (["budget"] if over_budget else []) + [f"inventory[{self._base.gpu_names[g]}]" for g in np.flatnonzero(over_gpu)]
+            if over_storage:
+                reasons.append("storage")
+        else:
+            reasons = []
         info = {
             "cost": cost,
             "reward_scale": self.reward_scale,
-            "served_rate": float(served),
-            "unmet_rate": float(unmet),
+            "served_rate": served,
+            "unmet_rate": unmet,
             "demand": lam.copy(),
             "slo_attainment": slo,
-            "gpus_by_type": dict(zip(self._base.gpu_names, ev.gpus_by_type.tolist())),
+            "gpus_by_type": dict(zip(self._base.gpu_names, gpus_by_type.tolist())),
             "replicas": target,
-            "violations": [v.name for v in ev.violations],
-            "clipped": dropped is not None,
+            "violations": violation_names(self._base.type_names, _Labels(self._labels, act), self._base.gpu_names,
+                                          ev[7], ev[8]) if n_viol else [],
+            "clipped": clipped,
             "clip_reason": reasons,
             "action_mask": self.action_masks(),
             "window": int(self._win[t]),
         }
-        return self._observation(), float(reward), False, truncated, info
+        return obs, float(reward), False, truncated, info
 
     def render(self) -> str | np.ndarray | None:
         if self.render_mode is None:
@@ -608,67 +638,32 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
     def _enforce_limits(self, target: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
         """Clip ``target`` to budget, inventory and storage by dropping new replicas, most expensive first.
 
-        Returns (target, dropped replicas per template or None, names of the limits that were exceeded).
-        Dropping one replica at a time from the most expensive template with new replicas until every limit
-        holds keeps the longest cheapest-first prefix of the new replicas that fits (all limits grow with the
-        prefix), which is computed here in one vectorised pass.
+        Returns (target, dropped replicas per template or None, names of the limits that were exceeded). The rule
+        is computed by :func:`hetserve_env._kernels.enforce_limits` (what ``step`` runs).
         """
-        billed = float(self._cost @ target)
-        use = self._gpu_use @ target
-        over_budget = billed > self._budget + TOL
-        over_gpu = use > self._inventory
-        over_storage = False
-        if self._finite_storage:
-            over_storage = float(self._artifact_gb @ ((self._art_mat @ (target > 0)) > 0)) > self._storage_gb + TOL
-        if not (over_budget or over_gpu.any() or over_storage):
-            return target, None, []  # within every limit (the common case)
+        c = self._static["fleet"]
+        target, dropped, clipped, over_budget, over_gpu, over_storage = _kernels().enforce_limits(
+            np.ascontiguousarray(target, dtype=np.int64), np.ascontiguousarray(current, dtype=np.int64), c[1], c[2], c[3],
+            c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11])
+        if not clipped:
+            return target, None, []
         reasons = (["budget"] if over_budget else []) + [f"inventory[{self._base.gpu_names[g]}]" for g in np.flatnonzero(over_gpu)]
         if over_storage:
             reasons.append("storage")
-        kept = np.minimum(target, current)
-        new = target - kept
-        order = self._cheap_first
-        n = new[order]
-        c = self._cost_sorted
-        base_cost = float(self._cost @ kept)
-        cum_cost = base_cost + np.cumsum(n * c)
-        fits = cum_cost <= self._budget + TOL
-        # only the limits the whole target breaks can be broken by a prefix of it
-        gpu_rows = np.flatnonzero(over_gpu)
-        if gpu_rows.size:
-            base_gpu = self._gpu_use[gpu_rows] @ kept
-            cum_gpu = base_gpu[:, None] + np.cumsum(self._gpu_use_sorted[gpu_rows] * n[None, :], axis=1)
-            fits &= (cum_gpu <= self._inventory[gpu_rows][:, None]).all(axis=0)
-        if over_storage:
-            base_dep = (self._art_mat @ (kept > 0)) > 0
-            art = self._tart_sorted
-            fresh = np.flatnonzero((n > 0) & ~base_dep[art])
-            inc = np.zeros(n.size)
-            _, first = np.unique(art[fresh], return_index=True)
-            inc[fresh[first]] = self._artifact_gb[art[fresh[first]]]
-            cum_sto = float(self._artifact_gb @ base_dep) + np.cumsum(inc)
-            fits &= cum_sto <= self._storage_gb + TOL
-        if fits.all():  # round-off at a limit's edge: the whole target fits after all
-            return target, None, []
-        p = int(np.argmin(fits))  # first position that does not fit
-        # how many replicas of the boundary template still fit (the prefix before it fits every limit)
-        d = order[p]
-        k = int(n[p])
-        prev_cost = cum_cost[p - 1] if p > 0 else base_cost
-        k = min(k, math.floor((self._budget + TOL - prev_cost) / c[p] + 1e-12))
-        g = self._tgpu[d]
-        if gpu_rows.size and over_gpu[g]:
-            r = int(np.flatnonzero(gpu_rows == g)[0])
-            prev_gpu = cum_gpu[r, p - 1] if p > 0 else base_gpu[r]
-            k = min(k, int((self._inventory[g] - prev_gpu) // self._gpus[d]))
-        if over_storage and inc[p] > 0 and cum_sto[p] > self._storage_gb + TOL:
-            k = 0  # its weights do not fit in the storage left
-        keep_n = n.copy()
-        keep_n[p] = max(k, 0)
-        keep_n[p + 1:] = 0
-        new_kept = np.empty_like(new)
-        new_kept[order] = keep_n
-        return kept + new_kept, new - new_kept, reasons
+        return target, dropped, reasons
+
+    def _window_problem(self, t: int, act: np.ndarray) -> Problem:
+        """The window's Problem on the billed templates ``act`` only (exact: the others carry no load and no cost)."""
+        h = t + self.history
+        pair = self._perf_cache["pairs"][self._row[t]][:, :, act]  # capacity, latency, load_slope, error: (4, I, K)
+        ints = self._tpl_int[:, act]  # template_gpu, template_artifact, gpus: (3, K)
+        return _trusted_problem({
+            **self._shared,
+            "template_labels": tuple(self._labels[act]),
+            "rate": self._rate[h], "input_tokens": self._tok_in[h], "output_tokens": self._tok_out[h],
+            "template_gpu": ints[0], "template_artifact": ints[1], "gpus": ints[2], "cost": self._cost[act],
+            "capacity": pair[0], "latency": pair[1], "load_slope": pair[2], "error": pair[3],
+        })
 
     def _observation(self) -> np.ndarray:
         t, H, I = self._t, self.history, self.n_types
