@@ -101,6 +101,7 @@ VIOLATION_FAMILIES = ("coverage", "max_unmet", "capacity", "error_slo", "delay_s
                       "routing_range", "unmet_range", "integrality", "budget", "inventory", "storage")
 #: What the index of each family refers to: type, template, GPU type or nothing.
 FAMILY_INDEX = ("type", "type", "template", "type", "type", "template", "template", "type", "template", "", "gpu", "")
+_TEMPLATE_FAMILY = np.array([k == "template" for k in FAMILY_INDEX])
 (V_COVERAGE, V_MAX_UNMET, V_CAPACITY, V_ERROR_SLO, V_DELAY_SLO, V_UNSERVABLE, V_ROUTING_RANGE, V_UNMET_RANGE,
  V_INTEGRALITY, V_BUDGET, V_INVENTORY, V_STORAGE) = range(12)
 
@@ -880,26 +881,100 @@ def observe(obs, t, history, rate_obs, tok_obs, time_obs, ready, warm, next_full
     return obs
 
 
+#: Layout of env_window's float output (after these come on_time (I,), gpus_by_type (G,), over_gpu (G,)).
+N_COST = 8  # rental, cold_start, storage, unmet_penalty, delay_penalty, error_penalty, clip_penalty, total ($)
+(E_SERVED, E_UNMET, E_OVERALL, E_BUDGET_USED, E_CLIPPED, E_OVER_BUDGET, E_OVER_STORAGE, E_N_VIOL) = range(N_COST, N_COST + 8)
+E_HEAD = N_COST + 8
+
+
 @_jit
-def env_step(action, delta_mode, ready, warm, max_replicas, avail_by_age, cost, template_gpu, gpus, inventory, budget,
-             tol, finite_storage, artifact_gb, template_artifact, storage_gb, cheap_first,
-             pairs, rate, delay_slo, error_slo, max_unmet, unmet_penalty, delay_penalty, error_penalty, storage_cost,
-             window_s, n_gpu_types, obs, t_next, history, rate_obs, tok_obs, time_obs, next_full):
-    """One environment step with the greedy router: fleet_update, window_outcome (route + evaluate) and the
-    per-type outcome and observation of the next window, in one compiled call."""
-    target, dropped, clipped, over_budget, over_gpu, over_storage, available = fleet_update(
-        action, delta_mode, ready, warm, max_replicas, avail_by_age, cost, template_gpu, gpus, inventory, budget, tol,
-        finite_storage, artifact_gb, template_artifact, storage_gb, cheap_first)
-    empty2 = np.zeros((0, 0))
-    empty1 = np.zeros(0)
+def env_window(target, dropped, clipped, over_budget, over_gpu, over_storage, available, pairs_all, row, rate_all, h,
+               delay_slo, error_slo, max_unmet, unmet_penalty, delay_penalty, error_penalty, storage_cost, window_s,
+               n_gpu_types, cost, template_gpu, template_artifact, gpus, inventory, artifact_gb, budget, storage_gb, tol,
+               hours, clip_penalty, obs, t, history, rate_obs, tok_obs, time_obs, ready, warm, next_full, max_replicas,
+               rec_avail, rec_served, rec_gpus, route_here, x_given, u_given):
+    """The window after the fleet update: route (greedy, or the given x/u on the billed templates), evaluate,
+    money of the window in $, per-type outcome, records for rendering and the next observation (into ``obs``).
+
+    Returns (billed templates, x, u, floats, violations) with few arrays (each returned array costs boxing
+    time): floats = the N_COST money terms, served, unmet, overall attainment, budget share, clipped, over
+    budget, over storage, number of violations, then on_time (I,), gpus_by_type (G,), over_gpu (G,);
+    violations = (family, index) pairs, template indices in the full template set.
+    """
+    pairs = pairs_all[row]
+    rate = rate_all[h]
     act, avail_a, x, u, ev = window_outcome(
         target, available, pairs, rate, delay_slo, error_slo, max_unmet, unmet_penalty, delay_penalty, error_penalty,
         cost, template_gpu, template_artifact, gpus, inventory, artifact_gb, budget, storage_gb, storage_cost, window_s,
-        n_gpu_types, tol, True, empty2, empty1)
-    attain, served, unmet, overall, budget_used = outcome_stats(rate, ev[3], ev[4], u, cost, target, budget)
-    observe(obs, t_next, history, rate_obs, tok_obs, time_obs, ready, warm, next_full, max_replicas, attain, budget_used)
-    return (target, dropped, clipped, over_budget, over_gpu, over_storage, available, act, avail_a, x, u, ev,
-            attain, served, unmet, overall, budget_used)
+        n_gpu_types, tol, route_here, x_given, u_given)
+    scalars, served_share, on_time_share, gpus_by_type = ev[0], ev[3], ev[4], ev[6]
+    vf, vi, n_viol = ev[7], ev[8], ev[10]
+    attain, served, unmet, overall, budget_used = outcome_stats(rate, served_share, on_time_share, u, cost, target, budget)
+    observe(obs, t + 1, history, rate_obs, tok_obs, time_obs, ready, warm, next_full, max_replicas, attain, budget_used)
+    I = rate.shape[0]
+    G = n_gpu_types
+    D = target.shape[0]
+    out = np.empty(E_HEAD + I + 2 * G)
+    out[0] = scalars[S_RENTAL] * hours
+    out[1] = scalars[S_COLD_START] * hours
+    out[2] = scalars[S_STORAGE] * hours
+    out[3] = scalars[S_UNMET] * hours
+    out[4] = scalars[S_DELAY] * hours
+    out[5] = scalars[S_ERROR] * hours
+    if clipped:
+        dropped_cost = 0.0
+        for d in range(D):
+            dropped_cost += cost[d] * dropped[d]
+        out[6] = clip_penalty * dropped_cost * hours
+    else:
+        out[6] = 0.0
+    total = 0.0
+    for j in range(7):
+        total += out[j]
+    out[7] = total
+    out[E_SERVED] = served
+    out[E_UNMET] = unmet
+    out[E_OVERALL] = overall
+    out[E_BUDGET_USED] = budget_used
+    out[E_CLIPPED] = 1.0 if clipped else 0.0
+    out[E_OVER_BUDGET] = 1.0 if over_budget else 0.0
+    out[E_OVER_STORAGE] = 1.0 if over_storage else 0.0
+    out[E_N_VIOL] = n_viol
+    for i in range(I):
+        out[E_HEAD + i] = attain[i]
+    for g in range(G):
+        out[E_HEAD + I + g] = gpus_by_type[g]
+        rec_gpus[t, g] = gpus_by_type[g]
+        out[E_HEAD + I + G + g] = 1.0 if over_gpu[g] else 0.0
+    for d in range(D):
+        rec_avail[t, d] = available[d]
+    rec_served[t] = served
+    viol = np.empty(2 * n_viol, dtype=np.int64)
+    for j in range(n_viol):
+        f = vf[j]
+        viol[2 * j] = f
+        viol[2 * j + 1] = act[vi[j]] if _TEMPLATE_FAMILY[f] else vi[j]
+    return act, x, u, out, viol
+
+
+@_jit
+def env_step(action, delta_mode, ready, warm, max_replicas, avail_by_age, cost, template_gpu, gpus, inventory, budget,
+             tol, finite_storage, artifact_gb, template_artifact, storage_gb, cheap_first,
+             pairs_all, row, rate_all, h, delay_slo, error_slo, max_unmet, unmet_penalty, delay_penalty, error_penalty,
+             storage_cost, window_s, n_gpu_types, hours, clip_penalty, obs, t, history, rate_obs, tok_obs, time_obs,
+             next_full, rec_avail, rec_served, rec_gpus):
+    """One environment step with the greedy router in one compiled call: fleet_update, then env_window.
+    Returns (target, billed templates, x, u, floats, violations) (see env_window)."""
+    target, dropped, clipped, over_budget, over_gpu, over_storage, available = fleet_update(
+        action, delta_mode, ready, warm, max_replicas, avail_by_age, cost, template_gpu, gpus, inventory, budget, tol,
+        finite_storage, artifact_gb, template_artifact, storage_gb, cheap_first)
+    act, x, u, out, viol = env_window(
+        target, dropped, clipped, over_budget, over_gpu, over_storage, available, pairs_all, row, rate_all, h,
+        delay_slo, error_slo, max_unmet, unmet_penalty, delay_penalty, error_penalty, storage_cost, window_s,
+        n_gpu_types, cost, template_gpu, template_artifact, gpus, inventory, artifact_gb, budget, storage_gb, tol,
+        hours, clip_penalty, obs, t, history, rate_obs, tok_obs, time_obs, ready, warm, next_full, max_replicas,
+        rec_avail, rec_served, rec_gpus, True, np.zeros((0, 0)), np.zeros(0))
+    return target, act, x, u, out, viol
 
 
 @_jit

@@ -166,11 +166,17 @@ def evaluate(
     )
 
 
+_KERNELS = None
+
+
 def _kernels():
     """The compiled kernels (imported on first use, so ``import hetserve_env`` does not import numba)."""
-    from . import _kernels as k
+    global _KERNELS
+    if _KERNELS is None:
+        from . import _kernels as k
 
-    return k
+        _KERNELS = k
+    return _KERNELS
 
 
 def _f(a: np.ndarray) -> np.ndarray:
@@ -197,17 +203,6 @@ _DETAIL = {"coverage": "routing + unmet must sum to 1", "capacity": "replicas ne
            "delay_slo": "share of requests served after the delay SLO",
            "unservable_route": "share routed to a template that cannot meet the type's delay SLO",
            "routing_range": "routing shares must lie in [0, 1]", "integrality": "replicas must be non-negative integers"}
-
-
-def violation_names(type_names, template_labels, gpu_names, families, indices) -> list[str]:
-    """``Violation.name`` of each (family code, index) pair that :func:`evaluate_core` reported."""
-    k = _kernels()
-    labels = {"type": type_names, "template": template_labels, "gpu": gpu_names}
-    out = []
-    for f, i in zip(families.tolist(), indices.tolist()):
-        kind = k.FAMILY_INDEX[f]
-        out.append(f"{k.VIOLATION_FAMILIES[f]}[{labels[kind][i]}]" if kind else k.VIOLATION_FAMILIES[f])
-    return out
 
 
 def violations_from_codes(type_names, template_labels, gpu_names, families, indices, amounts, billed: float,

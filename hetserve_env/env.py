@@ -13,7 +13,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from .allocation import TOL, Allocation, Evaluation, _f, _kernels, evaluate, violation_names
+from .allocation import TOL, Allocation, Evaluation, _f, _kernels, evaluate
 from .problem import Problem
 from .routing import ROUTERS, route
 from .scenario import Scenario, load_scenario
@@ -25,6 +25,7 @@ TOKEN_SCALE = 1000.0  # tokens are observed in thousands
 RATE_OBS_MAX = 100.0  # rate / mean rate is clipped to [0, RATE_OBS_MAX]
 TOKEN_OBS_MAX = 1000.0  # tokens / 1000 clipped to [0, TOKEN_OBS_MAX]
 
+_COST_TERMS = ("rental", "cold_start", "storage", "unmet_penalty", "delay_penalty", "error_penalty", "clip_penalty", "total")
 _TYPE_STATIC = ("delay_slo", "error_slo", "max_unmet", "unmet_penalty", "delay_penalty", "error_penalty")
 
 
@@ -39,38 +40,31 @@ def _trusted_problem(fields: dict[str, Any]) -> Problem:
     return p
 
 
-class _Labels:
-    """Template labels of the billed templates ``act`` (index k -> label of template act[k]), built on demand."""
-
-    __slots__ = ("labels", "act")
-
-    def __init__(self, labels: np.ndarray, act: np.ndarray) -> None:
-        self.labels, self.act = labels, act
-
-    def __getitem__(self, k: int) -> str:
-        return self.labels[self.act[k]]
-
-
 class _LastStep(dict):
     """The last step's record (for ``render`` and tests). The window's Problem, Allocation and Evaluation are
     built on first access (the step itself never needs them as objects); the Evaluation is ``evaluate``'s,
     on the same inputs as the step's own compiled call, so its numbers are the step's."""
 
-    def __init__(self, env: "HetServeEnv", t: int, act: np.ndarray, available: np.ndarray, target: np.ndarray,
-                 x: np.ndarray, u: np.ndarray, cost: dict[str, float]) -> None:
-        super().__init__(t=t, act=act, cost=cost, available=available, ready=env._ready[act], target=target[act])
-        self._env, self._x, self._u = env, x, u
+    def __init__(self, env: "HetServeEnv", t: int, act: np.ndarray, target: np.ndarray, x: np.ndarray, u: np.ndarray,
+                 cost: dict[str, float]) -> None:
+        super().__init__(t=t, act=act, cost=cost)
+        self._env, self._target, self._x, self._u, self._rec = env, target, x, u, env._rec_avail
 
     def __missing__(self, key: str) -> Any:
-        if key == "problem":
-            self["problem"] = self._env._window_problem(self["t"], self["act"])
+        if key == "available":
+            value = self._rec[self["t"]][self["act"]]
+        elif key == "target":
+            value = self._target[self["act"]]
+        elif key == "problem":
+            value = self._env._window_problem(self["t"], self["act"])
         elif key == "allocation":
-            self["allocation"] = Allocation(self["target"].copy(), self._x, self._u)
+            value = Allocation(self["target"].copy(), self._x, self._u)
         elif key == "evaluation":
-            self["evaluation"] = evaluate(self["problem"], self["allocation"], latency="load", available=self["available"])
+            value = evaluate(self["problem"], self["allocation"], latency="load", available=self["available"])
         else:
             raise KeyError(key)
-        return self[key]
+        self[key] = value
+        return value
 
 
 class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -319,7 +313,7 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
                       int(G)),
         }
         fl, ty = self._static["fleet"], self._static["types"]
-        self._static["window"] = (*ty[:6], fl[1], fl[2], fl[9], fl[3], fl[4], fl[8], fl[5], fl[10], ty[6], ty[7], ty[8], TOL)
+        self._static["window"] = (*ty, fl[1], fl[2], fl[9], fl[3], fl[4], fl[8], fl[5], fl[10], TOL)  # env_window's order
 
         # ---- reward scale
         hours = self.window_s / 3600.0
@@ -345,6 +339,12 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         self.observation_space = spaces.Box(np.concatenate(low).astype(np.float32), np.concatenate(high).astype(np.float32), dtype=np.float32)
         self._obs_buf = np.zeros(k, dtype=np.float32)
         self._obs_size = k
+        # names of what a step can report: violations by (family code, index), clipped inventories by GPU type
+        kern = _kernels()
+        labels = {"type": base.type_names, "template": base.template_labels, "gpu": base.gpu_names}
+        self._violation_names = [[f"{fam}[{lbl}]" for lbl in labels[kind]] if kind else [fam]
+                                 for fam, kind in zip(kern.VIOLATION_FAMILIES, kern.FAMILY_INDEX)]
+        self._gpu_reason = [f"inventory[{g}]" for g in base.gpu_names]
 
         # ---- per-value feasibility for masks: ok[v, d] for v = 0..R
         v = np.arange(R + 1)[:, None]
@@ -491,73 +491,64 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         a = self._validate_action(action, what="action", mode=self.action_mode)
         k, st = _kernels(), self._static
         h = t + self.history
-        lam = self._rate[h]
-        pairs = self._perf_cache["pairs"][self._row[t]]  # capacity, latency, load_slope, error: (4, I, D)
         obs = np.empty(self._obs_size, dtype=np.float32)
         delta = self.action_mode == "delta"
-        if self.router == "greedy":
-            # ---- the whole step (ageing, limits, routing, evaluate, observation) in one compiled call
-            (target, dropped, clipped, over_budget, over_gpu, over_storage, available, act, avail_act, x, u, ev,
-             on_time, served, unmet, overall, budget_used) = k.env_step(
-                a, delta, self._ready, self._warm, self.max_replicas, *st["fleet"], pairs, lam, *st["types"],
-                obs, t + 1, self.history, self._rate_obs, self._tok_obs, self._time_obs, self._next_full)
-        else:
-            target, dropped, clipped, over_budget, over_gpu, over_storage, available = k.fleet_update(
-                a, delta, self._ready, self._warm, self.max_replicas, *st["fleet"])
-            act = np.flatnonzero(target)
-            avail_act = available[act]
-            alloc = route(self._window_problem(t, act), avail_act, self.router, replicas=target[act])
-            act, avail_act, x, u, ev = k.window_outcome(target, available, pairs, lam, *st["window"], False,
-                                                        _f(alloc.routing), _f(alloc.unmet))
-            on_time, served, unmet, overall, budget_used = k.outcome_stats(lam, ev[3], ev[4], u, self._cost, target, self._budget)
-            k.observe(obs, t + 1, self.history, self._rate_obs, self._tok_obs, self._time_obs, self._ready, self._warm,
-                      self._next_full, self.max_replicas, on_time, budget_used)
-        scalars, gpus_by_type, n_viol = ev[0].tolist(), ev[6], ev[10]
-
-        # ---- money, reward, info
         hours = self.window_s / 3600.0
-        clip_pen = self.clip_penalty * float(self._cost @ dropped) * hours if clipped else 0.0
-        cost = {
-            "rental": scalars[k.S_RENTAL] * hours, "cold_start": scalars[k.S_COLD_START] * hours,
-            "storage": scalars[k.S_STORAGE] * hours, "unmet_penalty": scalars[k.S_UNMET] * hours,
-            "delay_penalty": scalars[k.S_DELAY] * hours, "error_penalty": scalars[k.S_ERROR] * hours, "clip_penalty": clip_pen,
-        }
-        total = sum(cost.values())
-        cost["total"] = total
-        reward = -total / self.reward_scale
+        tail = (obs, t, self.history, self._rate_obs, self._tok_obs, self._time_obs)
+        if self.router == "greedy":
+            # the whole step (ageing, limits, routing, evaluate, money, observation) in one compiled call
+            target, act, x, u, out, viol = k.env_step(
+                a, delta, self._ready, self._warm, self.max_replicas, *st["fleet"], self._perf_cache["pairs"], self._row[t],
+                self._rate, h, *st["types"], hours, self.clip_penalty, *tail, self._next_full, self._rec_avail,
+                self._rec_served, self._rec_gpus)
+        else:
+            fleet = k.fleet_update(a, delta, self._ready, self._warm, self.max_replicas, *st["fleet"])
+            target, available = fleet[0], fleet[6]
+            act = np.flatnonzero(target)
+            alloc = route(self._window_problem(t, act), available[act], self.router, replicas=target[act])
+            act, x, u, out, viol = k.env_window(
+                *fleet, self._perf_cache["pairs"], self._row[t], self._rate, h, *st["window"], hours, self.clip_penalty,
+                *tail, self._ready, self._warm, self._next_full, self.max_replicas, self._rec_avail, self._rec_served,
+                self._rec_gpus, False, _f(alloc.routing), _f(alloc.unmet))
+        vals = out.tolist()
+        I, G = self.n_types, self.n_gpu_types
+        cost = dict(zip(_COST_TERMS, vals[:k.N_COST]))
+        reward = -vals[k.N_COST - 1] / self.reward_scale
+        on_time = vals[k.E_HEAD:k.E_HEAD + I]
         self._attain = on_time
-        self._budget_used = budget_used
-        self._rec_avail[t] = available
-        self._rec_served[t] = served
-        self._rec_gpus[t] = gpus_by_type
-        self._last = _LastStep(self, t, act, avail_act, target, x, u, cost)
+        self._budget_used = vals[k.E_BUDGET_USED]
+        self._last = _LastStep(self, t, act, target, x, u, cost)
         self._t = t + 1
-        truncated = self._t == self._T
-        slo = dict(zip(self._base.type_names, on_time.tolist()))
-        slo["overall"] = overall
-        if clipped:
-            reasons = (["budget"] if over_budget else []) + [f"inventory[{self._base.gpu_names[g]}]" for g in np.flatnonzero(over_gpu)]
-            if over_storage:
+        slo = dict(zip(self._base.type_names, on_time))
+        slo["overall"] = vals[k.E_OVERALL]
+        if vals[k.E_CLIPPED]:
+            reasons = ["budget"] if vals[k.E_OVER_BUDGET] else []
+            reasons += [self._gpu_reason[g] for g, o in enumerate(vals[k.E_HEAD + I + G:]) if o]
+            if vals[k.E_OVER_STORAGE]:
                 reasons.append("storage")
         else:
             reasons = []
+        if vals[k.E_N_VIOL]:
+            names, v = self._violation_names, viol.tolist()
+            violations = [names[v[j]][v[j + 1]] for j in range(0, len(v), 2)]
+        else:
+            violations = []
         info = {
             "cost": cost,
             "reward_scale": self.reward_scale,
-            "served_rate": served,
-            "unmet_rate": unmet,
-            "demand": lam.copy(),
+            "served_rate": vals[k.E_SERVED],
+            "unmet_rate": vals[k.E_UNMET],
+            "demand": self._rate[h].copy(),
             "slo_attainment": slo,
-            "gpus_by_type": dict(zip(self._base.gpu_names, gpus_by_type.tolist())),
+            "gpus_by_type": dict(zip(self._base.gpu_names, vals[k.E_HEAD + I:k.E_HEAD + I + G])),
             "replicas": target,
-            "violations": violation_names(self._base.type_names, _Labels(self._labels, act), self._base.gpu_names,
-                                          ev[7], ev[8]) if n_viol else [],
-            "clipped": clipped,
+            "violations": violations,
+            "clipped": bool(vals[k.E_CLIPPED]),
             "clip_reason": reasons,
             "action_mask": self.action_masks(),
             "window": int(self._win[t]),
         }
-        return obs, float(reward), False, truncated, info
+        return obs, reward, False, self._t == self._T, info
 
     def render(self) -> str | np.ndarray | None:
         if self.render_mode is None:
