@@ -958,13 +958,16 @@ def env_window(target, dropped, clipped, over_budget, over_gpu, over_storage, av
 
 
 @_jit
-def env_step(action, delta_mode, ready, warm, max_replicas, avail_by_age, cost, template_gpu, gpus, inventory, budget,
-             tol, finite_storage, artifact_gb, template_artifact, storage_gb, cheap_first,
-             pairs_all, row, rate_all, h, delay_slo, error_slo, max_unmet, unmet_penalty, delay_penalty, error_penalty,
-             storage_cost, window_s, n_gpu_types, hours, clip_penalty, obs, t, history, rate_obs, tok_obs, time_obs,
-             next_full, rec_avail, rec_served, rec_gpus):
+def env_step(action, row, h, t, obs, clip_penalty, delta_mode, ready, warm, max_replicas, avail_by_age, cost, template_gpu, gpus,
+             inventory, budget, tol, finite_storage, artifact_gb, template_artifact, storage_gb, cheap_first, pairs_all,
+             rate_all, delay_slo, error_slo, max_unmet, unmet_penalty, delay_penalty, error_penalty, storage_cost,
+             window_s, n_gpu_types, hours, history, rate_obs, tok_obs, time_obs, next_full, rec_avail,
+             rec_served, rec_gpus):
     """One environment step with the greedy router in one compiled call: fleet_update, then env_window.
-    Returns (target, billed templates, x, u, floats, violations) (see env_window)."""
+
+    The per-step arguments come first (the environment passes the rest as one tuple built at reset).
+    Returns (target, billed templates, x, u, floats, violations) (see env_window).
+    """
     target, dropped, clipped, over_budget, over_gpu, over_storage, available = fleet_update(
         action, delta_mode, ready, warm, max_replicas, avail_by_age, cost, template_gpu, gpus, inventory, budget, tol,
         finite_storage, artifact_gb, template_artifact, storage_gb, cheap_first)
@@ -975,6 +978,15 @@ def env_step(action, delta_mode, ready, warm, max_replicas, avail_by_age, cost, 
         hours, clip_penalty, obs, t, history, rate_obs, tok_obs, time_obs, ready, warm, next_full, max_replicas,
         rec_avail, rec_served, rec_gpus, True, np.zeros((0, 0)), np.zeros(0))
     return target, act, x, u, out, viol
+
+
+@_jit
+def out_of_range(a, hi):
+    """Index of the first entry of ``a`` outside 0..hi, or -1 (action validation without two numpy reductions)."""
+    for k in range(a.shape[0]):
+        if a[k] < 0 or a[k] > hi:
+            return k
+    return -1
 
 
 @_jit

@@ -361,6 +361,17 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         self._warm = np.zeros((K, D), dtype=np.int64)
         self._last = None
 
+    @property
+    def _last(self) -> "_LastStep | None":
+        """The last step's record (render, tests), built on first access from what the step kept."""
+        if self._last_record is None and self._last_step is not None:
+            self._last_record = _LastStep(self, *self._last_step)
+        return self._last_record
+
+    @_last.setter
+    def _last(self, value: None) -> None:
+        self._last_step = self._last_record = value
+
     # ================================================================================== public helpers
     @property
     def template_labels(self) -> tuple[str, ...]:
@@ -478,7 +489,12 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         self._rec_avail = np.zeros((T, D))
         self._rec_served = np.zeros(T)
         self._rec_gpus = np.zeros((T, self.n_gpu_types))
-        self._last: dict[str, Any] | None = None
+        self._last = None
+        st = self._static
+        self._step_args = (self.action_mode == "delta", self._ready, self._warm, self.max_replicas, *st["fleet"],
+                           self._perf_cache["pairs"], self._rate, *st["types"], self.window_s / 3600.0,
+                           self.history, self._rate_obs, self._tok_obs, self._time_obs, self._next_full, self._rec_avail,
+                           self._rec_served, self._rec_gpus)
         info = {"day": days[0], "days": days, "window": int(win[0]), "action_mask": self.action_masks(),
                 "demand": rate[H - 1].copy()}
         return self._observation(), info
@@ -489,27 +505,23 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         if t >= self._T:
             raise RuntimeError("the episode is over (it was truncated at the end of its days of demand); call reset()")
         a = self._validate_action(action, what="action", mode=self.action_mode)
-        k, st = _kernels(), self._static
+        k = _kernels()
         h = t + self.history
         obs = np.empty(self._obs_size, dtype=np.float32)
-        delta = self.action_mode == "delta"
-        hours = self.window_s / 3600.0
-        tail = (obs, t, self.history, self._rate_obs, self._tok_obs, self._time_obs)
         if self.router == "greedy":
             # the whole step (ageing, limits, routing, evaluate, money, observation) in one compiled call
-            target, act, x, u, out, viol = k.env_step(
-                a, delta, self._ready, self._warm, self.max_replicas, *st["fleet"], self._perf_cache["pairs"], self._row[t],
-                self._rate, h, *st["types"], hours, self.clip_penalty, *tail, self._next_full, self._rec_avail,
-                self._rec_served, self._rec_gpus)
+            target, act, x, u, out, viol = k.env_step(a, self._row[t], h, t, obs, self.clip_penalty, *self._step_args)
         else:
-            fleet = k.fleet_update(a, delta, self._ready, self._warm, self.max_replicas, *st["fleet"])
+            st = self._static
+            fleet = k.fleet_update(a, self.action_mode == "delta", self._ready, self._warm, self.max_replicas, *st["fleet"])
             target, available = fleet[0], fleet[6]
             act = np.flatnonzero(target)
             alloc = route(self._window_problem(t, act), available[act], self.router, replicas=target[act])
             act, x, u, out, viol = k.env_window(
-                *fleet, self._perf_cache["pairs"], self._row[t], self._rate, h, *st["window"], hours, self.clip_penalty,
-                *tail, self._ready, self._warm, self._next_full, self.max_replicas, self._rec_avail, self._rec_served,
-                self._rec_gpus, False, _f(alloc.routing), _f(alloc.unmet))
+                *fleet, self._perf_cache["pairs"], self._row[t], self._rate, h, *st["window"], self.window_s / 3600.0,
+                self.clip_penalty, obs, t, self.history, self._rate_obs, self._tok_obs, self._time_obs, self._ready,
+                self._warm, self._next_full, self.max_replicas, self._rec_avail, self._rec_served, self._rec_gpus, False,
+                _f(alloc.routing), _f(alloc.unmet))
         vals = out.tolist()
         I, G = self.n_types, self.n_gpu_types
         cost = dict(zip(_COST_TERMS, vals[:k.N_COST]))
@@ -517,7 +529,8 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         on_time = vals[k.E_HEAD:k.E_HEAD + I]
         self._attain = on_time
         self._budget_used = vals[k.E_BUDGET_USED]
-        self._last = _LastStep(self, t, act, target, x, u, cost)
+        self._last_step = (t, act, target, x, u, cost)
+        self._last_record = None
         self._t = t + 1
         slo = dict(zip(self._base.type_names, on_time))
         slo["overall"] = vals[k.E_OVERALL]
@@ -605,13 +618,13 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         if a.shape != (D,):
             raise ValueError(f"{what} has shape {a.shape}, expected ({D},) — one entry per template")
         hi = self.max_replicas if mode == "target" else 2
-        lo_v, hi_v = a.min(), a.max()
-        if lo_v < 0 or hi_v > hi:
-            k = int(np.flatnonzero((a < 0) | (a > hi))[0])
+        a64 = a.astype(np.int64)  # a copy; a value that wraps (uint64 >= 2**63) turns negative and is caught
+        k = int(_kernels().out_of_range(a64, hi))
+        if k >= 0:
             meaning = "target replicas" if mode == "target" else "0 remove one / 1 keep / 2 add one"
             raise ValueError(f"{what}[{k}] = {int(a[k])} is out of range 0..{hi} ({meaning}) for template "
                              f"{self._labels[k]!r}")
-        return a.astype(np.int64, copy=True)
+        return a64
 
     def _over_limits(self, r: np.ndarray) -> list[str]:
         """Names of the limits ``r`` breaks (budget, inventory[g], storage)."""
