@@ -95,6 +95,29 @@ def npsum(a):
     return 0.0 + _pairwise(a)
 
 
+@_jit
+def _lt(a, b):
+    """numpy's sort order for floats: NaN after everything."""
+    return a < b or (np.isnan(b) and not np.isnan(a))
+
+
+@_jit
+def argsort_stable(v):
+    """``np.argsort(v, kind="stable")``: insertion sort for the short rows the router sorts, merge sort beyond."""
+    n = v.shape[0]
+    if n > 24:
+        return np.argsort(v, kind="mergesort")
+    o = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        key = v[i]
+        j = i - 1
+        while j >= 0 and _lt(key, v[o[j]]):
+            o[j + 1] = o[j]
+            j -= 1
+        o[j + 1] = i
+    return o
+
+
 # ------------------------------------------------------------------------------------------- evaluate
 #: Violation families in the order evaluate reports them (codes returned by evaluate_core).
 VIOLATION_FAMILIES = ("coverage", "max_unmet", "capacity", "error_slo", "delay_slo", "unservable_route",
@@ -328,7 +351,7 @@ def _plans(usable, key, capacity, delay_cost, err_gap):
         vals = np.empty(n)
         for k in range(n):
             vals[k] = key[i, idx[k]]
-        o = np.argsort(vals, kind="mergesort")
+        o = argsort_stable(vals)
         for k in range(n):
             d = idx[o[k]]
             cand[i, k] = d
@@ -422,7 +445,7 @@ def _greedy_pass(rate, capacity, unmet_penalty, error_penalty, avail, order, pla
                 v = np.empty(n)
                 for k in range(n):
                     v[k] = pkey[i, k] + psi * gap[k]
-                err_order[i, :n] = np.argsort(v, kind="mergesort")
+                err_order[i, :n] = argsort_stable(v)
                 err_done[i] = True
             o1 = err_order[i, :n]
             room1 = np.empty(n)
@@ -496,7 +519,7 @@ def _pair_pass(rate, capacity, unmet_penalty, error_penalty, avail, usable, dela
                     ii[m], dd[m] = i, d
                     neg[m] = -(capacity[i, d] * (unmet_penalty[i] - own))
                     m += 1
-    o = np.argsort(neg, kind="mergesort")
+    o = argsort_stable(neg)
     rem = rate.copy()
     units = avail.copy()
     x = np.zeros((I, D))
@@ -555,7 +578,7 @@ def route_greedy_core(rate, capacity, latency, error, error_slo, unmet_penalty, 
     tight = np.empty(I)
     for i in range(I):
         tight[i] = supply[i] / rate[i] if rate[i] > 0 else np.inf
-    order = np.argsort(tight, kind="mergesort")  # tightest type first
+    order = argsort_stable(tight)  # tightest type first
     plans = _plans(usable, delay_cost, capacity, delay_cost, err_gap)
     err_order = np.zeros((I, D), dtype=np.int64)
     err_done = np.zeros(I, dtype=np.bool_)
@@ -569,7 +592,7 @@ def route_greedy_core(rate, capacity, latency, error, error_slo, unmet_penalty, 
     for i in range(I):
         density[i] = -(unmet_penalty[i] * supply[i] / max(replicas_usable[i], 1e-12)) if rate[i] > 0 else -0.0
     for j in range(min(2, max(passes - 2, 0))):
-        o = order[::-1].copy() if j == 0 else np.argsort(density, kind="mergesort")
+        o = order[::-1].copy() if j == 0 else argsort_stable(density)
         same = True
         for k in range(I):
             if o[k] != order[k]:
