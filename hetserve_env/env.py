@@ -13,7 +13,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from .allocation import TOL, Allocation, Evaluation, _f, _kernels, evaluate
+from .allocation import TOL, Allocation, _f, _kernels, evaluate
 from .problem import Problem
 from .routing import ROUTERS, route
 from .scenario import Scenario, load_scenario
@@ -337,7 +337,6 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
             low.append(np.full(size, lo)), high.append(np.full(size, hi))
             k += size
         self.observation_space = spaces.Box(np.concatenate(low).astype(np.float32), np.concatenate(high).astype(np.float32), dtype=np.float32)
-        self._obs_buf = np.zeros(k, dtype=np.float32)
         self._obs_size = k
         # names of what a step can report: violations by (family code, index), clipped inventories by GPU type
         kern = _kernels()
@@ -670,21 +669,11 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         })
 
     def _observation(self) -> np.ndarray:
-        t, H, I = self._t, self.history, self.n_types
-        s = self._obs_slices
-        buf = self._obs_buf
-        buf[s["rate"]] = self._rate_obs[t:t + H].reshape(-1)
-        buf[s["input_tokens"].start:s["output_tokens"].stop] = self._tok_obs[t + H - 1]
-        ready, warm = self._ready, self._warm
-        serving = ready + (warm * self._next_full).sum(axis=0) if self._K > 1 else ready + warm[0]
-        total = ready + warm.sum(axis=0)
-        inv_r = 1.0 / self.max_replicas
-        buf[s["serving"]] = serving * inv_r
-        buf[s["warming"]] = (total - serving) * inv_r
-        buf[s["time"]] = self._time_obs[t]
-        buf[s["slo_attainment"]] = self._attain
-        buf[s["budget_used"]] = min(max(self._budget_used, 0.0), 1.0)
-        return buf.copy()
+        """The observation of the window about to be played (the layout of the class docstring), by the same
+        compiled function the step uses."""
+        return _kernels().observe(np.empty(self._obs_size, dtype=np.float32), self._t, self.history, self._rate_obs,
+                                  self._tok_obs, self._time_obs, self._ready, self._warm, self._next_full,
+                                  self.max_replicas, np.asarray(self._attain, dtype=np.float64), float(self._budget_used))
 
     def __repr__(self) -> str:
         return (f"HetServeEnv(scenario={self.scenario.name!r}, split={self.split!r}, window={self.window_s / 60:g} min, "

@@ -34,8 +34,9 @@ Two methods:
     (``unmet_penalty * capacity``); a contention-aware pass (a type also pays, per request, what the types
     after it would lose per replica-unit it takes); and, when demand is unmet, a pair-by-pair fill in
     descending net value per replica-unit (``capacity * (unmet_penalty - own delay and error cost)``, the
-    fractional-knapsack order of the overloaded LP). Vectorised over templates; Python loops over types
-    (the last candidate loops over the usable (type, template) pairs).
+    fractional-knapsack order of the overloaded LP). Compiled with numba
+    (:func:`hetserve_env._kernels.route_greedy_core`, the only implementation; the environment's step calls it
+    too), so a route costs microseconds.
 ``"lp"`` (exact)
     The linear program above (error excess as a penalised slack variable), solved with HiGHS through
     ``highspy`` (imported on first use). Its objective is a lower bound for any router on the same replicas.
