@@ -587,50 +587,58 @@ def route_greedy_core(rate, capacity, latency, error, error_slo, unmet_penalty, 
     if passes <= 1 or not (short or errs) or not drained or I == 1:
         return x, u  # no template ran out, so no type's choice depended on the others: the order is irrelevant
     best_obj, best_x, best_u = obj, x, u
-    # contested capacity: other type orders (reversed; descending unmet value per replica), keep the cheapest
+    # contested capacity: more candidates, the cheapest routing wins (in this order, so ties keep the earlier):
+    # j=0 the reversed type order, j=1 descending unmet value per replica, j=2 the pair-by-pair fill when demand
+    # is unmet, j=3 the contention-aware pass. (One call site per pass kind keeps the compiled code small.)
     density = np.empty(I)
     for i in range(I):
         density[i] = -(unmet_penalty[i] * supply[i] / max(replicas_usable[i], 1e-12)) if rate[i] > 0 else -0.0
-    for j in range(min(2, max(passes - 2, 0))):
-        o = order[::-1].copy() if j == 0 else argsort_stable(density)
-        same = True
-        for k in range(I):
-            if o[k] != order[k]:
-                same = False
-        if same:
+    for j in range(4):
+        if j == 2:
+            if short and passes >= 5:
+                # overload: fill (type, template) pairs by net value per replica-unit (fractional knapsack)
+                x, u = _pair_pass(rate, capacity, unmet_penalty, error_penalty, avail, usable, delay_cost, err_gap, zscore)
+                obj = router_objective_core(rate, latency, error, error_slo, unmet_penalty, delay_penalty, error_penalty, x, u)
+                if _better(obj, best_obj):
+                    best_obj, best_x, best_u = obj, x, u
             continue
-        x, u, obj, _, _, _ = _greedy_pass(rate, capacity, unmet_penalty, error_penalty, avail, o, plans,
-                                          err_order, err_done, zscore)
-        if _better(obj, best_obj):
-            best_obj, best_x, best_u = obj, x, u
-    if short and passes >= 5:
-        x, u = _pair_pass(rate, capacity, unmet_penalty, error_penalty, avail, usable, delay_cost, err_gap, zscore)
-        obj = router_objective_core(rate, latency, error, error_slo, unmet_penalty, delay_penalty, error_penalty, x, u)
-        if _better(obj, best_obj):
-            best_obj, best_x, best_u = obj, x, u
-    if passes >= 4:
-        # contention-aware pass (first order): a type also pays, per request, what the types after it would lose
-        # per replica-unit it takes (unmet penalty × the share of their demand their supply covers × their
-        # capacity there), so it leaves contested replicas to the types that depend on them
-        cover = np.zeros(I)
-        for i in range(I):
-            if supply[i] > 0:
-                cover[i] = min(1.0, rate[i] / supply[i])
-        key = delay_cost.copy()
-        acc = np.zeros(D)
-        for k in range(I - 1, -1, -1):
-            i = order[k]
-            w = unmet_penalty[i] * cover[i]
-            for d in range(D):
-                if usable[i, d]:
-                    key[i, d] = delay_cost[i, d] + acc[d] / capacity[i, d]
-                else:
-                    key[i, d] = delay_cost[i, d] + 0.0
-                acc[d] = acc[d] + (w * capacity[i, d] if usable[i, d] else w * capacity[i, d] * 0.0)
-        plans2 = _plans(usable, key, capacity, delay_cost, err_gap)
-        err_done2 = np.zeros(I, dtype=np.bool_)
-        x, u, obj, _, _, _ = _greedy_pass(rate, capacity, unmet_penalty, error_penalty, avail, order, plans2,
-                                          err_order, err_done2, zscore)
+        if j < 2:
+            if j >= passes - 2:
+                continue
+            o = order[::-1].copy() if j == 0 else argsort_stable(density)
+            same = True
+            for k in range(I):
+                if o[k] != order[k]:
+                    same = False
+            if same:
+                continue
+            pl = plans
+            done = err_done
+        else:
+            if passes < 4:
+                continue
+            # contention-aware pass (first order): a type also pays, per request, what the types after it would
+            # lose per replica-unit it takes (unmet penalty × the share of their demand their supply covers ×
+            # their capacity there), so it leaves contested replicas to the types that depend on them
+            cover = np.zeros(I)
+            for i in range(I):
+                if supply[i] > 0:
+                    cover[i] = min(1.0, rate[i] / supply[i])
+            key = delay_cost.copy()
+            acc = np.zeros(D)
+            for kk in range(I - 1, -1, -1):
+                i = order[kk]
+                w = unmet_penalty[i] * cover[i]
+                for d in range(D):
+                    if usable[i, d]:
+                        key[i, d] = delay_cost[i, d] + acc[d] / capacity[i, d]
+                    else:
+                        key[i, d] = delay_cost[i, d] + 0.0
+                    acc[d] = acc[d] + (w * capacity[i, d] if usable[i, d] else w * capacity[i, d] * 0.0)
+            pl = _plans(usable, key, capacity, delay_cost, err_gap)
+            done = np.zeros(I, dtype=np.bool_)
+            o = order
+        x, u, obj, _, _, _ = _greedy_pass(rate, capacity, unmet_penalty, error_penalty, avail, o, pl, err_order, done, zscore)
         if _better(obj, best_obj):
             best_obj, best_x, best_u = obj, x, u
     return best_x, best_u
@@ -856,12 +864,13 @@ def window_outcome(target, available, pairs, rate, delay_slo, error_slo, max_unm
         avail_a[k] = available[d]
         serving[k] = min(available[d], R[k])
     if route_here:
-        x, u = route_greedy_core(rate, cap, lat, err, error_slo, unmet_penalty, delay_penalty, error_penalty, avail_a, 5)
+        x, u = route_greedy_core(rate, cap, lat, err, error_slo, unmet_penalty, delay_penalty, error_penalty, avail_a,
+                                 np.int64(5))  # np.int64: the signature route() compiles, not a literal
     else:
         x, u = x_given, u_given
     ev = evaluate_core(rate, cap, lat, slope, err, error_slo, delay_slo, max_unmet, unmet_penalty, delay_penalty,
                        error_penalty, cost_a, tgpu_a, tart_a, gpus_a, inventory, artifact_gb, budget, storage_gb,
-                       storage_cost, window_s, n_gpu_types, R, serving, x, u, True, tol)
+                       storage_cost, window_s, n_gpu_types, R, serving, x, u, np.bool_(True), tol)
     return act, avail_a, x, u, ev
 
 
@@ -999,7 +1008,7 @@ def env_step(action, row, h, t, obs, clip_penalty, delta_mode, ready, warm, max_
         delay_slo, error_slo, max_unmet, unmet_penalty, delay_penalty, error_penalty, storage_cost, window_s,
         n_gpu_types, cost, template_gpu, template_artifact, gpus, inventory, artifact_gb, budget, storage_gb, tol,
         hours, clip_penalty, obs, t, history, rate_obs, tok_obs, time_obs, ready, warm, next_full, max_replicas,
-        rec_avail, rec_served, rec_gpus, True, np.zeros((0, 0)), np.zeros(0))
+        rec_avail, rec_served, rec_gpus, np.bool_(True), np.zeros((0, 0)), np.zeros(0))
     return target, act, x, u, out, viol
 
 
