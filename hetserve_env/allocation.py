@@ -1,7 +1,9 @@
 """Allocation and ``evaluate``: the one place that decides cost, feasibility and violations.
 
 The environment, every solver, every script and every test call :func:`evaluate`; nothing re-derives
-cost or feasibility on its own.
+cost or feasibility on its own. Its numeric core is the compiled :func:`hetserve_env._kernels.evaluate_core`
+(numba), which the environment's step calls directly; this module wraps it in the :class:`Evaluation` and
+:class:`Violation` objects.
 """
 
 from __future__ import annotations
@@ -137,6 +139,9 @@ def evaluate(
     ``available`` (D,) is the replica-equivalents that actually serve during the window (the environment
     passes fewer than ``replicas`` while new replicas cold-start). Capacity is judged against it; all
     ``replicas`` are billed, the share not serving as ``cold_start`` instead of ``rental``.
+
+    Every number and violation (family, index, amount) comes from :func:`hetserve_env._kernels.evaluate_core`;
+    the :class:`Violation` objects are built only when it reports one.
     """
     allocation.check_shape(problem)
     R = allocation.replicas.astype(float)
