@@ -133,6 +133,14 @@ S_BILLED, S_RENTAL, S_COLD_START, S_STORAGE, S_UNMET, S_DELAY, S_ERROR, S_OBJECT
 
 
 @_jit
+def _npmax(a, b):
+    """``np.maximum`` of two floats (NaN propagates, unlike ``max``)."""
+    if np.isnan(a) or np.isnan(b):
+        return np.nan
+    return a if a >= b else b
+
+
+@_jit
 def _nanmax_col(x, d, mask_ok, ok, absval):
     """numpy's column max of ``x[:, d]`` (NaN propagates); with ``mask_ok`` entries where ``ok`` are 0."""
     m = -np.inf
@@ -224,8 +232,7 @@ def evaluate_core(rate, capacity, latency, load_slope, error, error_slo, delay_s
         ph = 3600.0 * rate[i]
         unmet_pen += ph * (unmet_penalty[i] * u[i])
         delay_pen += ph * (delay_penalty[i] * lat_sum[i])
-        ee = err_excess[i]
-        error_pen += ph * (error_penalty[i] * (ee if ee > 0.0 else 0.0))
+        error_pen += ph * (error_penalty[i] * _npmax(err_excess[i], 0.0))
     storage = storage_cost * storage_used
     mean_error = np.zeros(I)
     for i in range(I):
@@ -286,7 +293,7 @@ def evaluate_core(rate, capacity, latency, load_slope, error, error_slo, delay_s
     for d in range(D):
         frac = abs(R[d] - np.round(R[d]))
         if frac > tol or R[d] < 0:
-            vf[n], vi[n], va[n] = V_INTEGRALITY, d, max(frac, -R[d])
+            vf[n], vi[n], va[n] = V_INTEGRALITY, d, _npmax(frac, -R[d])
             n += 1
     if billed > budget + tol:
         vf[n], vi[n], va[n] = V_BUDGET, -1, billed - budget

@@ -11,7 +11,8 @@
   windows and hand-made problems with scaled demand and zero-rate types, over dense, sparse, fractional and
   scarce availability: x, u and the router objective;
 * evaluate: every ``Evaluation`` field, violation names, amounts and details, for routed allocations and
-  perturbed (infeasible) ones, latency ``"zero_load"`` and ``"load"``, with and without ``available``.
+  perturbed (infeasible) ones, latency ``"zero_load"`` and ``"load"``, with and without ``available``; and
+  malformed allocations (NaN, inf, negative or fractional entries) of small hand-made problems.
 
 The file ``tests/data/golden.npz`` was written from the code before the compiled kernels
 (``python -m tests.golden --write``); ``tests/test_golden.py`` compares against it at rtol 1e-9.
@@ -198,6 +199,44 @@ def route_eval_cases(out: dict) -> None:
                     _record_eval(out, f"eval/{key}/{lat}/bad", evaluate(p, bad, latency=lat, available=avail))
                 big = Allocation(np.full(D, 30), alloc.routing, alloc.unmet)
                 _record_eval(out, f"eval/{key}/load/big", evaluate(p, big, latency="load"))
+    edge_cases(out)
+
+
+def edge_cases(out: dict) -> None:
+    """evaluate on malformed allocations (NaN, inf, negative shares, fractional/negative/NaN replicas) of small
+    hand-made problems: the violation families, amounts and NaN propagation of the cost terms."""
+    import warnings
+
+    from tests.factories import random_problem
+
+    for seed in range(60):
+        rng = np.random.default_rng(seed)
+        p = random_problem(seed % 7, n_types=1 + seed % 4, n_templates=1 + seed % 9,
+                           budget=[1e4, 30.0, float("inf")][seed % 3])
+        I, D = p.n_types, p.n_templates
+        x = rng.random((I, D)) * (rng.random((I, D)) < 0.5)
+        x /= np.maximum(x.sum(1, keepdims=True), 1)
+        u = 1 - x.sum(1)
+        R = rng.integers(0, 4, D).astype(float)
+        kind = seed % 6
+        if kind == 1:
+            x[rng.integers(I), rng.integers(D)] = np.nan
+        elif kind == 2:
+            x[rng.integers(I), rng.integers(D)] = np.inf
+            u[0] = -0.5
+        elif kind == 3:
+            R[rng.integers(D)] = np.nan
+            R[0] = -2.5
+        elif kind == 4:
+            x, R = -x, R + 0.5
+        elif kind == 5:
+            u[rng.integers(I)] = np.nan
+        avail = None if seed % 2 else rng.random(D) * 3
+        for lat in ("zero_load", "load"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                ev = evaluate(p, Allocation(R, x, u), latency=lat, available=avail)
+            _record_eval(out, f"eval/edge{seed}/{lat}", ev)
 
 
 def collect() -> dict[str, np.ndarray]:
