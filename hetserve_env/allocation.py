@@ -1,7 +1,9 @@
 """Allocation and ``evaluate``: the one place that decides cost, feasibility and violations.
 
 The environment, every solver, every script and every test call :func:`evaluate`; nothing re-derives
-cost or feasibility on its own.
+cost or feasibility on its own. Its numeric core is the compiled :func:`hetserve_env._kernels.evaluate_core`
+(numba), which the environment's step calls directly; this module wraps it in the :class:`Evaluation` and
+:class:`Violation` objects.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .perf import latency_at_utilisation
 from .problem import Problem
 
 #: Absolute tolerance on shares and capacities when judging feasibility (solver round-off).
@@ -138,80 +139,90 @@ def evaluate(
     ``available`` (D,) is the replica-equivalents that actually serve during the window (the environment
     passes fewer than ``replicas`` while new replicas cold-start). Capacity is judged against it; all
     ``replicas`` are billed, the share not serving as ``cold_start`` instead of ``rental``.
+
+    Every number and violation (family, index, amount) comes from :func:`hetserve_env._kernels.evaluate_core`;
+    the :class:`Violation` objects are built only when it reports one.
     """
     allocation.check_shape(problem)
     R = allocation.replicas.astype(float)
     serving = R if available is None else np.minimum(np.asarray(available, dtype=float), R)
-    x, u = allocation.routing, allocation.unmet
-    lam = problem.rate
-    cap = problem.capacity
-    served_ok = cap > 0
-    viol: list[Violation] = []
-
-    # Capacity: Σ_i λ_i x_id / μ_id ≤ R_d
-    load = (lam[:, None] * x / np.where(served_ok, cap, 1.0) * served_ok).sum(axis=0)
-    utilisation = np.divide(load, serving, out=np.where(load > 0, np.inf, 0.0), where=serving > 0)
-    if latency == "load":
-        lat = np.minimum(latency_at_utilisation(problem.latency, problem.load_slope, utilisation[None, :]), problem.window_s)
-    else:
+    load_latency = latency == "load"
+    k = _kernels()
+    out = k.evaluate_core(*problem_arrays(problem), _f(R), _f(serving), _f(allocation.routing), _f(allocation.unmet),
+                          load_latency, float(tol))
+    scalars, utilisation, lat, served, on_time, mean_error, gpus_by_type, vf, vi, va, n_viol = out
+    if not load_latency:
         lat = problem.latency
-
-    billed = float(problem.cost @ R)
-    rental = float(problem.cost @ serving)
-    cold_start = billed - rental
-    deployed = np.zeros(len(problem.artifact_names), dtype=bool)
-    deployed[problem.template_artifact[R > 0]] = True
-    storage_used = float(problem.artifact_gb[deployed].sum())
-    served = x.sum(axis=1)
-    err_excess = (problem.error * x).sum(axis=1) - problem.error_slo * served
-    per_hour = 3600.0 * lam
-    unmet_pen = float(per_hour @ (problem.unmet_penalty * u))
-    delay_pen = float(per_hour @ (problem.delay_penalty * (lat * x).sum(axis=1)))
-    error_pen = float(per_hour @ (problem.error_penalty * np.maximum(err_excess, 0.0)))
-    storage = problem.storage_cost * storage_used
-    late = np.where(lat > problem.delay_slo[:, None] * (1 + 1e-9), x, 0.0).sum(axis=1)
-
-    def add(name: str, mask: np.ndarray, amount: Any, labels: tuple[str, ...], detail: str = "") -> None:
-        if not mask.any():  # the common case: skip the index search (and computing a lazy amount)
-            return
-        amount = amount() if callable(amount) else amount
-        for k in np.flatnonzero(mask):
-            viol.append(Violation(name, labels[k], float(amount[k]), detail))
-
-    types, tpls = problem.type_names, problem.template_labels
-    coverage_gap = np.abs(served + u - 1)
-    add("coverage", coverage_gap > tol, coverage_gap, types, "routing + unmet must sum to 1")
-    add("max_unmet", u > problem.max_unmet + tol, lambda: u - problem.max_unmet, types)
-    add("capacity", load > serving + tol * np.maximum(1, serving), lambda: load - serving, tpls, "replicas needed beyond those serving")
-    add("error_slo", err_excess > tol, err_excess, types, "mean error over served requests above the SLO")
-    if latency == "load":
-        add("delay_slo", late > tol, late, types, "share of requests served after the delay SLO")
-    bad_route = (~served_ok & (x > tol)).any(axis=0)
-    add("unservable_route", bad_route, lambda: (x * ~served_ok).max(axis=0), tpls, "share routed to a template that cannot meet the type's delay SLO")
-    out_of_range = (x < -tol).any(axis=0) | (x > 1 + tol).any(axis=0)
-    add("routing_range", out_of_range, lambda: np.abs(x).max(axis=0), tpls, "routing shares must lie in [0, 1]")
-    add("unmet_range", u < -tol, lambda: -u, types)
-    frac = np.abs(R - np.round(R))
-    add("integrality", (frac > tol) | (R < 0), lambda: np.maximum(frac, -R), tpls, "replicas must be non-negative integers")
-    if billed > problem.budget + tol:
-        viol.append(Violation("budget", "", billed - problem.budget, f"rental ${billed:.2f}/h over ${problem.budget:.2f}/h"))
-    gpus_by_type = np.bincount(problem.template_gpu, weights=R * problem.gpus, minlength=problem.n_gpu_types)
-    add("inventory", gpus_by_type > problem.inventory + tol, lambda: gpus_by_type - problem.inventory, problem.gpu_names)
-    if storage_used > problem.storage_gb + tol:
-        viol.append(Violation("storage", "", storage_used - problem.storage_gb, f"{storage_used:.1f} GB stored"))
-
-    # mean error over served requests (0 where nothing is served); the masked divide never divides by zero
-    mean_error = np.divide((problem.error * x).sum(axis=1), served, out=np.zeros_like(served), where=served > 0)
+    viol = violations_from_codes(problem.type_names, problem.template_labels, problem.gpu_names, vf, vi, va,
+                                 scalars[k.S_BILLED], problem.budget, scalars[k.S_STORAGE_USED]) if n_viol else []
     return Evaluation(
         feasible=not viol,
-        objective=billed + storage + unmet_pen + delay_pen + error_pen,
-        rental=rental, cold_start=cold_start, storage=storage, unmet_penalty=unmet_pen, delay_penalty=delay_pen, error_penalty=error_pen,
+        objective=float(scalars[k.S_OBJECTIVE]),
+        rental=float(scalars[k.S_RENTAL]), cold_start=float(scalars[k.S_COLD_START]), storage=float(scalars[k.S_STORAGE]),
+        unmet_penalty=float(scalars[k.S_UNMET]), delay_penalty=float(scalars[k.S_DELAY]), error_penalty=float(scalars[k.S_ERROR]),
         violations=viol,
         utilisation=utilisation,
         latency=lat,
         served_share=served,
-        on_time_share=served - late,
+        on_time_share=on_time,
         mean_error=mean_error,
         gpus_by_type=gpus_by_type,
-        storage_used_gb=storage_used,
+        storage_used_gb=float(scalars[k.S_STORAGE_USED]),
     )
+
+
+_KERNELS = None
+
+
+def _kernels():
+    """The compiled kernels (imported on first use, so ``import hetserve_env`` does not import numba)."""
+    global _KERNELS
+    if _KERNELS is None:
+        from . import _kernels as k
+
+        _KERNELS = k
+    return _KERNELS
+
+
+def _f(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def _i(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def problem_arrays(problem: Problem) -> tuple:
+    """``problem``'s fields in the order of :func:`hetserve_env._kernels.evaluate_core`'s leading arguments
+    (float64 / int64, C-contiguous: one compiled specialisation)."""
+    p = problem
+    return (_f(p.rate), _f(p.capacity), _f(p.latency), _f(p.load_slope), _f(p.error), _f(p.error_slo), _f(p.delay_slo),
+            _f(p.max_unmet), _f(p.unmet_penalty), _f(p.delay_penalty), _f(p.error_penalty), _f(p.cost), _i(p.template_gpu),
+            _i(p.template_artifact), _i(p.gpus), _f(p.inventory), _f(p.artifact_gb), float(p.budget), float(p.storage_gb),
+            float(p.storage_cost), float(p.window_s), len(p.gpu_names))
+
+
+#: Detail text of each violation family (budget and storage add their totals).
+_DETAIL = {"coverage": "routing + unmet must sum to 1", "capacity": "replicas needed beyond those serving",
+           "error_slo": "mean error over served requests above the SLO",
+           "delay_slo": "share of requests served after the delay SLO",
+           "unservable_route": "share routed to a template that cannot meet the type's delay SLO",
+           "routing_range": "routing shares must lie in [0, 1]", "integrality": "replicas must be non-negative integers"}
+
+
+def violations_from_codes(type_names, template_labels, gpu_names, families, indices, amounts, billed: float,
+                          budget: float, storage_used: float) -> list[Violation]:
+    """The :class:`Violation` objects of evaluate_core's (family, index, amount) triples, in its order."""
+    k = _kernels()
+    labels = {"type": type_names, "template": template_labels, "gpu": gpu_names}
+    out = []
+    for f, i, amount in zip(families.tolist(), indices.tolist(), amounts.tolist()):
+        name, kind = k.VIOLATION_FAMILIES[f], k.FAMILY_INDEX[f]
+        if name == "budget":
+            detail = f"rental ${billed:.2f}/h over ${budget:.2f}/h"
+        elif name == "storage":
+            detail = f"{storage_used:.1f} GB stored"
+        else:
+            detail = _DETAIL.get(name, "")
+        out.append(Violation(name, labels[kind][i] if kind else "", amount, detail))
+    return out

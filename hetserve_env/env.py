@@ -13,7 +13,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from .allocation import TOL, Allocation, Evaluation, evaluate
+from .allocation import TOL, Allocation, _f, _kernels, evaluate
 from .problem import Problem
 from .routing import ROUTERS, route
 from .scenario import Scenario, load_scenario
@@ -25,6 +25,7 @@ TOKEN_SCALE = 1000.0  # tokens are observed in thousands
 RATE_OBS_MAX = 100.0  # rate / mean rate is clipped to [0, RATE_OBS_MAX]
 TOKEN_OBS_MAX = 1000.0  # tokens / 1000 clipped to [0, TOKEN_OBS_MAX]
 
+_COST_TERMS = ("rental", "cold_start", "storage", "unmet_penalty", "delay_penalty", "error_penalty", "clip_penalty", "total")
 _TYPE_STATIC = ("delay_slo", "error_slo", "max_unmet", "unmet_penalty", "delay_penalty", "error_penalty")
 
 
@@ -37,6 +38,33 @@ def _trusted_problem(fields: dict[str, Any]) -> Problem:
     p = object.__new__(Problem)
     p.__dict__.update(fields)
     return p
+
+
+class _LastStep(dict):
+    """The last step's record (for ``render`` and tests). The window's Problem, Allocation and Evaluation are
+    built on first access (the step itself never needs them as objects); the Evaluation is ``evaluate``'s,
+    on the same inputs as the step's own compiled call, so its numbers are the step's."""
+
+    def __init__(self, env: "HetServeEnv", t: int, act: np.ndarray, target: np.ndarray, x: np.ndarray, u: np.ndarray,
+                 cost: dict[str, float]) -> None:
+        super().__init__(t=t, act=act, cost=cost)
+        self._env, self._target, self._x, self._u, self._rec = env, target, x, u, env._rec_avail
+
+    def __missing__(self, key: str) -> Any:
+        if key == "available":
+            value = self._rec[self["t"]][self["act"]]
+        elif key == "target":
+            value = self._target[self["act"]]
+        elif key == "problem":
+            value = self._env._window_problem(self["t"], self["act"])
+        elif key == "allocation":
+            value = Allocation(self["target"].copy(), self._x, self._u)
+        elif key == "evaluation":
+            value = evaluate(self["problem"], self["allocation"], latency="load", available=self["available"])
+        else:
+            raise KeyError(key)
+        self[key] = value
+        return value
 
 
 class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -273,6 +301,19 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         if K > 1:
             next_full[:-1] = self._avail_by_age[1:] >= 1.0
         self._next_full = next_full
+        # argument groups of the compiled step (hetserve_env._kernels), in their order; float64/int64, C-contiguous
+        f64 = lambda v: np.ascontiguousarray(v, dtype=np.float64)  # noqa: E731
+        i64 = lambda v: np.ascontiguousarray(v, dtype=np.int64)  # noqa: E731
+        self._static = {
+            "fleet": (f64(self._avail_by_age), f64(self._cost), i64(self._tgpu), i64(self._gpus), f64(self._inventory),
+                      float(self._budget), TOL, bool(math.isfinite(self._storage_gb)), f64(self._artifact_gb),
+                      i64(self._tart), float(self._storage_gb), i64(self._cheap_first)),
+            "types": (f64(base.delay_slo), f64(base.error_slo), f64(base.max_unmet), f64(base.unmet_penalty),
+                      f64(base.delay_penalty), f64(base.error_penalty), float(base.storage_cost), float(self.window_s),
+                      int(G)),
+        }
+        fl, ty = self._static["fleet"], self._static["types"]
+        self._static["window"] = (*ty, fl[1], fl[2], fl[9], fl[3], fl[4], fl[8], fl[5], fl[10], TOL)  # env_window's order
 
         # ---- reward scale
         hours = self.window_s / 3600.0
@@ -296,7 +337,13 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
             low.append(np.full(size, lo)), high.append(np.full(size, hi))
             k += size
         self.observation_space = spaces.Box(np.concatenate(low).astype(np.float32), np.concatenate(high).astype(np.float32), dtype=np.float32)
-        self._obs_buf = np.zeros(k, dtype=np.float32)
+        self._obs_size = k
+        # names of what a step can report: violations by (family code, index), clipped inventories by GPU type
+        kern = _kernels()
+        labels = {"type": base.type_names, "template": base.template_labels, "gpu": base.gpu_names}
+        self._violation_names = [[f"{fam}[{lbl}]" for lbl in labels[kind]] if kind else [fam]
+                                 for fam, kind in zip(kern.VIOLATION_FAMILIES, kern.FAMILY_INDEX)]
+        self._gpu_reason = [f"inventory[{g}]" for g in base.gpu_names]
 
         # ---- per-value feasibility for masks: ok[v, d] for v = 0..R
         v = np.arange(R + 1)[:, None]
@@ -312,6 +359,17 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         self._ready = np.zeros(D, dtype=np.int64)
         self._warm = np.zeros((K, D), dtype=np.int64)
         self._last = None
+
+    @property
+    def _last(self) -> "_LastStep | None":
+        """The last step's record (render, tests), built on first access from what the step kept."""
+        if self._last_record is None and self._last_step is not None:
+            self._last_record = _LastStep(self, *self._last_step)
+        return self._last_record
+
+    @_last.setter
+    def _last(self, value: None) -> None:
+        self._last_step = self._last_record = value
 
     # ================================================================================== public helpers
     @property
@@ -430,7 +488,12 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         self._rec_avail = np.zeros((T, D))
         self._rec_served = np.zeros(T)
         self._rec_gpus = np.zeros((T, self.n_gpu_types))
-        self._last: dict[str, Any] | None = None
+        self._last = None
+        st = self._static
+        self._step_args = (self.action_mode == "delta", self._ready, self._warm, self.max_replicas, *st["fleet"],
+                           self._perf_cache["pairs"], self._rate, *st["types"], self.window_s / 3600.0,
+                           self.history, self._rate_obs, self._tok_obs, self._time_obs, self._next_full, self._rec_avail,
+                           self._rec_served, self._rec_gpus)
         info = {"day": days[0], "days": days, "window": int(win[0]), "action_mask": self.action_masks(),
                 "demand": rate[H - 1].copy()}
         return self._observation(), info
@@ -441,93 +504,63 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         if t >= self._T:
             raise RuntimeError("the episode is over (it was truncated at the end of its days of demand); call reset()")
         a = self._validate_action(action, what="action", mode=self.action_mode)
-        # ---- age the cohorts (window boundary), then apply the action
-        ready, warm, K = self._ready, self._warm, self._K
-        ready += warm[K - 1]
-        if K > 1:
-            warm[1:] = warm[:-1].copy()
-        warm[0] = 0
-        current = ready + warm.sum(axis=0) if K > 1 else ready.copy()
-        if self.action_mode == "target":
-            target = a
-        else:
-            target = np.clip(current + a - 1, 0, self.max_replicas)
-        target, dropped, reasons = self._enforce_limits(target, current)
-        diff = target - current
-        if (diff < 0).any():
-            rem = np.maximum(-diff, 0)
-            for k in range(1, K):  # youngest cold-starting cohorts first
-                take = np.minimum(warm[k], rem)
-                warm[k] -= take
-                rem -= take
-            ready -= rem
-        warm[0] = np.maximum(diff, 0)
-        if K == 1:
-            available = ready + self._avail_by_age[0] * warm[0]
-        else:
-            available = ready + (self._avail_by_age * warm).sum(axis=0)
-
-        # ---- the window's problem on the billed templates only (exact: others carry no load and no cost)
-        act = np.flatnonzero(target)
-        row = self._row[t]
+        k = _kernels()
         h = t + self.history
-        lam = self._rate[h]
-        pair = self._perf_cache["pairs"][row][:, :, act]  # capacity, latency, load_slope, error: (4, I, K)
-        ints = self._tpl_int[:, act]  # template_gpu, template_artifact, gpus: (3, K)
-        problem = _trusted_problem({
-            **self._shared,
-            "template_labels": tuple(self._labels[act]),
-            "rate": lam, "input_tokens": self._tok_in[h], "output_tokens": self._tok_out[h],
-            "template_gpu": ints[0], "template_artifact": ints[1], "gpus": ints[2], "cost": self._cost[act],
-            "capacity": pair[0], "latency": pair[1], "load_slope": pair[2], "error": pair[3],
-        })
-        avail_act = available[act]
-        alloc = route(problem, avail_act, self.router, replicas=target[act])
-        ev = evaluate(problem, alloc, latency="load", available=avail_act)
-
-        # ---- money, reward, info
-        hours = self.window_s / 3600.0
-        clip_pen = self.clip_penalty * float(self._cost @ dropped) * hours if dropped is not None else 0.0
-        cost = {
-            "rental": ev.rental * hours, "cold_start": ev.cold_start * hours, "storage": ev.storage * hours,
-            "unmet_penalty": ev.unmet_penalty * hours, "delay_penalty": ev.delay_penalty * hours,
-            "error_penalty": ev.error_penalty * hours, "clip_penalty": clip_pen,
-        }
-        total = sum(cost.values())
-        cost["total"] = total
-        reward = -total / self.reward_scale
-        served = lam @ ev.served_share
-        unmet = lam @ alloc.unmet
-        on_time = np.minimum(np.maximum(np.where(lam > 0, ev.on_time_share, 1.0), 0.0), 1.0)  # (clip: round-off only)
-        lam_sum = lam.sum()
-        overall = min(max(float(lam @ ev.on_time_share / lam_sum), 0.0), 1.0) if lam_sum > 0 else 1.0
-        self._attain = on_time.astype(np.float32)
-        self._budget_used = float(self._cost @ target) / self._budget
-        self._rec_avail[t] = available
-        self._rec_served[t] = served
-        self._rec_gpus[t] = ev.gpus_by_type
-        self._last = {"t": t, "act": act, "problem": problem, "allocation": alloc, "evaluation": ev, "cost": cost,
-                      "available": avail_act, "ready": ready[act].copy(), "target": target[act].copy()}
+        obs = np.empty(self._obs_size, dtype=np.float32)
+        if self.router == "greedy":
+            # the whole step (ageing, limits, routing, evaluate, money, observation) in one compiled call
+            target, act, x, u, out, viol = k.env_step(a, self._row[t], h, t, obs, self.clip_penalty, *self._step_args)
+        else:
+            st = self._static
+            fleet = k.fleet_update(a, self.action_mode == "delta", self._ready, self._warm, self.max_replicas, *st["fleet"])
+            target, available = fleet[0], fleet[6]
+            act = np.flatnonzero(target)
+            alloc = route(self._window_problem(t, act), available[act], self.router, replicas=target[act])
+            act, x, u, out, viol = k.env_window(
+                *fleet, self._perf_cache["pairs"], self._row[t], self._rate, h, *st["window"], self.window_s / 3600.0,
+                self.clip_penalty, obs, t, self.history, self._rate_obs, self._tok_obs, self._time_obs, self._ready,
+                self._warm, self._next_full, self.max_replicas, self._rec_avail, self._rec_served, self._rec_gpus, False,
+                _f(alloc.routing), _f(alloc.unmet))
+        vals = out.tolist()
+        I, G = self.n_types, self.n_gpu_types
+        cost = dict(zip(_COST_TERMS, vals[:k.N_COST]))
+        reward = -vals[k.N_COST - 1] / self.reward_scale
+        on_time = vals[k.E_HEAD:k.E_HEAD + I]
+        self._attain = on_time
+        self._budget_used = vals[k.E_BUDGET_USED]
+        self._last_step = (t, act, target, x, u, cost)
+        self._last_record = None
         self._t = t + 1
-        truncated = self._t == self._T
-        slo = dict(zip(self._base.type_names, on_time.tolist()))
-        slo["overall"] = overall
+        slo = dict(zip(self._base.type_names, on_time))
+        slo["overall"] = vals[k.E_OVERALL]
+        if vals[k.E_CLIPPED]:
+            reasons = ["budget"] if vals[k.E_OVER_BUDGET] else []
+            reasons += [self._gpu_reason[g] for g, o in enumerate(vals[k.E_HEAD + I + G:]) if o]
+            if vals[k.E_OVER_STORAGE]:
+                reasons.append("storage")
+        else:
+            reasons = []
+        if vals[k.E_N_VIOL]:
+            names, v = self._violation_names, viol.tolist()
+            violations = [names[v[j]][v[j + 1]] for j in range(0, len(v), 2)]
+        else:
+            violations = []
         info = {
             "cost": cost,
             "reward_scale": self.reward_scale,
-            "served_rate": float(served),
-            "unmet_rate": float(unmet),
-            "demand": lam.copy(),
+            "served_rate": vals[k.E_SERVED],
+            "unmet_rate": vals[k.E_UNMET],
+            "demand": self._rate[h].copy(),
             "slo_attainment": slo,
-            "gpus_by_type": dict(zip(self._base.gpu_names, ev.gpus_by_type.tolist())),
+            "gpus_by_type": dict(zip(self._base.gpu_names, vals[k.E_HEAD + I:k.E_HEAD + I + G])),
             "replicas": target,
-            "violations": [v.name for v in ev.violations],
-            "clipped": dropped is not None,
+            "violations": violations,
+            "clipped": bool(vals[k.E_CLIPPED]),
             "clip_reason": reasons,
             "action_mask": self.action_masks(),
             "window": int(self._win[t]),
         }
-        return self._observation(), float(reward), False, truncated, info
+        return obs, reward, False, self._t == self._T, info
 
     def render(self) -> str | np.ndarray | None:
         if self.render_mode is None:
@@ -584,13 +617,13 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         if a.shape != (D,):
             raise ValueError(f"{what} has shape {a.shape}, expected ({D},) — one entry per template")
         hi = self.max_replicas if mode == "target" else 2
-        lo_v, hi_v = a.min(), a.max()
-        if lo_v < 0 or hi_v > hi:
-            k = int(np.flatnonzero((a < 0) | (a > hi))[0])
+        a64 = a.astype(np.int64)  # a copy; a value that wraps (uint64 >= 2**63) turns negative and is caught
+        k = int(_kernels().out_of_range(a64, hi))
+        if k >= 0:
             meaning = "target replicas" if mode == "target" else "0 remove one / 1 keep / 2 add one"
             raise ValueError(f"{what}[{k}] = {int(a[k])} is out of range 0..{hi} ({meaning}) for template "
                              f"{self._labels[k]!r}")
-        return a.astype(np.int64, copy=True)
+        return a64
 
     def _over_limits(self, r: np.ndarray) -> list[str]:
         """Names of the limits ``r`` breaks (budget, inventory[g], storage)."""
@@ -608,84 +641,39 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
     def _enforce_limits(self, target: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
         """Clip ``target`` to budget, inventory and storage by dropping new replicas, most expensive first.
 
-        Returns (target, dropped replicas per template or None, names of the limits that were exceeded).
-        Dropping one replica at a time from the most expensive template with new replicas until every limit
-        holds keeps the longest cheapest-first prefix of the new replicas that fits (all limits grow with the
-        prefix), which is computed here in one vectorised pass.
+        Returns (target, dropped replicas per template or None, names of the limits that were exceeded). The rule
+        is computed by :func:`hetserve_env._kernels.enforce_limits` (what ``step`` runs).
         """
-        billed = float(self._cost @ target)
-        use = self._gpu_use @ target
-        over_budget = billed > self._budget + TOL
-        over_gpu = use > self._inventory
-        over_storage = False
-        if self._finite_storage:
-            over_storage = float(self._artifact_gb @ ((self._art_mat @ (target > 0)) > 0)) > self._storage_gb + TOL
-        if not (over_budget or over_gpu.any() or over_storage):
-            return target, None, []  # within every limit (the common case)
+        c = self._static["fleet"]
+        target, dropped, clipped, over_budget, over_gpu, over_storage = _kernels().enforce_limits(
+            np.ascontiguousarray(target, dtype=np.int64), np.ascontiguousarray(current, dtype=np.int64), c[1], c[2], c[3],
+            c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11])
+        if not clipped:
+            return target, None, []
         reasons = (["budget"] if over_budget else []) + [f"inventory[{self._base.gpu_names[g]}]" for g in np.flatnonzero(over_gpu)]
         if over_storage:
             reasons.append("storage")
-        kept = np.minimum(target, current)
-        new = target - kept
-        order = self._cheap_first
-        n = new[order]
-        c = self._cost_sorted
-        base_cost = float(self._cost @ kept)
-        cum_cost = base_cost + np.cumsum(n * c)
-        fits = cum_cost <= self._budget + TOL
-        # only the limits the whole target breaks can be broken by a prefix of it
-        gpu_rows = np.flatnonzero(over_gpu)
-        if gpu_rows.size:
-            base_gpu = self._gpu_use[gpu_rows] @ kept
-            cum_gpu = base_gpu[:, None] + np.cumsum(self._gpu_use_sorted[gpu_rows] * n[None, :], axis=1)
-            fits &= (cum_gpu <= self._inventory[gpu_rows][:, None]).all(axis=0)
-        if over_storage:
-            base_dep = (self._art_mat @ (kept > 0)) > 0
-            art = self._tart_sorted
-            fresh = np.flatnonzero((n > 0) & ~base_dep[art])
-            inc = np.zeros(n.size)
-            _, first = np.unique(art[fresh], return_index=True)
-            inc[fresh[first]] = self._artifact_gb[art[fresh[first]]]
-            cum_sto = float(self._artifact_gb @ base_dep) + np.cumsum(inc)
-            fits &= cum_sto <= self._storage_gb + TOL
-        if fits.all():  # round-off at a limit's edge: the whole target fits after all
-            return target, None, []
-        p = int(np.argmin(fits))  # first position that does not fit
-        # how many replicas of the boundary template still fit (the prefix before it fits every limit)
-        d = order[p]
-        k = int(n[p])
-        prev_cost = cum_cost[p - 1] if p > 0 else base_cost
-        k = min(k, math.floor((self._budget + TOL - prev_cost) / c[p] + 1e-12))
-        g = self._tgpu[d]
-        if gpu_rows.size and over_gpu[g]:
-            r = int(np.flatnonzero(gpu_rows == g)[0])
-            prev_gpu = cum_gpu[r, p - 1] if p > 0 else base_gpu[r]
-            k = min(k, int((self._inventory[g] - prev_gpu) // self._gpus[d]))
-        if over_storage and inc[p] > 0 and cum_sto[p] > self._storage_gb + TOL:
-            k = 0  # its weights do not fit in the storage left
-        keep_n = n.copy()
-        keep_n[p] = max(k, 0)
-        keep_n[p + 1:] = 0
-        new_kept = np.empty_like(new)
-        new_kept[order] = keep_n
-        return kept + new_kept, new - new_kept, reasons
+        return target, dropped, reasons
+
+    def _window_problem(self, t: int, act: np.ndarray) -> Problem:
+        """The window's Problem on the billed templates ``act`` only (exact: the others carry no load and no cost)."""
+        h = t + self.history
+        pair = self._perf_cache["pairs"][self._row[t]][:, :, act]  # capacity, latency, load_slope, error: (4, I, K)
+        ints = self._tpl_int[:, act]  # template_gpu, template_artifact, gpus: (3, K)
+        return _trusted_problem({
+            **self._shared,
+            "template_labels": tuple(self._labels[act]),
+            "rate": self._rate[h], "input_tokens": self._tok_in[h], "output_tokens": self._tok_out[h],
+            "template_gpu": ints[0], "template_artifact": ints[1], "gpus": ints[2], "cost": self._cost[act],
+            "capacity": pair[0], "latency": pair[1], "load_slope": pair[2], "error": pair[3],
+        })
 
     def _observation(self) -> np.ndarray:
-        t, H, I = self._t, self.history, self.n_types
-        s = self._obs_slices
-        buf = self._obs_buf
-        buf[s["rate"]] = self._rate_obs[t:t + H].reshape(-1)
-        buf[s["input_tokens"].start:s["output_tokens"].stop] = self._tok_obs[t + H - 1]
-        ready, warm = self._ready, self._warm
-        serving = ready + (warm * self._next_full).sum(axis=0) if self._K > 1 else ready + warm[0]
-        total = ready + warm.sum(axis=0)
-        inv_r = 1.0 / self.max_replicas
-        buf[s["serving"]] = serving * inv_r
-        buf[s["warming"]] = (total - serving) * inv_r
-        buf[s["time"]] = self._time_obs[t]
-        buf[s["slo_attainment"]] = self._attain
-        buf[s["budget_used"]] = min(max(self._budget_used, 0.0), 1.0)
-        return buf.copy()
+        """The observation of the window about to be played (the layout of the class docstring), by the same
+        compiled function the step uses."""
+        return _kernels().observe(np.empty(self._obs_size, dtype=np.float32), self._t, self.history, self._rate_obs,
+                                  self._tok_obs, self._time_obs, self._ready, self._warm, self._next_full,
+                                  self.max_replicas, np.asarray(self._attain, dtype=np.float64), float(self._budget_used))
 
     def __repr__(self) -> str:
         return (f"HetServeEnv(scenario={self.scenario.name!r}, split={self.split!r}, window={self.window_s / 60:g} min, "

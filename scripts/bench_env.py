@@ -98,6 +98,14 @@ def replay(env_id: str, actions: list[np.ndarray], rounds: int) -> float:
     return n / total
 
 
+def _numba_version() -> str:
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return "none"
+    return numba.__version__
+
+
 def best(fn, repeats: int, *args) -> float:
     return max(fn(*args) for _ in range(repeats))
 
@@ -158,7 +166,7 @@ def main() -> None:
            + (" --no-agh" if args.no_agh else ""))
     out.write_text(
         "# Environment speed\n\n"
-        f"`{cmd}` — Python {platform.python_version()}, numpy {np.__version__}, gymnasium {gym.__version__}, "
+        f"`{cmd}` — Python {platform.python_version()}, numpy {np.__version__}, numba {_numba_version()}, gymnasium {gym.__version__}, "
         f"{platform.machine()} ({platform.processor() or 'cpu'}); best of {args.repeats} runs per figure.\n\n"
         + text + "\n\n"
         f"CartPole-v1 raw steps/s: {fmt(cp_raw_before)} before and {fmt(cp_raw_after)} after the HetServe runs "
