@@ -653,6 +653,35 @@ def route_greedy_core(rate, capacity, latency, error, error_slo, unmet_penalty, 
 
 # ------------------------------------------------------------------------------------------ environment
 @_jit
+def _stored(counts, template_artifact, artifact_gb):
+    """The weight artifacts a fleet with replica ``counts`` deploys (bool (A,)) and their GB."""
+    dep = np.zeros(artifact_gb.shape[0], dtype=np.bool_)
+    for d in range(counts.shape[0]):
+        if counts[d] > 0:
+            dep[template_artifact[d]] = True
+    s = 0.0
+    for a in range(dep.shape[0]):
+        if dep[a]:
+            s += artifact_gb[a]
+    return dep, s
+
+
+@_jit
+def limits_broken(target, cost, template_gpu, gpus, inventory, budget, tol, finite_storage, artifact_gb,
+                  template_artifact, storage_gb):
+    """Which limits a fleet of ``target`` replicas breaks: (over_budget, over_gpu (G,), over_storage)."""
+    billed = 0.0
+    use = np.zeros(inventory.shape[0])
+    for d in range(target.shape[0]):
+        billed += cost[d] * target[d]
+        use[template_gpu[d]] += gpus[d] * target[d]
+    over_gpu = use > inventory
+    over_storage = False
+    if finite_storage:
+        over_storage = _stored(target, template_artifact, artifact_gb)[1] > storage_gb + tol
+    return billed > budget + tol, over_gpu, over_storage
+
+@_jit
 def enforce_limits(target, current, cost, template_gpu, gpus, inventory, budget, tol, finite_storage, artifact_gb,
                    template_artifact, storage_gb, cheap_first):
     """Clip ``target`` to budget, inventory and storage by dropping new replicas, most expensive first.
@@ -666,29 +695,9 @@ def enforce_limits(target, current, cost, template_gpu, gpus, inventory, budget,
     D = target.shape[0]
     G = inventory.shape[0]
     A = artifact_gb.shape[0]
-    billed = 0.0
-    use = np.zeros(G)
-    for d in range(D):
-        billed += cost[d] * target[d]
-        use[template_gpu[d]] += gpus[d] * target[d]
-    over_budget = billed > budget + tol
-    over_gpu = np.zeros(G, dtype=np.bool_)
-    any_gpu = False
-    for g in range(G):
-        if use[g] > inventory[g]:
-            over_gpu[g] = True
-            any_gpu = True
-    over_storage = False
-    if finite_storage:
-        dep = np.zeros(A, dtype=np.bool_)
-        for d in range(D):
-            if target[d] > 0:
-                dep[template_artifact[d]] = True
-        s = 0.0
-        for a in range(A):
-            if dep[a]:
-                s += artifact_gb[a]
-        over_storage = s > storage_gb + tol
+    over_budget, over_gpu, over_storage = limits_broken(target, cost, template_gpu, gpus, inventory, budget, tol,
+                                                        finite_storage, artifact_gb, template_artifact, storage_gb)
+    any_gpu = over_gpu.any()
     no_drop = np.zeros(D, dtype=np.int64)
     if not (over_budget or any_gpu or over_storage):
         return target, no_drop, False, over_budget, over_gpu, over_storage  # within every limit (the common case)
@@ -726,14 +735,7 @@ def enforce_limits(target, current, cost, template_gpu, gpus, inventory, budget,
     inc = np.zeros(D)
     cum_sto = np.zeros(D)
     if over_storage:
-        seen = np.zeros(A, dtype=np.bool_)
-        for d in range(D):
-            if kept[d] > 0:
-                seen[template_artifact[d]] = True
-        base_sto = 0.0
-        for a in range(A):
-            if seen[a]:
-                base_sto += artifact_gb[a]
+        seen, base_sto = _stored(kept, template_artifact, artifact_gb)
         ci = 0.0
         for k in range(D):
             a = template_artifact[cheap_first[k]]

@@ -533,13 +533,8 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         self._t = t + 1
         slo = dict(zip(self._base.type_names, on_time))
         slo["overall"] = vals[k.E_OVERALL]
-        if vals[k.E_CLIPPED]:
-            reasons = ["budget"] if vals[k.E_OVER_BUDGET] else []
-            reasons += [self._gpu_reason[g] for g, o in enumerate(vals[k.E_HEAD + I + G:]) if o]
-            if vals[k.E_OVER_STORAGE]:
-                reasons.append("storage")
-        else:
-            reasons = []
+        reasons = (self._limit_names(vals[k.E_OVER_BUDGET], vals[k.E_HEAD + I + G:], vals[k.E_OVER_STORAGE])
+                   if vals[k.E_CLIPPED] else [])
         if vals[k.E_N_VIOL]:
             names, v = self._violation_names, viol.tolist()
             violations = [names[v[j]][v[j + 1]] for j in range(0, len(v), 2)]
@@ -626,17 +621,15 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         return a64
 
     def _over_limits(self, r: np.ndarray) -> list[str]:
-        """Names of the limits ``r`` breaks (budget, inventory[g], storage)."""
-        out = []
-        if float(self._cost @ r) > self._budget + TOL:
-            out.append("budget")
-        use = self._gpu_use @ r
-        for g in np.flatnonzero(use > self._inventory):
-            out.append(f"inventory[{self._base.gpu_names[g]}]")
-        if math.isfinite(self._storage_gb):
-            if float(self._artifact_gb @ ((self._art_mat @ (r > 0)) > 0)) > self._storage_gb + TOL:
-                out.append("storage")
-        return out
+        """Names of the limits ``r`` breaks (budget, inventory[g], storage), judged as the step judges them."""
+        c = self._static["fleet"]
+        return self._limit_names(*_kernels().limits_broken(np.ascontiguousarray(r, dtype=np.int64), c[1], c[2], c[3], c[4],
+                                                              c[5], c[6], c[7], c[8], c[9], c[10]))
+
+    def _limit_names(self, over_budget: Any, over_gpu: Any, over_storage: Any) -> list[str]:
+        """``info["clip_reason"]`` / reset's error: names of the broken limits from the kernels' flags."""
+        return ((["budget"] if over_budget else []) + [self._gpu_reason[g] for g, o in enumerate(over_gpu) if o]
+                + (["storage"] if over_storage else []))
 
     def _enforce_limits(self, target: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
         """Clip ``target`` to budget, inventory and storage by dropping new replicas, most expensive first.
@@ -650,10 +643,7 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
             c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11])
         if not clipped:
             return target, None, []
-        reasons = (["budget"] if over_budget else []) + [f"inventory[{self._base.gpu_names[g]}]" for g in np.flatnonzero(over_gpu)]
-        if over_storage:
-            reasons.append("storage")
-        return target, dropped, reasons
+        return target, dropped, self._limit_names(over_budget, over_gpu, over_storage)
 
     def _window_problem(self, t: int, act: np.ndarray) -> Problem:
         """The window's Problem on the billed templates ``act`` only (exact: the others carry no load and no cost)."""
