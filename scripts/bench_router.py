@@ -51,9 +51,8 @@ def random_fleet(problem, rng: np.random.Generator, n_active: int | None = None)
 def gh_fleet(problem) -> np.ndarray | None:
     import baselines
 
-    try:
-        sol = baselines.solve(problem, "gh")
-    except Exception:  # noqa: BLE001 - a failed plan is just not a case
+    sol = baselines.solve(problem, "gh")
+    if not sol.feasible:  # GH found no plan (sol.reason says why): not a case
         return None
     return np.asarray(sol.allocation.replicas, dtype=float)
 
