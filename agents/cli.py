@@ -143,7 +143,7 @@ def add_arguments_compare(parser: argparse.ArgumentParser) -> None:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from .evaluation import DEFAULT_POLICIES, compare, format_table, gap_summary, write_outputs
+    from .evaluation import DEFAULT_POLICIES, compare, format_table, headroom_gaps, write_outputs
 
     policies = tuple(p.strip() for p in args.policies.split(",")) if args.policies else DEFAULT_POLICIES
     res = compare(args.scenario, args.episodes, args.split, out=None, milp_time_limit=args.milp_time_limit,
@@ -158,11 +158,9 @@ def run_compare(args: argparse.Namespace) -> int:
         print(f"\n{gap['agent']} vs reactive {gap['reference']}: cost {gap['cost_gap_pct']:+.1f} % "
               f"(${gap['agent_cost_usd']:,.2f} vs ${gap['reference_cost_usd']:,.2f}), SLO attainment "
               f"{gap['agent_slo_pct']:.2f} % vs {gap['reference_slo_pct']:.2f} %")
-        for ref in res["table"]["policy"]:
-            g = gap_summary(res["table"], gap["agent"], ref) if "headroom" in ref else None
-            if g:
-                print(f"{g['agent']} vs {ref}: cost {g['cost_gap_pct']:+.1f} %, SLO attainment "
-                      f"{g['agent_slo_pct']:.2f} % vs {g['reference_slo_pct']:.2f} %")
+        for g in headroom_gaps(res["table"], gap["agent"]):
+            print(f"{g['agent']} vs {g['reference']}: cost {g['cost_gap_pct']:+.1f} %, SLO attainment "
+                  f"{g['agent_slo_pct']:.2f} % vs {g['reference_slo_pct']:.2f} %")
     for _, r in res["table"].iterrows():
         if r["notes"]:
             print(f"  {r['policy']}: {r['notes']}")

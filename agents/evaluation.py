@@ -30,7 +30,10 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 
-from .train import MODELS_DIR, TemplateSubset, algo_class
+from baselines.experiments import COST_TERMS
+
+from . import MODELS_DIR
+from .train import TemplateSubset, algo_class, start_days
 
 #: scenario name -> registered env id
 SCENARIO_ENV = {
@@ -44,8 +47,6 @@ SHIPPED_MODELS = {"hetserve_env/HetServe-v0": MODELS_DIR / "ppo_HetServe-v0.zip"
 
 #: env kwargs that change how a policy acts, not what it is scored on (a model may differ from the others in them)
 SCORE_NEUTRAL_KWARGS = ("action_mode", "render_mode")
-
-COST_TERMS = ("rental", "cold_start", "storage", "unmet_penalty", "delay_penalty", "error_penalty", "clip_penalty")
 
 
 # ============================================================================================ saved agents
@@ -82,7 +83,7 @@ class AgentPolicy:
             raise FileNotFoundError(f"no model at {path}")
         self.path = path
         self.record = read_record(path)
-        self.model = self._load(path, device)
+        self.model = self._load(path, self.record.get("algo"), device)
         self.algo = self.record.get("algo") or type(self.model).__name__.lower()
         self.name = name or self.record.get("label") or {"ppo": "PPO", "a2c": "A2C", "ppo_mask": "MaskablePPO"}.get(self.algo, self.algo)
         self.is_vec = hasattr(env, "env_method") and hasattr(env, "num_envs")
@@ -125,10 +126,9 @@ class AgentPolicy:
         self.stats: Counter = Counter()
 
     @staticmethod
-    def _load(path: Path, device: str):
-        rec = read_record(path)
-        if rec.get("algo"):
-            return algo_class(rec["algo"]).load(path, device=device)
+    def _load(path: Path, algo: str | None, device: str):
+        if algo:
+            return algo_class(algo).load(path, device=device)
         last: Exception | None = None
         for algo in ("ppo", "ppo_mask", "a2c"):
             try:
@@ -294,7 +294,7 @@ def run_episode(policy: Any, env: gym.Env, day: int, seed: int | None = None) ->
 def split_days(env: gym.Env, episodes: int | None = None) -> list[int]:
     """The start days of the env's split (the first ``episodes`` of them)."""
     base = env.unwrapped
-    days = list(base.split_days[:len(base.split_days) - base.episode_days + 1])
+    days = start_days(env)
     if episodes is not None:
         if episodes < 1:
             raise ValueError(f"episodes must be >= 1, got {episodes}")
@@ -461,6 +461,12 @@ def gap_summary(table: pd.DataFrame, agent: str | None = None, reference: str = 
                                                         and a["slo_attainment_pct"] >= ref["slo_attainment_pct"] - 1e-9)}
 
 
+def headroom_gaps(table: pd.DataFrame, agent: str) -> list[dict[str, Any]]:
+    """:func:`gap_summary` of ``agent`` against each ``-headroom`` policy in ``table``."""
+    gaps = (gap_summary(table, agent, ref) for ref in table["policy"] if "headroom" in ref)
+    return [g for g in gaps if g]
+
+
 # ============================================================================================ outputs
 TABLE_COLUMNS = {
     "policy": "policy",
@@ -530,13 +536,7 @@ def markdown_report(result: dict[str, Any]) -> str:
         if r["notes"]:
             lines.append(f"* **{r['policy']}**: {r['notes']}")
     gap = result.get("gap")
-    gaps = [gap] if gap else []
-    if gap:
-        for ref in table["policy"]:
-            if "headroom" in ref:
-                g = gap_summary(table, gap["agent"], ref)
-                if g:
-                    gaps.append(g)
+    gaps = [gap, *headroom_gaps(table, gap["agent"])] if gap else []
     if gaps:
         lines.append("")
     for g in gaps:
@@ -615,4 +615,4 @@ def plot_compare(result: dict[str, Any], path: str | Path, trace_day: int | None
 
 
 __all__ = ["AgentPolicy", "Episode", "SCENARIO_ENV", "compare", "evaluate", "format_table", "gap_summary",
-           "load_policy", "make_env", "read_record", "run_episode", "shipped_model", "split_days", "summarize"]
+           "headroom_gaps", "load_policy", "make_env", "read_record", "run_episode", "shipped_model", "split_days", "summarize"]

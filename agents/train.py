@@ -40,12 +40,12 @@ import numpy as np
 import yaml
 from gymnasium import spaces
 
+from . import HYPERPARAMS_DIR
+
 ALGOS = ("ppo", "a2c", "ppo_mask")
 #: env kwargs that only augment training (the validation env, the record's ``env_kwargs`` and evaluation use
 #: the env's defaults for them): ``noise`` adds seeded log-normal demand noise to the training days
 TRAIN_ONLY_KWARGS = ("noise",)
-HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
-MODELS_DIR = Path(__file__).resolve().parent / "models"
 
 # keys of an RL Zoo hyperparameter entry that are not constructor arguments of the algorithm
 _ZOO_KEYS = ("n_envs", "n_timesteps", "normalize", "env_kwargs", "env_wrapper", "policy", "callback",
@@ -302,15 +302,19 @@ class TemplateSubset(gym.Wrapper):
         return self.mask(self.env.unwrapped.action_masks())
 
 
+def start_days(env: gym.Env) -> list[int]:
+    """The days of the env's split an episode can start on (its last ``episode_days - 1`` days cannot)."""
+    base = env.unwrapped
+    return list(base.split_days[:len(base.split_days) - base.episode_days + 1])
+
+
 class CycleDays(gym.Wrapper):
     """Reset on the split's start days in turn (0, 1, 2, …) unless ``options["day"]`` is given: a fixed,
     deterministic validation set for ``EvalCallback``."""
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
-        base = env.unwrapped
-        n = len(base.split_days) - base.episode_days + 1
-        self.days = list(base.split_days[:n])
+        self.days = start_days(env)
         self._next = 0
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -527,7 +531,7 @@ def train(algo: str, env_id: str = "hetserve_env/HetServe-v0", timesteps: int | 
     eval_kwargs = {k: v for k, v in kwargs_env.items() if k not in TRAIN_ONLY_KWARGS}
     eval_env = make_vec_env(env_id, n_envs=1, seed=seed + 10_000, env_kwargs={**eval_kwargs, "split": "validation"},
                             wrapper_class=_eval_wrapper)
-    n_val_days = len(eval_env.get_attr("split_days")[0]) - int(eval_env.get_attr("episode_days")[0]) + 1
+    n_val_days = len(start_days(eval_env.envs[0]))
     if normalize:
         venv = VecNormalize(venv, **norm_kwargs)
         eval_env = VecNormalize(eval_env, training=False, norm_obs=norm_kwargs.get("norm_obs", True), norm_reward=False)
@@ -581,11 +585,9 @@ def train(algo: str, env_id: str = "hetserve_env/HetServe-v0", timesteps: int | 
         vn_file = save_path.with_name(save_path.stem + "_vecnormalize.pkl")
         venv.save(str(vn_file))  # obs statistics of the end of training (the best model's are the same run's)
     scale = float(eval_env.get_attr("reward_scale")[0])
-    base = eval_env.envs[0].unwrapped if hasattr(eval_env, "envs") else None
-    if base is None:
-        base = eval_env.venv.envs[0].unwrapped
+    w = eval_env.envs[0] if hasattr(eval_env, "envs") else eval_env.venv.envs[0]  # under VecNormalize or not
+    base = w.unwrapped
     labels = None
-    w = eval_env.envs[0] if hasattr(eval_env, "envs") else eval_env.venv.envs[0]
     while isinstance(w, gym.Wrapper):
         if isinstance(w, TemplateSubset):
             labels = [base.template_labels[int(d)] for d in w.templates]
@@ -656,4 +658,4 @@ def _jsonable(obj: Any) -> Any:
 
 
 __all__ = ["ALGOS", "CycleDays", "HetServeMaskablePolicy", "HetServePolicy", "TemplateSubset", "algo_class",
-           "candidate_templates", "load_hyperparams", "train", "wrapper_spec"]
+           "candidate_templates", "load_hyperparams", "start_days", "train", "wrapper_spec"]

@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import hetserve_env  # noqa: E402
+from baselines.experiments import Table  # noqa: E402
 from hetserve_env.routing import route, router_objective  # noqa: E402
 
 SIZES = [(2, 2, 2), (3, 3, 3), (4, 4, 4), (5, 5, 5), (6, 6, 6), (8, 8, 8)]
@@ -118,13 +119,6 @@ def summarise(label: str, rows: list[dict]) -> dict[str, object]:
     }
 
 
-def table(rows: list[dict[str, object]]) -> str:
-    keys = list(rows[0])
-    out = ["| " + " | ".join(keys) + " |", "|" + "|".join("---" for _ in keys) + "|"]
-    out += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
-    return "\n".join(out)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--per-size", type=int, default=8, help="synthetic instances per size (5 cases each)")
@@ -146,7 +140,7 @@ def main() -> None:
     for kind in ("random fleet", "planned fleet"):
         summary.append(summarise(f"all, {kind}s", [r for r in all_rows if r["kind"] == kind]))
     summary.append(summarise("all", all_rows))
-    text = table(summary)
+    text = Table(list(summary[0]), [list(r.values()) for r in summary]).markdown().rstrip("\n")
     print(text)
     print(f"\n({len(all_rows)} cases in {time.time() - t0:.0f} s)")
     out = Path(args.out)

@@ -35,19 +35,25 @@ FIELDS = ["size", "seed", "n_types", "n_templates", "method", "status", "objecti
 TARGETS = {"gh_s": 0.1, "agh_s": 1.0, "agh_gap": 0.02}
 
 
+def result_row(size: int, seed: int, p, method: str, sol, detail: str) -> dict:
+    """A run as a row of :data:`FIELDS` (also used by ``scripts/reproduce_paper.py``)."""
+    return {"size": size, "seed": seed, "n_types": p.n_types, "n_templates": p.n_templates, "method": method,
+            "status": sol.status, "objective": sol.objective, "runtime_s": sol.runtime_s,
+            "best_bound": sol.best_bound if sol.best_bound is not None else float("nan"),
+            "gap": sol.gap if sol.gap is not None else float("nan"),
+            "rental": sol.evaluation.rental if sol.evaluation is not None else float("nan"),
+            "replicas": int(sol.allocation.replicas.sum()) if sol.allocation is not None else -1,
+            "detail": detail}
+
+
 def run_one(size: int, seed: int, solvers: list[str], time_limit: float, warm: bool, writer, fh,
             agh_budget: float = 0.0) -> list[dict]:
     p = generate(size, size, size, seed=seed)
     rows = []
 
     def record(method: str, sol) -> None:
-        row = {"size": size, "seed": seed, "n_types": p.n_types, "n_templates": p.n_templates, "method": method,
-               "status": sol.status, "objective": sol.objective, "runtime_s": sol.runtime_s,
-               "best_bound": sol.best_bound if sol.best_bound is not None else float("nan"),
-               "gap": sol.gap if sol.gap is not None else float("nan"),
-               "rental": sol.evaluation.rental if sol.evaluation is not None else float("nan"),
-               "replicas": int(sol.allocation.replicas.sum()) if sol.allocation is not None else -1,
-               "detail": sol.stats.get("solver_status", sol.stats.get("best_start", "")) if method != "gh" else ""}
+        row = result_row(size, seed, p, method, sol,
+                         sol.stats.get("solver_status", sol.stats.get("best_start", "")) if method != "gh" else "")
         rows.append(row)
         writer.writerow(row)
         fh.flush()

@@ -133,17 +133,6 @@ def _plt():
 
 
 # -------------------------------------------------------------------------------------------- scaling
-def _row(size: int, seed: int, p: Any, method: str, sol: Any) -> dict[str, Any]:
-    """A run as a row of ``bench_solvers.FIELDS``."""
-    return {"size": size, "seed": seed, "n_types": p.n_types, "n_templates": p.n_templates, "method": method,
-            "status": sol.status, "objective": sol.objective, "runtime_s": sol.runtime_s,
-            "best_bound": sol.best_bound if sol.best_bound is not None else float("nan"),
-            "gap": sol.gap if sol.gap is not None else float("nan"),
-            "rental": sol.evaluation.rental if sol.evaluation is not None else float("nan"),
-            "replicas": int(sol.allocation.replicas.sum()) if sol.allocation is not None else -1,
-            "detail": sol.stats.get("best_start", "") if method.startswith("agh") else ""}
-
-
 def heuristic_rows(size: int, seed: int, methods: Sequence[str], progress: Callable[[str], None]) -> list[dict[str, Any]]:
     """GH / AGH / AGH (paper) on ``generate(size, size, size, seed)`` with today's code (``ex.SPECS`` keys)."""
     from hetserve_env.instances import generate
@@ -152,7 +141,8 @@ def heuristic_rows(size: int, seed: int, methods: Sequence[str], progress: Calla
     rows = []
     for m in methods:
         sol = ex.plan(p, m)
-        rows.append(_row(size, seed, p, m, sol))
+        rows.append(bench_solvers.result_row(size, seed, p, m, sol,
+                                             sol.stats.get("best_start", "") if m.startswith("agh") else ""))
         progress(f"  n={size} seed={seed} {m:<10} {sol.status:<10} obj={sol.objective:10.4f} t={sol.runtime_s:8.3f}s")
     return rows
 
@@ -477,6 +467,108 @@ def summary_table(results: dict[str, Any]) -> Table:
     return t
 
 
+# ----------------------------------------------------------------------------------------- experiments
+# One function per experiment: run it, write ``<name>.csv``, ``<name>.md``/``<name>_summary.csv`` and the figure,
+# and return what ``summary_table`` reads (``rows``, ``table``, ...). ``main`` times each and keeps the results.
+def _paper_problem() -> Any:
+    import hetserve_env
+
+    return hetserve_env.load_scenario("paper").problem()
+
+
+def _generated(instances: Sequence[tuple[int, int]]) -> list[tuple[str, Any]]:
+    from hetserve_env.instances import generate
+
+    return [(f"gen{n}x{n}x{n}s{s}", generate(n, n, n, seed=s)) for n, s in instances]
+
+
+def exp_scaling(args: argparse.Namespace, cfg: dict[str, Any], out: Path, progress: Callable[[str], None]) -> dict[str, Any]:
+    if args.scaling_csv:
+        rows = refresh_heuristics(load_scaling_csv(Path(args.scaling_csv)), progress)
+        write_csv(out / "scaling.csv", rows)
+        note = (f"MILP rows ingested from `{args.scaling_csv}` (produced by `scripts/bench_solvers.py`; "
+                f"see `results/bench_solvers.md` for its command and MILP time limit; warm-started from "
+                f"that run's AGH), not re-run here; GH, AGH and AGH (paper) re-run now on the same "
+                f"instances.")
+    else:
+        rows = run_scaling(cfg, out, progress)
+        note = (f"Run here: sizes {cfg['sizes']}, {cfg['seeds']} seed(s), MILP solvers "
+                f"{cfg['solvers']}, time limit {cfg['time_limit']:g} s, 1 thread, "
+                f"{'warm-started from AGH (MILP runtime excludes AGH)' if cfg['warm_start'] else 'cold'}.")
+    table = scaling_summary(rows)
+    write_tables(out, "scaling", [("Scaling: GH, AGH and the MILP on generate(n, n, n, seed)", table)],
+                 note + " Means over seeds; gaps relative to the best MILP objective; speedup = MILP "
+                 "runtime / AGH runtime per instance, averaged.")
+    plot_scaling(rows, out / "scaling.png")
+    return {"rows": rows, "table": table}
+
+
+def exp_stress(args: argparse.Namespace, cfg: dict[str, Any], out: Path, progress: Callable[[str], None]) -> dict[str, Any]:
+    insts = [("paper", _paper_problem())] + _generated(cfg["stress_instances"])
+    rows = ex.stress_test(insts, factors=cfg["stress_factors"], milp_options=cfg["milp"], robust=cfg["robust"],
+                          progress=progress)
+    write_csv(out / "stress.csv", rows)
+    t1 = ex.stress_summary(rows, cfg["stress_factors"])
+    t2 = ex.stress_by_mode(rows, max(cfg["stress_factors"]))
+    write_tables(out, "stress", [("Stress: plans at nominal parameters, latency and error inflated together", t1),
+                                 (f"Stress at {max(cfg['stress_factors']):g}x by what is inflated (mean over all instances)", t2)],
+                 "Realised $/h and SLO shares from `evaluate(inflated problem, plan, latency=\"load\")`; "
+                 "`planned` keeps the plan's routing, `rerouted` re-routes the same fleet with the LP router.")
+    plot_stress(rows, cfg["stress_factors"], out / "stress.png")
+    return {"rows": rows, "table": t1, "factors": cfg["stress_factors"]}
+
+
+def exp_ablation(args: argparse.Namespace, cfg: dict[str, Any], out: Path, progress: Callable[[str], None]) -> dict[str, Any]:
+    insts = [("paper", _paper_problem())] + _generated(cfg["ablation_instances"])
+    rows = ex.ablation(insts, progress=progress)
+    write_csv(out / "ablation.csv", rows)
+    table = ex.ablation_summary(rows)
+    write_tables(out, "ablation", [("Ablation: GH and AGH with one mechanism off", table)],
+                 f"Instances: the paper scenario's static problem and generate(n, n, n, seed) for (n, seed) in "
+                 f"{cfg['ablation_instances']}. Cost vs full over instances where both are feasible.")
+    return {"rows": rows, "table": table}
+
+
+def exp_rolling(args: argparse.Namespace, cfg: dict[str, Any], out: Path, progress: Callable[[str], None]) -> dict[str, Any]:
+    k = args.rolling_demand_scale
+    rows = ex.rolling_study(cfg["sigmas"], cfg["days"], max_windows=cfg["max_windows"], milp_options=cfg["milp"],
+                            demand_scale=k, cold_starts={"on": (True,), "off": (False,), "both": (True, False)}[
+                                args.rolling_cold_starts],
+                            estimates=("reactive", "headroom") if args.rolling_headroom else ("reactive",),
+                            progress=progress)
+    write_csv(out / "rolling.csv", rows)
+    table = ex.rolling_summary(rows)
+    days = sorted({r["day"] for r in rows})
+    write_tables(out, "rolling", [("Rolling re-optimisation every 5 min vs. a static plan for the day", table)],
+                 f"`hetserve_env/HetServePaper-v0`{f' with every arrival rate x{k:g}' if k != 1 else ''}, test day(s) {days}, "
+                 f"{'first ' + str(cfg['max_windows']) + ' windows' if cfg['max_windows'] else 'whole day (288 windows)'}, "
+                 "LP router, noise seed = day (same draws for every policy and σ). Costs in $ summed over the days "
+                 "(rental + cold starts + storage + penalties); SLO attainment = demand-weighted share served within "
+                 "the delay SLO.")
+    plot_rolling(rows, out / "rolling.png")
+    return {"rows": rows, "table": table}
+
+
+def exp_sensitivity(args: argparse.Namespace, cfg: dict[str, Any], out: Path, progress: Callable[[str], None]) -> dict[str, Any]:
+    import hetserve_env
+
+    rows = ex.sensitivity(hetserve_env.load_scenario("paper"), methods=("gh", "agh-paper", "agh", "milp"), budget_scales=cfg["budget_scales"],
+                          delay_scales=cfg["delay_scales"], error_scales=cfg["error_scales"],
+                          milp_options=cfg["milp"], progress=progress)
+    write_csv(out / "sensitivity.csv", rows)
+    table = ex.sensitivity_summary(rows)
+    write_tables(out, "sensitivity", [("Sensitivity of the paper scenario's static plan", table)],
+                 "Budget scales are relative to the nominal optimal rental; the last budget row is the scenario's "
+                 "own $100/h. Delay/error SLO scales multiply every type's SLO (scenario re-compiled).")
+    plot_sensitivity(rows, out / "sensitivity.png")
+    return {"rows": rows, "table": table}
+
+
+RUNNERS: dict[str, Callable[..., dict[str, Any]]] = {
+    "scaling": exp_scaling, "stress": exp_stress, "ablation": exp_ablation, "rolling": exp_rolling,
+    "sensitivity": exp_sensitivity}
+
+
 # ------------------------------------------------------------------------------------------------ main
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -513,106 +605,15 @@ def main(argv: list[str] | None = None) -> int:
     command = "python scripts/reproduce_paper.py " + " ".join(argv if argv is not None else sys.argv[1:])
     progress = lambda msg: print(msg, flush=True)  # noqa: E731
 
-    import hetserve_env
-    from hetserve_env.instances import generate
-
     results: dict[str, Any] = {}
     timings: dict[str, float] = {}
-    notes: dict[str, str] = {}
     t_all = time.time()
-
-    if "scaling" in only:
-        t0 = time.time()
-        progress("[scaling]")
-        if args.scaling_csv:
-            src = Path(args.scaling_csv)
-            rows = refresh_heuristics(load_scaling_csv(src), progress)
-            write_csv(out / "scaling.csv", rows)
-            notes["scaling"] = (f"MILP rows ingested from `{args.scaling_csv}` (produced by `scripts/bench_solvers.py`; "
-                                f"see `results/bench_solvers.md` for its command and MILP time limit; warm-started from "
-                                f"that run's AGH), not re-run here; GH, AGH and AGH (paper) re-run now on the same "
-                                f"instances.")
-        else:
-            rows = run_scaling(cfg, out, progress)
-            notes["scaling"] = (f"Run here: sizes {cfg['sizes']}, {cfg['seeds']} seed(s), MILP solvers "
-                                f"{cfg['solvers']}, time limit {cfg['time_limit']:g} s, 1 thread, "
-                                f"{'warm-started from AGH (MILP runtime excludes AGH)' if cfg['warm_start'] else 'cold'}.")
-        table = scaling_summary(rows)
-        write_tables(out, "scaling", [("Scaling: GH, AGH and the MILP on generate(n, n, n, seed)", table)],
-                     notes["scaling"] + " Means over seeds; gaps relative to the best MILP objective; speedup = MILP "
-                     "runtime / AGH runtime per instance, averaged.")
-        plot_scaling(rows, out / "scaling.png")
-        results["scaling"] = {"rows": rows, "table": table}
-        timings["scaling"] = time.time() - t0
-
-    if "stress" in only:
-        t0 = time.time()
-        progress("[stress]")
-        insts = [("paper", hetserve_env.load_scenario("paper").problem())]
-        insts += [(f"gen{n}x{n}x{n}s{s}", generate(n, n, n, seed=s)) for n, s in cfg["stress_instances"]]
-        rows = ex.stress_test(insts, factors=cfg["stress_factors"], milp_options=cfg["milp"], robust=cfg["robust"],
-                              progress=progress)
-        write_csv(out / "stress.csv", rows)
-        t1 = ex.stress_summary(rows, cfg["stress_factors"])
-        t2 = ex.stress_by_mode(rows, max(cfg["stress_factors"]))
-        write_tables(out, "stress", [("Stress: plans at nominal parameters, latency and error inflated together", t1),
-                                     (f"Stress at {max(cfg['stress_factors']):g}x by what is inflated (mean over all instances)", t2)],
-                     "Realised $/h and SLO shares from `evaluate(inflated problem, plan, latency=\"load\")`; "
-                     "`planned` keeps the plan's routing, `rerouted` re-routes the same fleet with the LP router.")
-        plot_stress(rows, cfg["stress_factors"], out / "stress.png")
-        results["stress"] = {"rows": rows, "table": t1, "factors": cfg["stress_factors"]}
-        timings["stress"] = time.time() - t0
-
-    if "ablation" in only:
-        t0 = time.time()
-        progress("[ablation]")
-        insts = [("paper", hetserve_env.load_scenario("paper").problem())]
-        insts += [(f"gen{n}x{n}x{n}s{s}", generate(n, n, n, seed=s)) for n, s in cfg["ablation_instances"]]
-        rows = ex.ablation(insts, progress=progress)
-        write_csv(out / "ablation.csv", rows)
-        table = ex.ablation_summary(rows)
-        write_tables(out, "ablation", [("Ablation: GH and AGH with one mechanism off", table)],
-                     f"Instances: the paper scenario's static problem and generate(n, n, n, seed) for (n, seed) in "
-                     f"{cfg['ablation_instances']}. Cost vs full over instances where both are feasible.")
-        results["ablation"] = {"rows": rows, "table": table}
-        timings["ablation"] = time.time() - t0
-
-    if "rolling" in only:
-        t0 = time.time()
-        progress("[rolling]")
-        k = args.rolling_demand_scale
-        rows = ex.rolling_study(cfg["sigmas"], cfg["days"], max_windows=cfg["max_windows"], milp_options=cfg["milp"],
-                                demand_scale=k, cold_starts={"on": (True,), "off": (False,), "both": (True, False)}[
-                                    args.rolling_cold_starts],
-                                estimates=("reactive", "headroom") if args.rolling_headroom else ("reactive",),
-                                progress=progress)
-        write_csv(out / "rolling.csv", rows)
-        table = ex.rolling_summary(rows)
-        days = sorted({r["day"] for r in rows})
-        write_tables(out, "rolling", [("Rolling re-optimisation every 5 min vs. a static plan for the day", table)],
-                     f"`hetserve_env/HetServePaper-v0`{f' with every arrival rate x{k:g}' if k != 1 else ''}, test day(s) {days}, "
-                     f"{'first ' + str(cfg['max_windows']) + ' windows' if cfg['max_windows'] else 'whole day (288 windows)'}, "
-                     "LP router, noise seed = day (same draws for every policy and σ). Costs in $ summed over the days "
-                     "(rental + cold starts + storage + penalties); SLO attainment = demand-weighted share served within "
-                     "the delay SLO.")
-        plot_rolling(rows, out / "rolling.png")
-        results["rolling"] = {"rows": rows, "table": table}
-        timings["rolling"] = time.time() - t0
-
-    if "sensitivity" in only:
-        t0 = time.time()
-        progress("[sensitivity]")
-        rows = ex.sensitivity(hetserve_env.load_scenario("paper"), methods=("gh", "agh-paper", "agh", "milp"), budget_scales=cfg["budget_scales"],
-                              delay_scales=cfg["delay_scales"], error_scales=cfg["error_scales"],
-                              milp_options=cfg["milp"], progress=progress)
-        write_csv(out / "sensitivity.csv", rows)
-        table = ex.sensitivity_summary(rows)
-        write_tables(out, "sensitivity", [("Sensitivity of the paper scenario's static plan", table)],
-                     "Budget scales are relative to the nominal optimal rental; the last budget row is the scenario's "
-                     "own $100/h. Delay/error SLO scales multiply every type's SLO (scenario re-compiled).")
-        plot_sensitivity(rows, out / "sensitivity.png")
-        results["sensitivity"] = {"rows": rows, "table": table}
-        timings["sensitivity"] = time.time() - t0
+    for name in EXPERIMENTS:  # the fixed order, whatever the order of --only
+        if name in only:
+            t0 = time.time()
+            progress(f"[{name}]")
+            results[name] = RUNNERS[name](args, cfg, out, progress)
+            timings[name] = time.time() - t0
 
     total = time.time() - t_all
     summary = summary_table(results)
