@@ -40,13 +40,14 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from hetserve_env.problem import Problem
 
 from .gh import EPS, Context, GHOptions, State, _label, _log_filter, _Log, construct, gh_solution, place_type
+from .relaxation import _fits, _knapsack, describe, lp_start as _lp_start
 from .solution import Solution
 
 COMPOUND_ADDS = 24  # adds priced by the routing LP per fleet-search step when no single move gains
@@ -93,7 +94,21 @@ def _fleet_change(ctx: Context, before: np.ndarray, after: np.ndarray) -> str:
     return ("; fleet: " + ", ".join(ch)) if ch else "; fleet unchanged (routing only)"
 
 
-class _Moves:
+class _Accepts:
+    """Counts accepted moves (``n_moves``) and logs each one (``log``): shared by _Moves and FleetSearch."""
+
+    log: _Log
+    n_moves: int
+
+    def _accept(self, what: Callable[[], str], saving: float, tail: Callable[[], str] | None = None) -> bool:
+        """Record an applied move: the line is ``what(), saves $<saving>/h`` then ``tail()`` (built only with
+        explain). Returns True, so a move method can end with ``return self._accept(...)``."""
+        self.n_moves += 1
+        self.log(lambda: f"{what()}, saves ${saving:.4f}/h" + (tail() if tail is not None else ""))
+        return True
+
+
+class _Moves(_Accepts):
     """Local-search moves on a State; every move is scored exactly in $/h (the evaluate objective)."""
 
     def __init__(self, ctx: Context, st: State, log: _Log, deadline: float, opt: GHOptions | None = None) -> None:
@@ -101,7 +116,6 @@ class _Moves:
         self.opt = opt or GHOptions()
         self.short = _shortlists(ctx)
         self.n_moves = 0
-        self.saved = 0.0
 
     def out_of_time(self) -> bool:
         return time.perf_counter() > self.deadline
@@ -193,13 +207,10 @@ class _Moves:
         else:
             st.u[i] += a / lam
         st.trim(ctx, d1)
-        self.n_moves += 1
-        self.saved -= best[0]
-        p = ctx.problem
-        self.log(lambda: f"[local-search] relocate: type {p.type_names[i]!r} {a:.4g} req/s {_label(ctx, d1)} -> "
-                         + (_label(ctx, d2) + f" (+{k2} replicas)" if kind == "move" else "unmet")
-                         + f", -{s1} replicas on source, saves ${-best[0]:.4f}/h")
-        return True
+        return self._accept(lambda: f"[local-search] relocate: type {ctx.problem.type_names[i]!r} {a:.4g} req/s "
+                            f"{_label(ctx, d1)} -> "
+                            + (_label(ctx, d2) + f" (+{k2} replicas)" if kind == "move" else "unmet")
+                            + f", -{s1} replicas on source", -best[0])
 
     def reblend(self, i: int, d1: int) -> bool:
         """Move type i's whole share on low-error d1 to a target T whose error is higher than d1's, and restore
@@ -253,12 +264,9 @@ class _Moves:
         st.add_replicas(ctx, d2, kk)
         st.route(ctx, i, d2, a + bb)
         st.trim(ctx, d1)
-        self.n_moves += 1
-        self.saved -= float(delta[j])
-        self.log(lambda: f"[local-search] relocate (re-blend): type {ctx.problem.type_names[i]!r} {a:.4g} req/s {_label(ctx, d1)} "
-                         f"and {bb:.4g} req/s {_label(ctx, h)} -> {_label(ctx, d2)} (+{kk} replicas), "
-                         f"saves ${-delta[j]:.4f}/h")
-        return True
+        return self._accept(lambda: f"[local-search] relocate (re-blend): type {ctx.problem.type_names[i]!r} {a:.4g} "
+                            f"req/s {_label(ctx, d1)} and {bb:.4g} req/s {_label(ctx, h)} -> {_label(ctx, d2)} "
+                            f"(+{kk} replicas)", -float(delta[j]))
 
     def relocate_unmet(self, i: int) -> bool:
         """Serve (part of) type i's unmet share when a target does it for less than its unmet penalty."""
@@ -285,11 +293,8 @@ class _Moves:
         st.u[i] = max(st.u[i] - a / lam, 0.0)
         st.add_replicas(ctx, d2, k2)
         st.route(ctx, i, d2, a)
-        self.n_moves += 1
-        self.saved -= best[0]
-        self.log(lambda: f"[local-search] relocate: type {ctx.problem.type_names[i]!r} {a:.4g} req/s unmet -> {_label(ctx, d2)} "
-                         f"(+{k2} replicas), saves ${-best[0]:.4f}/h")
-        return True
+        return self._accept(lambda: f"[local-search] relocate: type {ctx.problem.type_names[i]!r} {a:.4g} req/s unmet "
+                            f"-> {_label(ctx, d2)} (+{k2} replicas)", -best[0])
 
     def relocate_pass(self) -> bool:
         ctx, st = self.ctx, self.st
@@ -349,12 +354,9 @@ class _Moves:
         if not after < before - self.tol():
             return False
         self.st = trial
-        self.n_moves += 1
-        self.saved += before - after
-        names = ", ".join(ctx.problem.type_names[t] for t in order)
-        self.log(lambda: f"[local-search] recreate{what}: re-placed {names}, saves ${before - after:.4f}/h"
-                         + _fleet_change(ctx, st.R, trial.R))
-        return True
+        return self._accept(lambda: f"[local-search] recreate{what}: re-placed "
+                            + ", ".join(ctx.problem.type_names[t] for t in order), before - after,
+                            lambda: _fleet_change(ctx, st.R, trial.R))
 
     def _fits_one(self, st: State, d: int) -> bool:
         ctx = self.ctx
@@ -470,11 +472,8 @@ class _Moves:
             else:
                 st.u[k] += a / ctx.lam[k]
         st.trim(ctx, d)
-        self.n_moves += 1
-        self.saved -= delta
-        self.log(lambda: f"[consolidation] consolidate: drop 1 x {_label(ctx, d)}, its load re-routed to "
-                         f"{len({t for _, t, _ in plan})} other replica set(s)/unmet, saves ${-delta:.4f}/h")
-        return True
+        return self._accept(lambda: f"[consolidation] consolidate: drop 1 x {_label(ctx, d)}, its load re-routed to "
+                            f"{len({t for _, t, _ in plan})} other replica set(s)/unmet", -delta)
 
     def merge(self, d1: int) -> bool:
         """Move every type served by d1 onto one other template (spare + new replicas) when cheaper."""
@@ -522,11 +521,8 @@ class _Moves:
         st.load[d1] = 0.0
         r1 = int(st.R[d1])
         st.add_replicas(ctx, d1, -r1)
-        self.n_moves += 1
-        self.saved -= float(delta[j])
-        self.log(lambda: f"[consolidation] consolidate: merge {r1} x {_label(ctx, d1)} ({len(ks)} type(s)) into {_label(ctx, d2)} "
-                         f"(+{kk} replicas), saves ${-delta[j]:.4f}/h")
-        return True
+        return self._accept(lambda: f"[consolidation] consolidate: merge {r1} x {_label(ctx, d1)} ({len(ks)} type(s)) "
+                            f"into {_label(ctx, d2)} (+{kk} replicas)", -float(delta[j]))
 
     def consolidate_pass(self) -> bool:
         ctx, st = self.ctx, self.st
@@ -640,7 +636,7 @@ class RoutingLP:
                 "sigma": dual[:I], "pi": cap_dual[self.pos[A]], "eta": np.minimum(dual[I + nU:I + nU + I], 0.0), "A": A}
 
 
-class FleetSearch:
+class FleetSearch(_Accepts):
     """Consolidation in exact form: change the fleet one replica at a time (drop, add, swap), re-route with the
     routing LP, keep the move if the total $/h falls. Candidate moves are ranked by an upper bound on their gain
     from the LP duals (capacity dual π_d of an active template; for a template not in use, the best reduced
@@ -653,6 +649,15 @@ class FleetSearch:
         self.stop_at = total_budget
         self.n_moves = 0
         self.converged = False  # set by run(): True when no move improved before the budget ran out
+        # fixed per context, used by every _moves step: the higher-TP siblings of each template that may be added
+        # (merge targets) and the 8 templates covering the most demand within error SLOs, ties cheaper (compound
+        # candidates)
+        self._siblings: dict[int, list[int]] = {}
+        for s, t in zip(ctx.up_src.tolist(), ctx.up_dst.tolist()):
+            if ctx.pool[t]:
+                self._siblings.setdefault(s, []).append(t)
+        self._cover = np.where(ctx.pool, ctx.hub_cover, 0.0)
+        self._big = np.lexsort((ctx.cost, -self._cover))[:8]
 
     def exhausted(self) -> bool:
         return self.lp.n_solves >= min(self.stop_at, self.total_budget) or time.perf_counter() > self.deadline
@@ -664,26 +669,12 @@ class FleetSearch:
         return float(ctx.cost @ R + (ctx.storage_add * stored).sum())
 
     def feasible_fleet(self, R: np.ndarray) -> bool:
-        ctx = self.ctx
-        if math.isfinite(ctx.budget) and ctx.cost @ R > ctx.budget + 1e-9:
-            return False
-        used = np.bincount(ctx.gpu, weights=R * ctx.gpus, minlength=ctx.G)
-        if (used > ctx.inventory + 1e-9).any():
-            return False
-        if math.isfinite(ctx.storage_gb):
-            stored = np.zeros(ctx.A, dtype=bool)
-            stored[ctx.art[R > 0]] = True
-            if ctx.art_gb[stored].sum() > ctx.storage_gb + 1e-9:
-                return False
-        return True
+        """R within budget, inventory and storage."""
+        return _fits(self.ctx.problem, R)
 
     def evaluate(self, R: np.ndarray) -> tuple[float, dict] | None:
-        if not self.feasible_fleet(R):
-            return None
-        res = self.lp.solve(R)
-        if res is None:
-            return None
-        return self.fixed_cost(R) + res["routing_cost"], res
+        """($/h, routing) of fleet R, or None if R breaks a fleet limit or cannot be routed."""
+        return self.evaluate_relaxed(R) if self.feasible_fleet(R) else None
 
     def _trimmed(self, R: np.ndarray, res: dict) -> np.ndarray:
         ctx = self.ctx
@@ -701,12 +692,12 @@ class FleetSearch:
         total, res = cur
         tol = 1e-6 * max(1.0, total)
         while not self.exhausted():
-            singles, compounds = self._moves(R, res)
+            singles, compounds, add_pool, merges = self._moves(R, res)
             pool = sorted([m for m in singles if m[1] != "drop"] + compounds, key=lambda m: (-m[0], m[1], m[2], m[3]))
-            cands = ([(-1, int(d)) for d in self._add_pool[:COMPOUND_ADDS]]
+            cands = ([(-1, int(d)) for d in add_pool[:COMPOUND_ADDS]]
                      + [(m[2], m[3]) for m in pool if m[1] == "swap"][:COMPOUND_SWAPS])
             step = None
-            extra = [m[3] for m in singles[:32] if m[3] >= 0] + [d for _, d in cands] + [m[4] for m in self._merges]
+            extra = [m[3] for m in singles[:32] if m[3] >= 0] + [d for _, d in cands] + [m[4] for m in merges]
             self.lp.ensure(np.array(extra, dtype=np.int64), R)  # one model for this step's evaluations
             for bound, kind, d1, d2 in singles:  # moves whose bound promises a gain, best bound first
                 if bound <= tol or self.exhausted():
@@ -721,7 +712,7 @@ class FleetSearch:
                     step = (bound, kind, d1, d2, R2, got)
                     break
             if step is None:
-                for bound, kind, a_, b_, d2 in self._merges:  # two replicas into one
+                for bound, kind, a_, b_, d2 in merges:  # two replicas into one
                     if bound <= tol or self.exhausted():
                         break
                     R2 = R.copy()
@@ -743,19 +734,12 @@ class FleetSearch:
                 got3 = self.evaluate(R3)
                 if got3 is not None and got3[0] <= new_total + tol:
                     R2, (new_total, new_res) = R3, got3
-            saved = total - new_total
             repaired = res["shortfall"] - new_res["shortfall"]  # uncovered demand share the move repaired
+            self._accept(lambda: "[consolidation] consolidate (fleet, routing LP): " + _fleet_move_text(ctx, kind, d1, d2, R2),
+                         total - new_total,
+                         lambda: (f" (mostly the ${ELASTIC:g}/h-per-share penalty on {repaired:.3g} of demand share the "
+                                  "start left uncovered: a repair, not a real saving)" if repaired > 1e-9 else ""))
             R, total, res = R2, new_total, new_res
-            self.n_moves += 1
-            what = {"drop": f"drop 1 x {_label(ctx, d1)}", "add": f"add 1 x {_label(ctx, d2)}",
-                    "swap": f"swap 1 x {_label(ctx, d1)} for 1 x {_label(ctx, d2)}",
-                    "merge": f"merge two replicas (one of {_label(ctx, d1)}) into 1 x {_label(ctx, d2)}"}[kind.split("+")[0]]
-            if kind.endswith("+drops"):
-                what += " and drop the replicas that makes redundant (fleet now " + ", ".join(
-                    f"{int(R2[d])} x {_label(ctx, int(d))}" for d in np.flatnonzero(R2 > 0)) + ")"
-            self.log(lambda: f"[consolidation] consolidate (fleet, routing LP): {what}, saves ${saved:.4f}/h"
-                             + (f" (mostly the ${ELASTIC:g}/h-per-share penalty on {repaired:.3g} of demand share the "
-                                "start left uncovered: a repair, not a real saving)" if repaired > 1e-9 else ""))
         return R, total, res
 
     def evaluate_relaxed(self, R: np.ndarray) -> tuple[float, dict] | None:
@@ -765,11 +749,9 @@ class FleetSearch:
             return None
         return self.fixed_cost(R) + res["routing_cost"], res
 
-    def _drop_bounds(self, R: np.ndarray, res: dict) -> np.ndarray:
+    def _drop_bounds(self, res: dict) -> np.ndarray:
         """Upper bounds on the saving of dropping one replica of each active template (rental − capacity dual)."""
-        ctx = self.ctx
-        A = res["A"]
-        return ctx.cost[A] + res["pi"]
+        return self.ctx.cost[res["A"]] + res["pi"]
 
     def _compound(self, R: np.ndarray, total: float, tol: float, cands: list[tuple[int, int]]):
         """Compound moves: an add or swap (fleet limits relaxed), then drops until the fleet is within budget,
@@ -788,7 +770,7 @@ class FleetSearch:
             got = self.evaluate_relaxed(R2)
             if got is not None:
                 A2 = got[1]["A"]
-                db = np.maximum(self._drop_bounds(R2, got[1]), 0.0)
+                db = np.maximum(self._drop_bounds(got[1]), 0.0)
                 db = float(db[A2 != d2].sum())
                 scored.append((got[0] - db, d1, d2, R2, got))
         scored.sort(key=lambda t: (t[0], t[1], t[2]))
@@ -796,7 +778,7 @@ class FleetSearch:
             cur_R, (cur_total, cur_res) = R2, got
             for _ in range(8):
                 act = cur_res["A"]
-                bounds = self._drop_bounds(cur_R, cur_res)
+                bounds = self._drop_bounds(cur_res)
                 order = [int(act[k]) for k in np.argsort(-bounds, kind="stable")
                          if not (act[k] == d2 and cur_R[act[k]] == 1)]
                 best = None
@@ -829,15 +811,7 @@ class FleetSearch:
         # reduced costs (−rc per share, at most one share per type) into one replica's capacity (λ_i/μ_id per share).
         rc = (ctx.lam[:, None] * ctx.delay_unit - res["sigma"][:, None] - res["eta"][:, None] * ctx.w)
         val = np.where(ctx.servable, np.maximum(-rc, 0.0), 0.0)  # per share
-        size = ctx.lam[:, None] * ctx.inv_mu  # capacity per share
-        density = np.where(size > 0, val / np.where(size > 0, size, 1.0), np.where(val > 0, np.inf, 0.0))
-        order = np.argsort(-density, axis=0, kind="stable")
-        v_s = np.take_along_axis(val, order, axis=0)
-        s_s = np.take_along_axis(size, order, axis=0)
-        before = np.cumsum(s_s, axis=0) - s_s
-        frac = np.clip((1.0 - before) / np.where(s_s > 0, s_s, 1.0), 0.0, 1.0)
-        frac = np.where(s_s > 0, frac, 1.0)
-        first = (v_s * frac).sum(axis=0)
+        first = _knapsack(val, ctx.lam[:, None] * ctx.inv_mu, unit_cap=True)  # size: capacity per share
         # only the heuristic's candidates (M1 filter, M3 siblings) may be added, so the ablation switches hold
         gain_add = np.where(R > 0, pi, np.where(ctx.pool, first, 0.0))
         stored = np.zeros(ctx.A, dtype=np.int64)
@@ -846,9 +820,12 @@ class FleetSearch:
         add_cost = ctx.cost + ctx.storage_add[ctx.art] * new_art
         return pi, gain_add, add_cost, stored
 
-    def _moves(self, R: np.ndarray, res: dict) -> tuple[list[tuple[float, str, int, int]], list[tuple[float, str, int, int]]]:
-        """Single moves (gain bound, kind, drop template, add template), best bound first, and compound candidates
-        (add/swap whose own bound is not positive, ranked by bound + the best drop bound of another replica)."""
+    def _moves(self, R: np.ndarray, res: dict) -> tuple[list[tuple[float, str, int, int]], list[tuple[float, str, int, int]],
+                                                        np.ndarray, list[tuple[float, str, int, int, int]]]:
+        """Single moves (gain bound, kind, drop template, add template), best bound first; compound candidates
+        (add/swap whose own bound is not positive, ranked by bound + the best drop bound of another replica); the
+        templates whose add is priced for a compound move; the best MERGE_TRIES two-into-one merges
+        (bound, "merge", a, b, d2)."""
         ctx = self.ctx
         pi, gain_add, add_cost, stored = self._add_gain(R, res)
         add_bound = gain_add - add_cost
@@ -877,9 +854,8 @@ class FleetSearch:
         top = good_add[np.argsort(-add_bound[good_add], kind="stable")[:48]]
         # compound candidates also include the templates covering the most demand within error SLOs (ties: cheaper):
         # a big shared replica is often worth it only together with the drops it allows, which duals cannot see
-        cover = np.where(ctx.pool, ctx.hub_cover, 0.0)
-        big = np.lexsort((ctx.cost, -cover))[:8]
-        self._add_pool = np.concatenate([big[(cover[big] > 0) & (R[big] == 0)], top[~np.isin(top, big)][:16]])
+        big = self._big
+        add_pool = np.concatenate([big[(self._cover[big] > 0) & (R[big] == 0)], top[~np.isin(top, big)][:16]])
         for d2 in top:
             g2 = ctx.gpu[d2]
             inv_ok = used[g2] + ctx.gpus[d2] <= ctx.inventory[g2] + 1e-9
@@ -899,15 +875,13 @@ class FleetSearch:
         # sibling of a or b); bound = gain bound of d2 + drop bounds of a and b
         merges = []
         if len(act) >= 2 or (len(act) == 1 and R[act[0]] >= 2):
-            sib: dict[int, list[int]] = {}
-            for s, t in zip(ctx.up_src.tolist(), ctx.up_dst.tolist()):
-                sib.setdefault(s, []).append(t)
+            sib, top8 = self._siblings, {int(d) for d in top[:8]}
             for ka in range(len(act)):
                 for kb in range(ka, len(act)):
                     a_, b_ = int(act[ka]), int(act[kb])
                     if a_ == b_ and R[a_] < 2:
                         continue
-                    targets = set(int(d) for d in top[:8]) | {t for t in sib.get(a_, []) + sib.get(b_, []) if ctx.pool[t]}
+                    targets = top8.union(sib.get(a_, []), sib.get(b_, []))
                     freed = ctx.cost[a_] + ctx.cost[b_]
                     for d2 in sorted(targets):
                         if d2 in (a_, b_):
@@ -916,10 +890,20 @@ class FleetSearch:
                         if bnd > 0 and rental - freed + ctx.cost[d2] <= B + 1e-9:
                             merges.append((float(bnd), "merge", a_, b_, int(d2)))
         merges.sort(key=lambda m: (-m[0], m[2], m[3], m[4]))
-        self._merges = merges[:MERGE_TRIES]
         moves.sort(key=lambda m: (-m[0], m[1], m[2], m[3]))
         comp.sort(key=lambda m: (-m[0], m[1], m[2], m[3]))
-        return moves, comp
+        return moves, comp, add_pool, merges[:MERGE_TRIES]
+
+
+def _fleet_move_text(ctx: Context, kind: str, d1: int, d2: int, R2: np.ndarray) -> str:
+    """Explain only: a fleet-search move in words (``kind``: drop/add/swap/merge, ``+drops`` for compounds)."""
+    what = {"drop": f"drop 1 x {_label(ctx, d1)}", "add": f"add 1 x {_label(ctx, d2)}",
+            "swap": f"swap 1 x {_label(ctx, d1)} for 1 x {_label(ctx, d2)}",
+            "merge": f"merge two replicas (one of {_label(ctx, d1)}) into 1 x {_label(ctx, d2)}"}[kind.split("+")[0]]
+    if kind.endswith("+drops"):
+        what += " and drop the replicas that makes redundant (fleet now " + ", ".join(
+            f"{int(R2[d])} x {_label(ctx, int(d))}" for d in np.flatnonzero(R2 > 0)) + ")"
+    return what
 
 
 def state_from_lp(ctx: Context, R: np.ndarray, res: dict) -> State:
@@ -1013,6 +997,24 @@ def solve_agh(problem: Problem, *, m1: bool = True, m2: bool = True, m3: bool = 
     improving = local_search or consolidation
     per_start: list[dict] = []
     results: list[tuple[tuple[int, float], str, State]] = []
+
+    def stage1(name: str, st: State, log: _Log, gh: bool = False) -> tuple[float, State, tuple[int, float], int]:
+        """One round of relocate + consolidation moves on a start, recorded in ``per_start`` and ``results``
+        (``gh``: also its construction, as GH's own result). Returns ($/h constructed, state, key, moves)."""
+        built = (len(st.failed), st.objective(ctx))
+        if gh:
+            results.append((built, "gh", st.copy()))  # GH's own result: AGH is never worse
+        moves = 0
+        if not st.failed and improving:
+            mv = improve(ctx, st, log, local_search=local_search, consolidation=consolidation, deadline=deadline,
+                         opt=opt, max_rounds=1, recreate=False)
+            st, moves = mv.st, mv.n_moves
+        key = (len(st.failed), st.objective(ctx))
+        per_start.append({"start": name, "constructed": built[1], "improved": key[1], "failed_types": key[0],
+                          "moves": moves})
+        results.append((key, name, st))
+        return built[1], st, key, moves
+
     for n, (name, order, hub) in enumerate(orders):
         if n > 0 and time.perf_counter() > deadline:
             lines.append(f"[start] AGH: time budget reached after {n} start(s)")
@@ -1023,41 +1025,18 @@ def solve_agh(problem: Problem, *, m1: bool = True, m2: bool = True, m3: bool = 
             lines.append("[start] start 'load' (GH's ordering): " + ", ".join(problem.type_names[int(i)] for i in order))
             lines.append(f"[start] AGH: {len(orders)} starts (" + ", ".join(o[0] for o in orders) + "); the first is "
                          "logged in full, the others summarised; then the best fleets are polished (stage 2)")
-        st = construct(ctx, order, opt, log, hub)
-        built = (len(st.failed), st.objective(ctx))
-        if n == 0:
-            results.append((built, "gh", st.copy()))  # GH's own result: AGH is never worse
-        moves = 0
-        if not st.failed and improving:
-            mv = improve(ctx, st, _Log(explain and n == 0, lines), local_search=local_search,
-                         consolidation=consolidation, deadline=deadline, opt=opt, max_rounds=1, recreate=False)
-            st, moves = mv.st, mv.n_moves
-        key = (len(st.failed), st.objective(ctx))
-        per_start.append({"start": name, "constructed": built[1], "improved": key[1], "failed_types": key[0],
-                          "moves": moves})
-        lines.append(f"[start] AGH start {name!r}: construction ${built[1]:.4f}/h"
+        built, st, key, moves = stage1(name, construct(ctx, order, opt, log, hub), log, gh=n == 0)
+        lines.append(f"[start] AGH start {name!r}: construction ${built:.4f}/h"
                      + (f" -> local search ${key[1]:.4f}/h ({moves} moves)" if moves else "")
                      + (f" [{len(st.failed)} type(s) not placed]" if st.failed else ""))
-        results.append((key, name, st))
 
     lp_info = None  # the LP-relaxation starts (baselines/relaxation.py): relaxation -> rounded fleets -> routing LP
     if lp_start and "lp" in starts and time.perf_counter() <= deadline:
-        from .relaxation import describe, lp_start as _lp_start
-
         lp_states, lp_info = _lp_start(ctx)  # "lp" (branch-and-bound rounding) and "lp-greedy"
         if explain:
             lines.append(describe(lp_info))
         for name, st in lp_states:
-            built = (len(st.failed), st.objective(ctx))
-            moves = 0
-            if not st.failed and improving:
-                mv = improve(ctx, st, quiet, local_search=local_search, consolidation=consolidation,
-                             deadline=deadline, opt=opt, max_rounds=1, recreate=False)
-                st, moves = mv.st, mv.n_moves
-            key = (len(st.failed), st.objective(ctx))
-            per_start.append({"start": name, "constructed": built[1], "improved": key[1], "failed_types": key[0],
-                              "moves": moves})
-            results.append((key, name, st))
+            stage1(name, st, quiet)
 
     lp_stats: dict = {}
     if improving:

@@ -51,7 +51,7 @@ import numpy as np
 from hetserve_env.allocation import Allocation
 from hetserve_env.problem import Problem
 
-from .solution import Solution, finish, infeasibility_reason, type_reasons
+from .solution import Solution, finish, type_reasons
 
 EPS = 1e-9
 _BIG = 1 << 40
@@ -341,7 +341,7 @@ def _inv_left(ctx: Context, st: State, g: np.ndarray) -> np.ndarray:
     return ctx.inventory[g] - st.inv_used[g] - held
 
 
-def _kmax(ctx: Context, st: State, c: np.ndarray, i: int | None = None) -> np.ndarray:
+def _kmax(ctx: Context, st: State, c: np.ndarray) -> np.ndarray:
     """Most new replicas of each template in ``c`` that budget, inventory and storage allow."""
     B = _budget_left(ctx, st)
     kb = np.floor((B + 1e-9) / ctx.cost[c]) if math.isfinite(B) else np.full(len(c), float(_BIG))
@@ -367,7 +367,7 @@ def coverage_phase(ctx: Context, st: State, order: Sequence[int], opt: GHOptions
             continue
         c = ctx.cidx[i]
         ok = ctx.w[i, c] <= 0
-        km = _kmax(ctx, st, c, i)
+        km = _kmax(ctx, st, c)
         usable = ok & (km >= 1)
         if not usable.any():
             log(lambda: f"[coverage] coverage: type {p.type_names[i]!r}: no path within delay SLO {p.delay_slo[i]:g} s, "
@@ -793,8 +793,6 @@ def gh_solution(problem: Problem, method: str, st: State, ctx: Context, opt: GHO
     if st.failed:
         reason = "; ".join(st.failed[i] for i in sorted(st.failed))
     sol = finish(problem, method, alloc, runtime_s=runtime, log=lines, stats=stats, reason=reason)
-    if not sol.feasible and reason is None:
-        sol.reason = sol.reason or infeasibility_reason(problem)
     if sol.feasible:
         lines.append(f"[result] {method.upper()}: feasible, objective ${sol.objective:.4f}/h, {stats['replicas']} "
                      f"replicas on {stats['gpus']} GPUs, {runtime:.4f} s")

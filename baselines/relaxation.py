@@ -321,10 +321,9 @@ def solve_relaxation(problem: Problem, *, allowed: np.ndarray | None = None, lin
 def _knapsack(val: np.ndarray, size: np.ndarray, unit_cap: bool) -> np.ndarray:
     """Per template (column): max Σ_i val_i x_i s.t. Σ_i size_i x_i ≤ 1 and 0 ≤ x_i ≤ 1 (``unit_cap``; else
     x_i unbounded above, i.e. the best density) — a fractional knapsack, greedy by density."""
-    if not unit_cap:
-        dens = np.divide(val, size, out=np.where(val > 0, np.inf, 0.0), where=size > 0)
-        return dens.max(axis=0, initial=0.0)
     dens = np.divide(val, size, out=np.where(val > 0, np.inf, 0.0), where=size > 0)
+    if not unit_cap:
+        return dens.max(axis=0, initial=0.0)
     order = np.argsort(-dens, axis=0, kind="stable")
     v = np.take_along_axis(val, order, axis=0)
     s = np.take_along_axis(size, order, axis=0)
