@@ -50,6 +50,7 @@ import numpy as np
 
 from hetserve_env.allocation import Allocation
 from hetserve_env.problem import Problem
+from hetserve_env.templates import pairs_within
 
 from .solution import Solution, finish, type_reasons
 
@@ -84,24 +85,6 @@ def _parallelism(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
     bad = tp * pp != problem.gpus
     tp[bad], pp[bad] = problem.gpus[bad], 1
     return tp, pp
-
-
-def _pairs_within(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All ordered pairs (a, b), a != b, of indices with equal ``key`` — without a D x D matrix."""
-    D = len(key)
-    if D == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    order = np.argsort(key, kind="stable")
-    ks = key[order]
-    starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
-    sizes = np.diff(np.r_[starts, D])
-    size_of = np.repeat(sizes, sizes)
-    a = np.repeat(np.arange(D), size_of)
-    first = np.repeat(np.cumsum(size_of) - size_of, size_of)
-    b = np.repeat(np.repeat(starts, sizes), size_of) + (np.arange(len(a)) - first)
-    a, b = order[a], order[b]
-    keep = a != b
-    return a[keep].astype(np.int64), b[keep].astype(np.int64)
 
 
 class Context:
@@ -151,7 +134,7 @@ class Context:
         self.m1_cand = cand
 
         # TP siblings (M3): same model, precision, GPU, PP; strictly higher TP.
-        src, dst = _pairs_within(group * 64 + self.pp)
+        src, dst = pairs_within(group * 64 + self.pp)
         keep = self.tp[dst] > self.tp[src]
         src, dst = src[keep], dst[keep]
         self.up_src, self.up_dst = src, dst

@@ -48,7 +48,7 @@ import numpy as np
 from .catalog import TASKS, Catalog, load_catalog
 from .perf import PerfConstants, evaluate_templates
 from .problem import Problem
-from .templates import TemplateSet, build_templates
+from .templates import build_templates, undominated
 
 RATE_PER_HOUR = (1_000.0, 25_000.0)
 INPUT_TOKENS = (100.0, 2_000.0)
@@ -134,29 +134,6 @@ def _models(rng: np.random.Generator, cat: Catalog, n_models: int, tiers: Sequen
     return new, sorted(names, key=lambda m: (new.models[m].params_b, m))
 
 
-def _prune(tpl: TemplateSet, mu: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Keep-mask: the rule of ``templates.prune_dominated`` evaluated only within (model, GPU, precision) groups."""
-    D = len(tpl)
-    key = (tpl.model * 10_000 + tpl.gpu * 100 + tpl.precision).astype(np.int64)
-    order = np.argsort(key, kind="stable")
-    ks = key[order]
-    starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
-    sizes = np.diff(np.r_[starts, D])
-    start_of = np.repeat(starts, sizes)
-    size_of = np.repeat(sizes, sizes)
-    a = np.repeat(np.arange(D), size_of)  # positions in sorted order
-    first = np.repeat(np.cumsum(size_of) - size_of, size_of)
-    b = np.repeat(start_of, size_of) + (np.arange(len(a)) - first)
-    a, b = order[a], order[b]  # b dominates a?
-    gp = tpl.gpus
-    dom = ((mu[:, b] >= mu[:, a] - 1e-12).all(axis=0) & (lat[:, b] <= lat[:, a] + 1e-12).all(axis=0) & (gp[b] <= gp[a])
-           & ((mu[:, b] > mu[:, a] + 1e-9).any(axis=0) | (lat[:, b] < lat[:, a] - 1e-9).any(axis=0) | (gp[b] < gp[a])))
-    dominated = np.zeros(D, dtype=bool)
-    dominated[a[dom]] = True
-    useless = (mu <= 0).all(axis=0)
-    return ~(dominated | useless)
-
-
 def _draw(n_types: int, n_models: int, n_tiers: int, rng: np.random.Generator, cat: Catalog,
           tp: Sequence[int], pp: Sequence[int], constants: PerfConstants) -> dict[str, Any] | None:
     cat, tiers = _tiers(rng, cat, n_tiers)
@@ -187,7 +164,7 @@ def _draw(n_types: int, n_models: int, n_tiers: int, rng: np.random.Generator, c
     fastest = np.where(ok_probe, probe.latency_s, np.inf).min(axis=1)
     slo = np.maximum(slo, 1.25 * fastest)
     perf = evaluate_templates(tpl.hardware, h, f, slo, constants)
-    keep = _prune(tpl, perf.capacity_rps, perf.latency_s)
+    keep = undominated(tpl, perf.capacity_rps, perf.latency_s)
     tpl = tpl.subset(keep)
     mu, lat, slope = perf.capacity_rps[:, keep], perf.latency_s[:, keep], perf.load_slope[:, keep]
     if len(tpl) == 0:

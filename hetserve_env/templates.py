@@ -137,18 +137,36 @@ def prune_dominated(
     static problem at those token means.
     """
     perf = evaluate_templates(templates.hardware, input_tokens, output_tokens, delay_slo_s, constants)
-    mu, lat, gpus = perf.capacity_rps, perf.latency_s, templates.gpus
-    key = templates.model * 10_000 + templates.gpu * 100 + templates.precision
-    same = key[:, None] == key[None, :]
-    # dom[d2, d]: d2 dominates d
-    ge_mu = (mu[:, :, None] >= mu[:, None, :] - 1e-12).all(axis=0)
-    le_lat = (lat[:, :, None] <= lat[:, None, :] + 1e-12).all(axis=0)
-    le_gpu = gpus[:, None] <= gpus[None, :]
-    strict = (
-        (mu[:, :, None] > mu[:, None, :] + 1e-9).any(axis=0)
-        | (lat[:, :, None] < lat[:, None, :] - 1e-9).any(axis=0)
-        | (gpus[:, None] < gpus[None, :])
-    )
-    dom = same & ge_mu & le_lat & le_gpu & strict
+    return undominated(templates, perf.capacity_rps, perf.latency_s)
+
+
+def undominated(templates: TemplateSet, mu: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Keep-mask of :func:`prune_dominated`'s rule for given capacities ``mu`` and latencies ``lat`` (types x
+    templates); compares only within (model, GPU, precision) groups, so it needs no D x D x I array."""
+    gpus = templates.gpus
+    a, b = pairs_within(templates.model * 10_000 + templates.gpu * 100 + templates.precision)  # does b dominate a?
+    dom = ((mu[:, b] >= mu[:, a] - 1e-12).all(axis=0) & (lat[:, b] <= lat[:, a] + 1e-12).all(axis=0) & (gpus[b] <= gpus[a])
+           & ((mu[:, b] > mu[:, a] + 1e-9).any(axis=0) | (lat[:, b] < lat[:, a] - 1e-9).any(axis=0) | (gpus[b] < gpus[a])))
+    dominated = np.zeros(len(gpus), dtype=bool)
+    dominated[a[dom]] = True
     useless = (mu <= 0).all(axis=0)  # serves no type at all
-    return ~(dom.any(axis=0) | useless)
+    return ~(dominated | useless)
+
+
+def pairs_within(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All ordered pairs (a, b), a != b, of indices with equal ``key`` — without a D x D matrix."""
+    key = np.asarray(key, dtype=np.int64)
+    D = len(key)
+    if D == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+    sizes = np.diff(np.r_[starts, D])
+    size_of = np.repeat(sizes, sizes)
+    a = np.repeat(np.arange(D), size_of)
+    first = np.repeat(np.cumsum(size_of) - size_of, size_of)
+    b = np.repeat(np.repeat(starts, sizes), size_of) + (np.arange(len(a)) - first)
+    a, b = order[a], order[b]
+    keep = a != b
+    return a[keep].astype(np.int64), b[keep].astype(np.int64)
