@@ -906,7 +906,7 @@ def observe(obs, t, history, rate_obs, tok_obs, time_obs, ready, warm, next_full
                 total += warm[k, d]
                 if next_full[k, d]:
                     serving += warm[k, d]
-        else:
+        else:  # one cohort (cold starts within a window, the common case): it serves fully from the next window
             serving += warm[0, d]
             total += warm[0, d]
         obs[j + d] = serving * inv_r
@@ -950,7 +950,8 @@ def env_window(target, dropped, clipped, over_budget, over_gpu, over_storage, av
         n_gpu_types, tol, route_here, x_given, u_given)
     scalars, served_share, on_time_share, gpus_by_type = ev[0], ev[3], ev[4], ev[6]
     vf, vi, n_viol = ev[7], ev[8], ev[10]
-    attain, served, unmet, overall, budget_used = outcome_stats(rate, served_share, on_time_share, u, cost, target, budget)
+    attain, served, unmet, overall, budget_used = outcome_stats(rate, served_share, on_time_share, u, scalars[S_BILLED],
+                                                                budget)
     observe(obs, t + 1, history, rate_obs, tok_obs, time_obs, ready, warm, next_full, max_replicas, attain, budget_used)
     I = rate.shape[0]
     G = n_gpu_types
@@ -1031,9 +1032,9 @@ def out_of_range(a, hi):
 
 
 @_jit
-def outcome_stats(rate, served_share, on_time_share, u, cost, target, budget):
+def outcome_stats(rate, served_share, on_time_share, u, billed, budget):
     """SLO attainment per type (clipped to [0, 1]; 1 for a type without demand), served and unmet
-    req/s, overall attainment and the budget share of the new fleet."""
+    req/s, overall attainment and the budget share of the new fleet (``billed`` $/h, evaluate_core's)."""
     I = rate.shape[0]
     attain = np.empty(I)
     served = 0.0
@@ -1047,8 +1048,5 @@ def outcome_stats(rate, served_share, on_time_share, u, cost, target, budget):
         served += rate[i] * served_share[i]
         unmet += rate[i] * u[i]
         lam_sum += rate[i]
-    billed = 0.0
-    for d in range(target.shape[0]):
-        billed += cost[d] * target[d]
     overall = min(max(on_time / lam_sum, 0.0), 1.0) if lam_sum > 0 else 1.0
     return attain, served, unmet, overall, billed / budget

@@ -13,7 +13,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from .allocation import TOL, Allocation, _f, _kernels, evaluate
+from .allocation import TOL, Allocation, _f, _i, _kernels, evaluate
 from .problem import Problem
 from .routing import ROUTERS, route
 from .scenario import Scenario, load_scenario
@@ -275,17 +275,8 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         self._budget = base.budget
         self._storage_gb = base.storage_gb
         self._artifact_gb = base.artifact_gb
-        self._gpu_use = np.zeros((G, D))
-        self._gpu_use[self._tgpu, np.arange(D)] = self._gpus
-        n_art = len(base.artifact_names)
-        self._art_mat = np.zeros((n_art, D))
-        self._art_mat[self._tart, np.arange(D)] = 1.0
         self._tpl_int = np.stack([self._tgpu, self._tart, self._gpus]).astype(np.int64)
         self._cheap_first = np.argsort(self._cost, kind="stable")
-        self._cost_sorted = self._cost[self._cheap_first]
-        self._gpu_use_sorted = self._gpu_use[:, self._cheap_first]
-        self._tart_sorted = self._tart[self._cheap_first]
-        self._finite_storage = math.isfinite(self._storage_gb)
         self._shared = {f: getattr(base, f) for f in ("type_names", "gpu_names", "artifact_names", *_TYPE_STATIC, "inventory",
                                                       "artifact_gb", "budget", "storage_gb", "storage_cost", "window_s")}
         self._shared.update(name=f"{sc.name}", meta={"scenario": sc.name})
@@ -301,15 +292,14 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         if K > 1:
             next_full[:-1] = self._avail_by_age[1:] >= 1.0
         self._next_full = next_full
-        # argument groups of the compiled step (hetserve_env._kernels), in their order; float64/int64, C-contiguous
-        f64 = lambda v: np.ascontiguousarray(v, dtype=np.float64)  # noqa: E731
-        i64 = lambda v: np.ascontiguousarray(v, dtype=np.int64)  # noqa: E731
+        # argument groups of the compiled step (hetserve_env._kernels), in their order; float64/int64, C-contiguous.
+        # "fleet" is fleet_update's tail: [0] avail_by_age, then [1:11] limits_broken's and [1:] enforce_limits' tails
         self._static = {
-            "fleet": (f64(self._avail_by_age), f64(self._cost), i64(self._tgpu), i64(self._gpus), f64(self._inventory),
-                      float(self._budget), TOL, bool(math.isfinite(self._storage_gb)), f64(self._artifact_gb),
-                      i64(self._tart), float(self._storage_gb), i64(self._cheap_first)),
-            "types": (f64(base.delay_slo), f64(base.error_slo), f64(base.max_unmet), f64(base.unmet_penalty),
-                      f64(base.delay_penalty), f64(base.error_penalty), float(base.storage_cost), float(self.window_s),
+            "fleet": (_f(self._avail_by_age), _f(self._cost), _i(self._tgpu), _i(self._gpus), _f(self._inventory),
+                      float(self._budget), TOL, bool(math.isfinite(self._storage_gb)), _f(self._artifact_gb),
+                      _i(self._tart), float(self._storage_gb), _i(self._cheap_first)),
+            "types": (_f(base.delay_slo), _f(base.error_slo), _f(base.max_unmet), _f(base.unmet_penalty),
+                      _f(base.delay_penalty), _f(base.error_penalty), float(base.storage_cost), float(self.window_s),
                       int(G)),
         }
         fl, ty = self._static["fleet"], self._static["types"]
@@ -595,10 +585,8 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
             load_slope = np.minimum(p.load_slope, 1 - 1e-12)  # as Scenario.compile
             self._perf_cache = {
                 "row_of_window": row_of_window,
-                "capacity": p.capacity_rps,
-                "latency": p.latency_s,
-                "load_slope": load_slope,
-                # one array per distinct token mix so a step slices all pair fields at once: (U, 4, I, D)
+                # one array per distinct token mix so a step slices all pair fields at once: (U, 4, I, D) of
+                # capacity, latency, load slope, error
                 "pairs": np.stack([p.capacity_rps, p.latency_s, load_slope, np.broadcast_to(self._error, p.latency_s.shape)], axis=1),
             }
         return self._perf_cache
@@ -622,9 +610,7 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def _over_limits(self, r: np.ndarray) -> list[str]:
         """Names of the limits ``r`` breaks (budget, inventory[g], storage), judged as the step judges them."""
-        c = self._static["fleet"]
-        return self._limit_names(*_kernels().limits_broken(np.ascontiguousarray(r, dtype=np.int64), c[1], c[2], c[3], c[4],
-                                                              c[5], c[6], c[7], c[8], c[9], c[10]))
+        return self._limit_names(*_kernels().limits_broken(_i(r), *self._static["fleet"][1:11]))
 
     def _limit_names(self, over_budget: Any, over_gpu: Any, over_storage: Any) -> list[str]:
         """``info["clip_reason"]`` / reset's error: names of the broken limits from the kernels' flags."""
@@ -637,10 +623,8 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         Returns (target, dropped replicas per template or None, names of the limits that were exceeded). The rule
         is computed by :func:`hetserve_env._kernels.enforce_limits` (what ``step`` runs).
         """
-        c = self._static["fleet"]
         target, dropped, clipped, over_budget, over_gpu, over_storage = _kernels().enforce_limits(
-            np.ascontiguousarray(target, dtype=np.int64), np.ascontiguousarray(current, dtype=np.int64), c[1], c[2], c[3],
-            c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11])
+            _i(target), _i(current), *self._static["fleet"][1:])
         if not clipped:
             return target, None, []
         return target, dropped, self._limit_names(over_budget, over_gpu, over_storage)

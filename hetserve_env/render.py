@@ -71,7 +71,7 @@ def _capacity_series(env: "HetServeEnv", n: int) -> np.ndarray:
     if n == 0:
         return np.zeros(0)
     rows = env._row[:n]
-    mu = env._perf_cache["capacity"][rows]  # (n, I, D)
+    mu = env._perf_cache["pairs"][rows, 0]  # capacity (n, I, D)
     lam = env._rate[env.history:env.history + n]  # (n, I)
     w = lam / np.maximum(lam.sum(axis=1, keepdims=True), 1e-12)
     servable = mu > 0

@@ -341,7 +341,7 @@ def test_budget_clipping_flags_and_penalises(small: hetserve_env.Scenario) -> No
     assert info["clipped"] and "budget" in info["clip_reason"]
     kept = info["replicas"]
     assert float(env._cost @ kept) <= env._budget + 1e-6
-    assert (env._gpu_use @ kept <= env._inventory).all()
+    assert (np.bincount(env._tgpu, weights=env._gpus * kept, minlength=env.n_gpu_types) <= env._inventory).all()
     dropped = full - kept
     hours = env.window_s / 3600
     assert info["cost"]["clip_penalty"] == pytest.approx(2.0 * float(env._cost @ dropped) * hours)
@@ -462,8 +462,9 @@ def test_render_modes(small: hetserve_env.Scenario) -> None:
 
 @pytest.mark.parametrize("name", ["small", "default"])
 def test_clipping_rule_matches_one_at_a_time_reference(name: str) -> None:
-    """The vectorised clip equals the documented rule applied literally: drop one new replica at a time from
-    the most expensive template that still has new replicas (ties: higher index first) until within limits."""
+    """The one-pass clip (the compiled enforce_limits) equals the documented rule applied literally: drop one new
+    replica at a time from the most expensive template that still has new replicas (ties: higher index first)
+    until within limits."""
     env = HetServeEnv(name)
     env.reset(seed=0)
     rng = np.random.default_rng(1)
