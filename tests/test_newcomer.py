@@ -204,3 +204,17 @@ def test_cli_help_is_user_facing(capsys):
     assert "provision heterogeneous GPU fleets" in out and "catalog" in out
     assert "imported only when used" not in out
     assert hetserve_env is not None
+
+
+def test_training_progress_bar_total_is_whole_rollouts():
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from agents.progress import RolloutProgressBar
+
+    venv = make_vec_env("CartPole-v1", n_envs=2, seed=0)
+    model = PPO("MlpPolicy", venv, n_steps=64, batch_size=64, n_epochs=1, seed=0, device="cpu")
+    bar = RolloutProgressBar()
+    model.learn(total_timesteps=200, callback=bar)
+    assert model.num_timesteps == 256                      # 2 rollouts of 2 x 64 steps
+    assert bar.pbar.total == bar.pbar.n == 256
