@@ -30,3 +30,8 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+# one-minute smoke: the env, GH/AGH and a plot in runs/demo-*/ (scripts/demo.py)
+.PHONY: demo
+demo: setup
+	$(PY) scripts/demo.py

@@ -6,8 +6,10 @@ Nothing heavy is imported here: ``agents.train`` imports SB3 and torch when a mo
 >>> from agents.train import train                      # doctest: +SKIP
 >>> rec = train("ppo", "hetserve_env/HetServe-v0", timesteps=1_500_000, seed=0,
 ...             save_path="agents/models/ppo_HetServe-v0.zip")
->>> from agents.evaluation import compare               # doctest: +SKIP
+>>> from agents.compare import compare                  # doctest: +SKIP
 >>> res = compare("default")                              # GH, AGH, MILP, oracle AGH, the shipped PPO
+>>> from agents import score_policy                       # doctest: +SKIP
+>>> score_policy("my_policy:KeepTwo", "hetserve_env/HetServeSmall-v0")   # any policy, the project's metrics
 """
 
 from __future__ import annotations
@@ -17,4 +19,16 @@ from pathlib import Path
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
 
-__all__ = ["HYPERPARAMS_DIR", "MODELS_DIR"]
+__all__ = ["HYPERPARAMS_DIR", "MODELS_DIR", "Policy", "score_policy"]
+
+
+def __getattr__(name: str):  # lazy: ``import agents`` stays light
+    if name == "score_policy":
+        from .evaluation import score_policy
+
+        return score_policy
+    if name == "Policy":
+        from .policies import Policy
+
+        return Policy
+    raise AttributeError(f"module 'agents' has no attribute {name!r}")

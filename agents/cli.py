@@ -80,8 +80,10 @@ def run_train(args: argparse.Namespace) -> int:
 # ================================================================================================ evaluate
 def add_arguments_evaluate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("policy", help="gh | agh | milp | gh-headroom | agh-headroom | agh-oracle | random | "
-                                       "path to a saved model (.zip)")
+                                       "path to a saved model (.zip) | module:attr (your own policy class or "
+                                       "factory, called with the env; the current directory is searched first)")
     parser.add_argument("--env", default=None, help=f"env id (default: the model's, else {DEFAULT_ENV})")
+    parser.add_argument("--scenario", default=None, help="scenario name or YAML path for the env (default: the env id's)")
     parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
     parser.add_argument("--episodes", type=int, default=None, help="days to evaluate (default: every day of the split)")
     parser.add_argument("--milp-time-limit", type=float, default=10.0, help="MILP seconds per window (default 10)")
@@ -90,11 +92,15 @@ def add_arguments_evaluate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env-kwargs", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--csv", default=None, help="write the per-episode rows to this CSV")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random policy")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal)")
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from .evaluation import (format_table, load_policy, make_env, policy_env_kwargs, read_record, split_days,
-                             summarize, evaluate, _policy_notes)
+    import pandas as pd
+
+    from .compare import format_table
+    from .evaluation import evaluate, one_line, policy_notes, progress_bar, split_days, summarize, warm_up
+    from .policies import load_policy, make_env, policy_env_kwargs, read_record
 
     env_id = args.env
     if env_id is None:
@@ -103,19 +109,25 @@ def run_evaluate(args: argparse.Namespace) -> int:
     kwargs = {**policy_env_kwargs(args.policy), **_kv(args.env_kwargs)}
     if args.router:
         kwargs["router"] = args.router
+    if args.scenario:
+        kwargs["scenario"] = args.scenario
     env = make_env(env_id, args.split, **kwargs)
     policy = load_policy(args.policy, env, milp_time_limit=args.milp_time_limit, headroom=args.headroom, seed=args.seed)
     days = split_days(env, args.episodes)
-    print(f"hetserve evaluate: {policy.name} on {env_id} ({args.split} days {days})")
+    name = getattr(policy, "name", None) or args.policy
+    print(f"hetserve evaluate: {name} on {env_id}{' scenario ' + args.scenario if args.scenario else ''} "
+          f"({args.split} days {days})")
+    warm_up(env)
     t0 = time.perf_counter()
-    eps = evaluate(policy, env, days, progress=print)
-    import pandas as pd
-
-    row = summarize(eps, policy.name, _policy_notes(policy))
-    print()
+    bar = progress_bar(len(days) * env.unwrapped.episode_length, name, False if args.no_progress else None)
+    try:
+        eps = evaluate(policy, env, days, bar=bar)
+    finally:
+        bar.close()
+    row = summarize(eps, name, policy_notes(policy))
     print(format_table(pd.DataFrame([row])))
-    print(f"mean reward {row['mean_reward']:.4f} per episode (reward = -$ / {env.unwrapped.reward_scale:g}); "
-          f"{time.perf_counter() - t0:.1f} s")
+    print(one_line(row, time.perf_counter() - t0) + f"; mean reward {row['mean_reward']:.4f} per episode "
+          f"(reward = -$ / {env.unwrapped.reward_scale:g})")
     if row["notes"]:
         print(f"notes: {row['notes']}")
     if args.csv:
@@ -126,31 +138,39 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 # ================================================================================================ compare
 def add_arguments_compare(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scenario", default="default", choices=["default", "small", "paper"])
+    parser.add_argument("--scenario", default="default",
+                        help="built-in scenario (default, small, paper) or a scenario YAML path (default: default)")
     parser.add_argument("--episodes", type=int, default=None, help="days of the split (default: all)")
     parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
-    parser.add_argument("--out", default="results/compare", help="output directory (CSV, Markdown, PNG, JSON)")
+    parser.add_argument("--out", default=None,
+                        help="output folder, relative to the current directory (default: a fresh "
+                             "runs/compare-YYYYmmdd-HHMMSS/; the committed results: --out results/compare)")
     parser.add_argument("--milp-time-limit", type=float, default=10.0,
                         help="MILP (HiGHS) seconds per window (default 10; the incumbent is used at the limit)")
     parser.add_argument("--model", default=None, help="saved model to compare (default: the shipped agent)")
     parser.add_argument("--policies", default=None,
                         help="comma-separated list (default gh,agh,milp,agh-oracle,gh-headroom,model); also "
                              "agh-headroom, gh-oracle, milp-oracle, random")
+    parser.add_argument("--policy", action="append", default=[], metavar="MODULE:ATTR",
+                        help="add your own policy (class or factory called with the env); repeatable")
     parser.add_argument("--headroom", type=float, default=0.5,
                         help="for the -headroom policies (default 0.5: GH's best on the validation days)")
     parser.add_argument("--router", default=None, choices=["greedy", "lp"], help="env router (default: the env's greedy)")
     parser.add_argument("--trace-day", type=int, default=None, help="day of the per-step traces in the plot")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal)")
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from .evaluation import DEFAULT_POLICIES, compare, format_table, headroom_gaps, write_outputs
+    from hetserve_env.runs import resolve_out
+
+    from .compare import DEFAULT_POLICIES, compare, format_table, headroom_gaps
 
     policies = tuple(p.strip() for p in args.policies.split(",")) if args.policies else DEFAULT_POLICIES
-    res = compare(args.scenario, args.episodes, args.split, out=None, milp_time_limit=args.milp_time_limit,
+    policies = (*policies, *args.policy)
+    out = resolve_out(args.out, "compare")
+    res = compare(args.scenario, args.episodes, args.split, out=out, milp_time_limit=args.milp_time_limit,
                   model=args.model, policies=policies, router=args.router, headroom=args.headroom,
-                  trace_day=args.trace_day)
-    res["command"] = _command("compare")
-    res["files"] = write_outputs(res, Path(args.out), trace_day=args.trace_day)
+                  trace_day=args.trace_day, progress=False if args.no_progress else None, command=_command("compare"))
     print()
     print(format_table(res["table"]))
     gap = res.get("gap")
@@ -164,5 +184,5 @@ def run_compare(args: argparse.Namespace) -> int:
     for _, r in res["table"].iterrows():
         if r["notes"]:
             print(f"  {r['policy']}: {r['notes']}")
-    print(f"\nwrote {', '.join(res['files'].values())} ({res['wall_s'] / 60:.1f} min)")
+    print(f"\nwrote {out}/ ({', '.join(Path(f).name for f in res['files'].values())}) in {res['wall_s'] / 60:.1f} min")
     return 0

@@ -468,7 +468,7 @@ def train(algo: str, env_id: str = "hetserve_env/HetServe-v0", timesteps: int | 
     Returns the JSON record as a dict.
     """
     import torch as th
-    from stable_baselines3.common.callbacks import CallbackList, CheckpointCallback, EvalCallback, ProgressBarCallback
+    from stable_baselines3.common.callbacks import CallbackList, CheckpointCallback, EvalCallback
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.logger import configure
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
@@ -557,7 +557,9 @@ def train(algo: str, env_id: str = "hetserve_env/HetServe-v0", timesteps: int | 
         *extra_callbacks,
     ]
     if progress_bar:
-        callbacks.insert(0, ProgressBarCallback())
+        from .progress import RolloutProgressBar  # SB3's bar, total rounded up to whole rollouts
+
+        callbacks.insert(0, RolloutProgressBar())
     t_wall, t_cpu = time.perf_counter(), _cpu_seconds()
     model.learn(total_timesteps=n_timesteps, callback=CallbackList(callbacks))
     wall, cpu = time.perf_counter() - t_wall, _cpu_seconds() - t_cpu

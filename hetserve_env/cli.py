@@ -1,5 +1,5 @@
 """The ``hetserve`` command. Each subcommand lives with the code it drives and is imported only when used,
-so ``hetserve scenarios`` never loads PuLP or torch."""
+so ``hetserve scenarios`` never loads PuLP or torch. User errors print one line and exit with status 2."""
 
 from __future__ import annotations
 
@@ -8,11 +8,21 @@ import importlib
 import sys
 from typing import Callable, Sequence
 
+#: what ``hetserve --help`` says (the module docstring is for developers)
+DESCRIPTION = """hetserve: provision heterogeneous GPU fleets for LLM inference.
+
+Look at scenarios and the catalog, solve a planning window with GH, AGH or the MILP, train a learned agent,
+and score any policy (yours too: module:attr) on the same days and metrics.
+
+Start with:  hetserve scenarios    hetserve inspect small    hetserve compare --scenario small --episodes 1
+Your own scenario, catalog and policy: docs/your-own.md; every scenario field: docs/scenario-reference.md"""
+
 # name -> (module, help). The module defines add_arguments(parser) and run(args) -> int.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "scenarios": ("hetserve_env.commands", "list the built-in scenarios"),
     "inspect": ("hetserve_env.commands", "show a scenario's templates: GPUs, $/h, capacity per type, latency"),
     "demand": ("hetserve_env.commands", "summarise a scenario's demand per split and query type"),
+    "catalog": ("hetserve_env.commands", "list GPU types, models and precisions with their key figures"),
     "solve": ("baselines.cli", "solve a scenario window or a Problem JSON with GH, AGH or the MILP"),
     "train": ("agents.cli", "train a learned agent (PPO, A2C, MaskablePPO)"),
     "evaluate": ("agents.cli", "evaluate a policy or a saved model on a split"),
@@ -27,7 +37,8 @@ def _hook(module: str, name: str, what: str) -> Callable:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hetserve", description=__doc__)
+    parser = argparse.ArgumentParser(prog="hetserve", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
@@ -49,8 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv[1:])
         try:
             return int(_hook(module, name, "run")(args) or 0)
-        except (ValueError, FileNotFoundError, KeyError) as exc:
-            print(f"hetserve {name}: error: {exc}", file=sys.stderr)
+        except (ValueError, FileNotFoundError, KeyError, TypeError, ImportError) as exc:
+            msg = " ".join(str(exc).split())  # one line, whatever the message
+            print(f"hetserve {name}: error: {msg}", file=sys.stderr)
             return 2
     build_parser().parse_args(argv)
     return 0

@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import yaml
 
-from .catalog import TASKS, Catalog, CatalogError, load_catalog
+from .catalog import TASKS, Catalog, CatalogError, load_catalog, merge_catalog
 from .perf import PerfConstants, PerfTable, evaluate_templates
 from .problem import Problem
 from .templates import TemplateSet, build_templates, prune_dominated
@@ -70,7 +70,7 @@ _QT_FIELDS = {
 }
 _TOP_FIELDS = {
     "name", "description", "window_minutes", "budget_per_hour", "inventory", "storage", "catalog_overrides",
-    "perf", "templates", "query_types", "splits", "env", "n_days", "seed", "notes",
+    "perf", "templates", "query_types", "splits", "env", "n_days", "seed", "notes", "catalog",
 }
 
 
@@ -114,6 +114,13 @@ class Scenario:
         self.n_days = data.get("n_days")
         self.splits = data.get("splits")
         base = catalog or load_catalog()
+        if data.get("catalog") is not None:  # a user catalog file merged over the bundled one (catalog/user.py)
+            path = Path(str(data["catalog"]))
+            path = path if path.is_absolute() or self.base_dir is None else self.base_dir / path
+            try:
+                base = merge_catalog(base, path)
+            except CatalogError as exc:
+                raise ScenarioError(f"catalog: {exc}") from None
         try:
             self.catalog = base.with_overrides(**(data.get("catalog_overrides") or {}))
         except (CatalogError, TypeError) as exc:

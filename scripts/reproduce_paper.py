@@ -8,7 +8,7 @@
 
 The committed results (docs/reproduction.md) were made with
 
-    python scripts/reproduce_paper.py --scaling-csv results/bench_solvers.csv --rolling-cold-starts both
+    python scripts/reproduce_paper.py --scaling-csv results/bench_solvers.csv --rolling-cold-starts both --out results/paper
     python scripts/reproduce_paper.py --only rolling --rolling-demand-scale 10 --days 12 --sigmas 0.05
         --rolling-headroom --rolling-cold-starts both --out results/paper/rolling-x10      (one command)
 
@@ -28,8 +28,10 @@ table(s), and a figure ``<out>/<name>.png``):
 5. ``sensitivity``: the paper scenario's static problem re-planned against budget, delay SLO and error SLO.
 
 ``<out>/summary.md`` puts each measured figure beside the paper's reported one; ``<out>/README.md`` holds the
-command, the settings, the run time and every table. ``--quick`` (the CI smoke run, ~30 s) uses tiny settings
-and writes to ``results/paper-quick`` unless ``--out`` is given.
+command, the settings, the run time and every table. ``--quick`` (the CI smoke run, ~30 s) uses tiny settings.
+Output goes to a fresh ``runs/paper-YYYYmmdd-HHMMSS/`` (``runs/paper-quick-…``) unless ``--out`` names a folder
+(relative to the current directory; ``--out results/paper`` rewrites the committed results); files are written
+atomically and the folder keeps an ``INCOMPLETE`` marker until the run has finished.
 """
 
 from __future__ import annotations
@@ -52,20 +54,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import bench_solvers  # noqa: E402  (the scaling benchmark's functions are reused, not copied)
+from paper_plots import SCALING_METHODS, plot_rolling, plot_scaling, plot_sensitivity, plot_stress  # noqa: E402
+from paper_summary import summary_table  # noqa: E402
 
 from baselines import experiments as ex  # noqa: E402
+from hetserve_env.runs import atomic_write, atomic_write_text, resolve_out, run_marker  # noqa: E402
 from baselines.experiments import Table, fmt  # noqa: E402
 
 EXPERIMENTS = ("scaling", "stress", "ablation", "rolling", "sensitivity")
 
-#: What the paper reports (reference/paper.md; "summary" = third-party summary of the full text).
-PAPER = {
-    "gh_s": "<0.01 s to 0.9 s", "agh_s": "0.01 s to 2.3 s", "milp_s": "0.39 s to >600 s (time limit at (20,20,20))",
-    "speedup": ">260x (600 s / 2.3 s)", "agh_gap": "≈5–10% above the MILP optimum",
-    "stress_milp": "cost ≈$793 → $909, SLO violations ≥14%", "stress_agh": "cost ≈$434–$474, ≈3.7% violations",
-    "abl_m1": "infeasible", "abl_m2": "cost +≈50%", "abl_m3": "infeasible",
-    "roll_agh": "≈16–17% (σ = 0.04–0.05)", "roll_milp": "≈45–48% (σ = 0.04–0.05)",
-}
 
 
 # ------------------------------------------------------------------------------------------- settings
@@ -96,12 +93,17 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------------ I/O
 def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    """One row per dict, atomically (temporary file, then rename)."""
     cols = list(dict.fromkeys(k for r in rows for k in r))
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=cols)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: _csv_cell(r.get(k, "")) for k in cols})
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=cols)
+            w.writeheader()
+            for r in rows:
+                w.writerow({k: _csv_cell(r.get(k, "")) for k in cols})
+
+    atomic_write(path, write)
 
 
 def _csv_cell(v: Any) -> Any:
@@ -118,18 +120,9 @@ def write_tables(out: Path, name: str, tables: Sequence[tuple[str, Table]], note
     for title, t in tables:
         parts.append(f"### {title}\n\n{t.markdown()}")
     md = "\n".join(parts) + (f"\n{note}\n" if note else "")
-    (out / f"{name}.md").write_text(md)
+    atomic_write_text(out / f"{name}.md", md)
     write_csv(out / f"{name}_summary.csv", tables[0][1].records())
     return md
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 # -------------------------------------------------------------------------------------------- scaling
@@ -150,7 +143,8 @@ def heuristic_rows(size: int, seed: int, methods: Sequence[str], progress: Calla
 def run_scaling(cfg: dict[str, Any], out: Path, progress: Callable[[str], None]) -> list[dict[str, Any]]:
     """``bench_solvers.run_one`` over the grid (GH, AGH, MILP warm-started from AGH) plus AGH (paper)."""
     rows: list[dict[str, Any]] = []
-    with open(out / "scaling.csv", "w", newline="") as fh:
+    tmp = out / ".scaling.csv.part"  # streamed as the grid runs; renamed to scaling.csv when complete
+    with open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=bench_solvers.FIELDS)
         writer.writeheader()
         for size in cfg["sizes"]:
@@ -160,6 +154,7 @@ def run_scaling(cfg: dict[str, Any], out: Path, progress: Callable[[str], None])
                 for r in extra:
                     writer.writerow(r)
                 rows += extra
+    os.replace(tmp, out / "scaling.csv")
     progress(f"  scaling: {len(rows)} runs")
     return rows
 
@@ -197,7 +192,6 @@ def refresh_heuristics(rows: Sequence[dict[str, Any]], progress: Callable[[str],
     return out
 
 
-SCALING_METHODS = (("gh", "GH"), ("agh", "AGH"), ("agh-paper", "AGH (paper)"))
 
 
 def scaling_summary(rows: Sequence[dict[str, Any]]) -> Table:
@@ -249,222 +243,6 @@ def scaling_summary(rows: Sequence[dict[str, Any]]) -> Table:
     return t
 
 
-def plot_scaling(rows: Sequence[dict[str, Any]], path: Path) -> None:
-    plt = _plt()
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    methods = list(dict.fromkeys(r["method"] for r in rows if r["method"] != "agh-tb"))
-    sizes = sorted({int(r["size"]) for r in rows})
-    for m in methods:
-        t = [ex._mean(float(r["runtime_s"]) for r in rows if r["method"] == m and int(r["size"]) == n) for n in sizes]
-        o = [ex._mean(float(r["objective"]) for r in rows if r["method"] == m and int(r["size"]) == n) for n in sizes]
-        lab = dict(SCALING_METHODS).get(m, m.upper())
-        ax.plot(sizes, t, marker="o", label=lab)
-        ax2.plot(sizes, o, marker="o", label=lab)
-    ax.set_yscale("log")
-    ax.set_xlabel("instance size n  (|I| = |J| = |K| = n)")
-    ax.set_ylabel("runtime (s, mean over seeds, log)")
-    ax.set_title("Runtime vs. size")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    ax2.set_xlabel("instance size n")
-    ax2.set_ylabel("$/h (mean over seeds)")
-    ax2.set_title("Cost vs. size")
-    ax2.grid(True, alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-# ------------------------------------------------------------------------------------------- figures
-def plot_stress(rows: Sequence[dict[str, Any]], factors: Sequence[float], path: Path) -> None:
-    plt = _plt()
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
-    styles = {"planned": "-", "rerouted": "--"}
-    for m in dict.fromkeys(r["method"] for r in rows):
-        for rt in ("planned", "rerouted"):
-            def series(sel, key, rel=False):
-                out = []
-                for f in factors:
-                    cell = [r for r in rows if sel(r) and r["method"] == m and r["routing"] == rt and r["factor"] == f
-                            and r["inflate"] in ("both", "none")]
-                    if rel:
-                        nom = {r["instance"]: r["realised_cost"] for r in rows if sel(r) and r["method"] == m
-                               and r["routing"] == rt and r["factor"] == 1.0}
-                        out.append(ex._mean(r["realised_cost"] / nom[r["instance"]] for r in cell if r["instance"] in nom))
-                    else:
-                        out.append(ex._mean(r[key] for r in cell))
-                return out
-            paper = lambda r: r["instance"] == "paper"  # noqa: E731
-            gen = lambda r: r["instance"] != "paper"  # noqa: E731
-            lab = f"{m} ({rt})"
-            axes[0].plot(factors, series(paper, "realised_cost"), styles[rt], marker="o", label=lab)
-            axes[1].plot(factors, series(gen, None, rel=True), styles[rt], marker="o", label=lab)
-            axes[2].plot(factors, series(lambda r: True, "slo_miss_pct"), styles[rt], marker="o", label=lab)
-    axes[0].set_title("paper scenario: realised $/h")
-    axes[1].set_title("generated instances: realised cost / nominal")
-    axes[2].set_title("all instances: SLO miss % (mean)")
-    for a in axes:
-        a.set_xlabel("inflation factor (latency and error)")
-        a.grid(True, alpha=0.3)
-    axes[2].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def plot_rolling(rows: Sequence[dict[str, Any]], path: Path) -> None:
-    plt = _plt()
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    sigmas = list(dict.fromkeys(r["sigma"] for r in rows))
-    colds = list(dict.fromkeys(r.get("cold_starts", "on") for r in rows))
-    for cold in colds:
-        for p in dict.fromkeys(r["policy"] for r in rows):
-            sel = [r for r in rows if r["policy"] == p and r.get("cold_starts", "on") == cold]
-            cost = [sum(r.get("cost_usd", float("nan")) for r in sel if r["sigma"] == s) for s in sigmas]
-            slo = [ex._mean(r.get("slo_attainment_pct", float("nan")) for r in sel if r["sigma"] == s) for s in sigmas]
-            lab = p + (f" (cold starts {cold})" if len(colds) > 1 else "")
-            ls = "-" if cold == "on" else "--"
-            ax.plot(sigmas, cost, ls, marker="o", label=lab)
-            ax2.plot(sigmas, slo, ls, marker="o", label=lab)
-    ax.set_xlabel("demand volatility σ")
-    ax.set_ylabel("total episode cost ($, summed over test days)")
-    ax.set_title("Rolling re-planning vs. static plan")
-    ax2.set_xlabel("demand volatility σ")
-    ax2.set_ylabel("SLO attainment (%)")
-    ax2.set_title("SLO attainment")
-    for a in (ax, ax2):
-        a.grid(True, alpha=0.3)
-        a.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def plot_sensitivity(rows: Sequence[dict[str, Any]], path: Path) -> None:
-    plt = _plt()
-    params = list(dict.fromkeys(r["parameter"] for r in rows))
-    fig, axes = plt.subplots(2, len(params), figsize=(4.5 * len(params), 6.5), squeeze=False)
-    for k, param in enumerate(params):
-        for m in dict.fromkeys(r["method"] for r in rows):
-            sub = sorted((r for r in rows if r["parameter"] == param and r["method"] == m
-                          and not (param == "budget" and r["scale"] > 5)), key=lambda r: r["scale"])
-            xs = [r["scale"] for r in sub]
-            axes[0][k].plot(xs, [r["objective"] if r["feasible"] else np.nan for r in sub], marker="o", label=m)
-            axes[1][k].plot(xs, [r["unmet_pct"] if r["feasible"] else np.nan for r in sub], marker="o", label=m)
-            bad = [r["scale"] for r in sub if not r["feasible"]]
-            if bad:
-                axes[0][k].scatter(bad, [0] * len(bad), marker="x", color="red", zorder=3,
-                                   label="infeasible" if m == "AGH" else None)
-        xl = {"budget": "budget / nominal rental", "delay_slo": "delay SLO scale", "error_slo": "error SLO scale"}[param]
-        axes[0][k].set_title(f"cost vs. {param.replace('_', ' ')}")
-        axes[1][k].set_title(f"unmet demand vs. {param.replace('_', ' ')}")
-        axes[1][k].set_xlabel(xl)
-        axes[0][k].set_ylabel("$/h")
-        axes[1][k].set_ylabel("unmet (% of requests)")
-        for a in (axes[0][k], axes[1][k]):
-            a.grid(True, alpha=0.3)
-        axes[0][k].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-# --------------------------------------------------------------------------------------------- summary
-def summary_table(results: dict[str, Any]) -> Table:
-    """Each measured figure beside the paper's reported one."""
-    t = Table(["experiment", "quantity", "paper", "ours"])
-    sc = results.get("scaling")
-    if sc:
-        rows = sc["rows"]
-        sizes = sorted({int(r["size"]) for r in rows})
-        big = sizes[-1]
-
-        def rng(method_pred, key="runtime_s"):
-            v = [ex._mean(float(r[key]) for r in rows if method_pred(r["method"]) and int(r["size"]) == n) for n in sizes]
-            return f"{fmt(min(v), '.3g')} s to {fmt(max(v), '.3g')} s"
-        summ = sc["table"].records()
-        last = summ[-1]
-        t.rows.append(["scaling", "GH runtime over the grid (mean per size)", PAPER["gh_s"], rng(lambda m: m == "gh")])
-        t.rows.append(["scaling", "AGH runtime over the grid (mean per size)", PAPER["agh_s"],
-                       f"AGH (paper) {rng(lambda m: m == 'agh-paper')}; AGH {rng(lambda m: m == 'agh')}"])
-        t.rows.append(["scaling", "MILP runtime over the grid (fastest solver)", PAPER["milp_s"],
-                       f"{summ[0]['MILP s (fastest)']} s to {max(float(r['MILP s (fastest)']) for r in summ):.3g} s "
-                       f"(statuses at ({big},{big},{big}): {last['MILP status']})"])
-        t.rows.append(["scaling", f"speedup of AGH over the MILP at ({big},{big},{big})", PAPER["speedup"],
-                       f"AGH (paper) {last['speedup (fastest MILP/AGH (paper))']}, AGH {last['speedup (fastest MILP/AGH)']} "
-                       f"(fastest MILP solver); AGH {last['speedup (slowest MILP/AGH)']} (slowest)"])
-        t.rows.append(["scaling", "AGH cost above the MILP optimum (mean per size)", PAPER["agh_gap"],
-                       "AGH (paper) " + ", ".join(f"{r['size']}: {r['AGH (paper) gap']}" for r in summ)
-                       + "; AGH " + ", ".join(f"{r['size']}: {r['AGH gap']}" for r in summ)])
-    st = results.get("stress")
-    if st:
-        rows = st["rows"]
-
-        def cell(method, routing, f, inst="paper"):
-            c = [r for r in rows if r["instance"] == inst and r["method"] == method and r["routing"] == routing
-                 and r["factor"] == f and r["inflate"] in ("both", "none")]
-            return c[0] if c else None
-        robust = [m for m in dict.fromkeys(r["method"] for r in rows) if m.startswith("AGH robust")]
-        for m, key in [("MILP", "stress_milp"), ("AGH (paper)", "stress_agh"), ("AGH", None), ("GH", None)] + [(m, None) for m in robust]:
-            parts = []
-            for rt in ("planned", "rerouted"):
-                cs = [cell(m, rt, f) for f in st["factors"]]
-                if all(cs):
-                    parts.append(f"{rt}: $" + " → $".join(f"{c['realised_cost']:.2f}" for c in cs) + "/h, SLO miss "
-                                 + " → ".join(f"{c['slo_miss_pct']:.1f}%" for c in cs))
-            if parts:
-                t.rows.append(["stress (paper scenario)", f"{m} plan at " + "/".join(f"{f:g}x" for f in st["factors"]),
-                               PAPER[key] if key else "—", "; ".join(parts)])
-        gen = [r for r in rows if r["instance"] != "paper" and r["inflate"] == "both" and r["factor"] == max(st["factors"])]
-        if gen:
-            f = max(st["factors"])
-            parts = [f"{m} {rt} {ex._mean(r['slo_miss_pct'] for r in gen if r['method'] == m and r['routing'] == rt):.1f}%"
-                     for m in ["GH", "AGH (paper)", "AGH", "MILP"] + robust for rt in ("planned", "rerouted")
-                     if any(r["method"] == m and r["routing"] == rt for r in gen)]
-            t.rows.append(["stress (generated)", f"mean SLO miss at {f:g}x", "MILP degrades sharply, AGH controlled",
-                           ", ".join(parts)])
-    ab = results.get("ablation")
-    if ab:
-        recs = ab["table"].records()
-        for v, key in (("no M1", "abl_m1"), ("no M2", "abl_m2"), ("no M3", "abl_m3")):
-            parts = []
-            for m in ("GH", "AGH (paper)"):
-                r = next((x for x in recs if x["method"] == m and x["variant"] == v), None)
-                if r:
-                    parts.append(f"{m}: infeasible {r['infeasible']}/{r['instances']}, cost vs full {r['cost vs full (mean)']} "
-                                 f"(max {r['cost vs full (max)']}); paper scenario {r['paper scenario']}")
-            t.rows.append(["ablation", f"without {v[3:]}", PAPER[key], "; ".join(parts)])
-    ro = results.get("rolling")
-    if ro:
-        recs = ro["table"].records()
-        rolling = list(dict.fromkeys(r["policy"] for r in ro["rows"] if r["policy"].startswith("AGH rolling")))
-        tag = lambda r: f"σ={r['sigma']}{'' if r['cold starts'] == 'on' else ' (no cold starts)'}"  # noqa: E731
-        for rp in rolling:
-            for p, key in (("AGH static", "roll_agh"), ("MILP static", "roll_milp")):
-                col = f"saving vs {p}" if rp == "AGH rolling" else f"{rp} saving vs {p}"
-                if recs and col in recs[0]:
-                    t.rows.append(["rolling", f"saving of {rp} vs. the {p} plan", PAPER[key],
-                                   ", ".join(f"{tag(r)}: {r[col]}" for r in recs)])
-        if recs:
-            t.rows.append(["rolling", "SLO attainment " + " / ".join(rolling + ["AGH static", "MILP static"]), "—",
-                           ", ".join(f"{tag(r)}: " + " / ".join(r.get(f"{p} SLO %", "—") for p in rolling + ["AGH static", "MILP static"])
-                                     + "%" for r in recs)])
-    se = results.get("sensitivity")
-    if se:
-        rows = se["rows"]
-        paper_col = {"budget": "$100/h budget and a $72/h \"critical budget\" case (figures not known)",
-                     "delay_slo": "(not known)", "error_slo": "(not known)"}
-        for param in dict.fromkeys(r["parameter"] for r in rows):
-            parts = []
-            for scale in dict.fromkeys(r["scale"] for r in rows if r["parameter"] == param):
-                sub = {r["method"]: r for r in rows if r["parameter"] == param and r["scale"] == scale}
-                cell = "/".join(fmt(sub[m]["objective"], ".2f") if sub[m]["feasible"] else "inf."
-                                for m in ("AGH (paper)", "AGH", "MILP") if m in sub)
-                label = f"${sub[next(iter(sub))]['value']:.0f}" if param == "budget" and scale > 5 else f"{scale:.3g}x"
-                parts.append(f"{label}: {cell}")
-            t.rows.append(["sensitivity", f"{param.replace('_', ' ')}: AGH (paper)/AGH/MILP $/h (inf. = no feasible plan)",
-                           paper_col.get(param, "—"), ", ".join(parts)])
-    return t
 
 
 # ----------------------------------------------------------------------------------------- experiments
@@ -499,7 +277,7 @@ def exp_scaling(args: argparse.Namespace, cfg: dict[str, Any], out: Path, progre
     write_tables(out, "scaling", [("Scaling: GH, AGH and the MILP on generate(n, n, n, seed)", table)],
                  note + " Means over seeds; gaps relative to the best MILP objective; speedup = MILP "
                  "runtime / AGH runtime per instance, averaged.")
-    plot_scaling(rows, out / "scaling.png")
+    atomic_write(out / "scaling.png", lambda p: plot_scaling(rows, p))
     return {"rows": rows, "table": table}
 
 
@@ -514,7 +292,7 @@ def exp_stress(args: argparse.Namespace, cfg: dict[str, Any], out: Path, progres
                                  (f"Stress at {max(cfg['stress_factors']):g}x by what is inflated (mean over all instances)", t2)],
                  "Realised $/h and SLO shares from `evaluate(inflated problem, plan, latency=\"load\")`; "
                  "`planned` keeps the plan's routing, `rerouted` re-routes the same fleet with the LP router.")
-    plot_stress(rows, cfg["stress_factors"], out / "stress.png")
+    atomic_write(out / "stress.png", lambda p: plot_stress(rows, cfg["stress_factors"], p))
     return {"rows": rows, "table": t1, "factors": cfg["stress_factors"]}
 
 
@@ -545,7 +323,7 @@ def exp_rolling(args: argparse.Namespace, cfg: dict[str, Any], out: Path, progre
                  "LP router, noise seed = day (same draws for every policy and σ). Costs in $ summed over the days "
                  "(rental + cold starts + storage + penalties); SLO attainment = demand-weighted share served within "
                  "the delay SLO.")
-    plot_rolling(rows, out / "rolling.png")
+    atomic_write(out / "rolling.png", lambda p: plot_rolling(rows, p))
     return {"rows": rows, "table": table}
 
 
@@ -560,7 +338,7 @@ def exp_sensitivity(args: argparse.Namespace, cfg: dict[str, Any], out: Path, pr
     write_tables(out, "sensitivity", [("Sensitivity of the paper scenario's static plan", table)],
                  "Budget scales are relative to the nominal optimal rental; the last budget row is the scenario's "
                  "own $100/h. Delay/error SLO scales multiply every type's SLO (scenario re-compiled).")
-    plot_sensitivity(rows, out / "sensitivity.png")
+    atomic_write(out / "sensitivity.png", lambda p: plot_sensitivity(rows, p))
     return {"rows": rows, "table": table}
 
 
@@ -573,7 +351,10 @@ RUNNERS: dict[str, Callable[..., dict[str, Any]]] = {
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="tiny settings for a CI smoke run (~30 s)")
-    ap.add_argument("--out", default=None, help="output directory (default results/paper, or results/paper-quick)")
+    ap.add_argument("--out", default=None,
+                    help="output folder, relative to the current directory (default: a fresh runs/paper-YYYYmmdd-HHMMSS/, "
+                         "runs/paper-quick-… with --quick; the committed results: --out results/paper)")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal)")
     ap.add_argument("--only", default=",".join(EXPERIMENTS), help=f"comma-separated subset of {','.join(EXPERIMENTS)}")
     ap.add_argument("--scaling-csv", default=None, help="ingest a scripts/bench_solvers.py CSV instead of running the grid")
     ap.add_argument("--sizes", default=None, help="scaling grid sizes n (instances n x n x n), default 2,5,10,15,20")
@@ -597,27 +378,50 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(only) - set(EXPERIMENTS))
     if unknown:
         ap.error(f"--only: unknown experiment(s) {unknown}; choose from {list(EXPERIMENTS)}")
-    out = Path(args.out or ("results/paper-quick" if args.quick else "results/paper"))
-    if not out.is_absolute():
-        out = ROOT / out
-    out.mkdir(parents=True, exist_ok=True)
+    out = resolve_out(args.out, "paper-quick" if args.quick else "paper")
     cfg = settings(args)
     command = "python scripts/reproduce_paper.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    progress = lambda msg: print(msg, flush=True)  # noqa: E731
+    with run_marker(out, command):
+        results, timings, total = run_experiments(args, cfg, out, only, progress=None if args.no_progress else True)
+        summary = write_summary(args, out, results, timings, total, command)
+    print(summary.markdown())
+    print(f"total {total:.0f} s; wrote {out}")
+    return 0
+
+
+def run_experiments(args: argparse.Namespace, cfg: dict[str, Any], out: Path, only: Sequence[str],
+                    progress: bool | None = True) -> tuple[dict[str, Any], dict[str, float], float]:
+    """Each experiment in the fixed order (whatever the order of ``--only``), under a progress bar (on a
+    terminal) whose ETA comes from the experiments finished so far; each line an experiment prints stays."""
+    from tqdm.auto import tqdm
+
+    names = [n for n in EXPERIMENTS if n in only]
+    bar = tqdm(total=len(names), desc="paper", unit="experiment", disable=None if progress else True, leave=False)
+
+    def log(msg: str) -> None:
+        (tqdm.write if not bar.disable else print)(msg)
+        bar.set_postfix_str(msg.strip()[:60])
 
     results: dict[str, Any] = {}
     timings: dict[str, float] = {}
     t_all = time.time()
-    for name in EXPERIMENTS:  # the fixed order, whatever the order of --only
-        if name in only:
+    try:
+        for name in names:
             t0 = time.time()
-            progress(f"[{name}]")
-            results[name] = RUNNERS[name](args, cfg, out, progress)
+            log(f"[{name}]")
+            results[name] = RUNNERS[name](args, cfg, out, log)
             timings[name] = time.time() - t0
+            bar.update()
+    finally:
+        bar.close()
+    return results, timings, time.time() - t_all
 
-    total = time.time() - t_all
+
+def write_summary(args: argparse.Namespace, out: Path, results: dict[str, Any], timings: dict[str, float],
+                  total: float, command: str) -> Table:
+    """``summary.md``, ``summary.csv`` and ``README.md`` (command, machine, timings, every table)."""
     summary = summary_table(results)
-    (out / "summary.md").write_text("## Ours vs. the paper\n\n" + summary.markdown())
+    atomic_write_text(out / "summary.md", "## Ours vs. the paper\n\n" + summary.markdown())
     write_csv(out / "summary.csv", summary.records())
     readme = [f"# Paper reproduction results{' (quick smoke run)' if args.quick else ''}\n",
               f"Command: `{command}`  ",
@@ -628,10 +432,8 @@ def main(argv: list[str] | None = None) -> int:
         if name in results:
             readme.append(f"## {name}\n\n" + (out / f"{name}.md").read_text()
                           + (f"\n![{name}]({name}.png)\n" if (out / f"{name}.png").exists() else ""))
-    (out / "README.md").write_text("\n".join(readme))
-    print(summary.markdown())
-    print(f"total {total:.0f} s; wrote {out}")
-    return 0
+    atomic_write_text(out / "README.md", "\n".join(readme))
+    return summary
 
 
 if __name__ == "__main__":

@@ -343,6 +343,15 @@ print(f"trained {record['timesteps']:,} steps in {time.perf_counter() - t0:.0f} 
 #
 # Every policy is scored by the same environment on the same windows of a held-out test day. The oracle AGH
 # plans each window for its *true* demand — no real policy knows it, so it is an upper bound, not a competitor.
+#
+# **Why the oracle sits above (cheaper than) reactive AGH.** Both are the same planner re-planning every window;
+# the only difference is the demand they plan for. Reactive AGH sizes the next window's fleet for the window
+# that just passed, so on every rise of demand it is one window late and the extra requests go unmet (each pays
+# its penalty); the oracle sizes it for the demand that will arrive. Their fleets are otherwise alike: on the
+# full test day 12 of this scenario (`hetserve compare --scenario small --episodes 1 --policies agh,agh-oracle`)
+# they rent the same GPU-hours (69.7 vs 69.8) and pay the same cold starts ($2.60), and the oracle's lower cost
+# ($654 vs $951) is almost all unmet-demand penalty ($257 vs $560). That gap is what a perfect one-window
+# forecast is worth to this planner; a policy that plans ahead (headroom, or the agent) can close part of it.
 
 # %%
 from agents.evaluation import AgentPolicy

@@ -14,7 +14,8 @@ import yaml
 from stable_baselines3.common.evaluation import evaluate_policy
 
 import hetserve_env  # noqa: F401
-from agents.evaluation import (AgentPolicy, compare, evaluate, load_policy, shipped_model, split_days, summarize)
+from agents.compare import compare
+from agents.evaluation import (AgentPolicy, evaluate, load_policy, shipped_model, split_days, summarize)
 from agents.train import (ALGOS, HYPERPARAMS_DIR, TemplateSubset, algo_class, candidate_templates, load_hyperparams,
                           train)
 from hetserve_env.cli import main

@@ -11,6 +11,7 @@
 >>> cat.base_error("Llama-3.1-8B", "code")    # 1 - HumanEval pass@1 / 100
 0.274
 >>> cheap = cat.with_overrides(gpus={"H100-SXM": {"price_per_hour": 2.5}})
+>>> # mine = merge_catalog(cat, "my-catalog.yaml")  # add GPU types / models (docs/your-own.md)
 
 Importing this package pulls in only the standard library.
 """
@@ -18,6 +19,7 @@ Importing this package pulls in only the standard library.
 from .core import Catalog
 from .loader import DATA_DIR, load_catalog
 from .types import TASKS, CatalogError, GPUType, ModelSpec, Precision, QualityEntry
+from .user import merge_catalog
 
 __all__ = [
     "TASKS",
@@ -29,4 +31,5 @@ __all__ = [
     "Precision",
     "QualityEntry",
     "load_catalog",
+    "merge_catalog",
 ]

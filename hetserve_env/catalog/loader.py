@@ -18,7 +18,7 @@ from typing import Any
 from .core import Catalog
 from .types import CatalogError, GPUType, ModelSpec, Precision, QualityEntry
 
-__all__ = ["DATA_DIR", "FILES", "load_catalog"]
+__all__ = ["DATA_DIR", "FILES", "load_catalog", "load_records"]
 
 #: The bundled, sourced catalog (see ``data/SOURCES.md``).
 DATA_DIR: Path = Path(__file__).resolve().parent / "data"
@@ -64,6 +64,11 @@ def _load_directory(directory: Path) -> Catalog:
         return Catalog(gpus, precisions, models, quality)
     except CatalogError as err:
         raise CatalogError(f"{directory}: {err}") from None
+
+
+def load_records(path: Path, cls: type[Any]) -> dict[Any, Any]:
+    """The validated records of one catalog CSV file (``cls``: GPUType, Precision, ModelSpec, QualityEntry)."""
+    return _load_records(path, cls)
 
 
 def _load_records(path: Path, cls: type[Any]) -> dict[Any, Any]:
