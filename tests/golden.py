@@ -12,7 +12,8 @@
   scarce availability: x, u and the router objective;
 * evaluate: every ``Evaluation`` field, violation names, amounts and details, for routed allocations and
   perturbed (infeasible) ones, latency ``"zero_load"`` and ``"load"``, with and without ``available``; and
-  malformed allocations (NaN, inf, negative or fractional entries) of small hand-made problems.
+  malformed allocations (inf, negative or fractional entries) of small hand-made problems (the recorded NaN
+  cases are now checked to raise ``ValueError``).
 
 The file ``tests/data/golden.npz`` was written from the code before the compiled kernels
 (``python -m tests.golden --write``); ``tests/test_golden.py`` compares against it at rtol 1e-9.
@@ -202,9 +203,20 @@ def route_eval_cases(out: dict) -> None:
     edge_cases(out)
 
 
+#: Edge-case kinds with a NaN entry (seed % 6): recorded in the golden file, now a ValueError (issue 11).
+NAN_KINDS = (1, 3, 5)
+
+
+def nan_edge_keys() -> set[str]:
+    """Golden keys of the NaN edge cases: ``edge_cases`` checks they raise instead of recording them."""
+    return {f"eval/edge{seed}/{lat}/{part}" for seed in range(60) if seed % 6 in NAN_KINDS
+            for lat in ("zero_load", "load") for part in ("num", "text")}
+
+
 def edge_cases(out: dict) -> None:
-    """evaluate on malformed allocations (NaN, inf, negative shares, fractional/negative/NaN replicas) of small
-    hand-made problems: the violation families, amounts and NaN propagation of the cost terms."""
+    """evaluate on malformed allocations (inf, negative shares, fractional/negative replicas) of small
+    hand-made problems: the violation families and amounts. The NaN cases recorded in the golden file
+    (:data:`NAN_KINDS`) must now be refused by ``Allocation`` with the field named."""
     import warnings
 
     from tests.factories import random_problem
@@ -232,6 +244,15 @@ def edge_cases(out: dict) -> None:
         elif kind == 5:
             u[rng.integers(I)] = np.nan
         avail = None if seed % 2 else rng.random(D) * 3
+        if kind in NAN_KINDS:  # recorded before NaN became an error; now Allocation() must refuse it
+            field = {1: "routing", 3: "replicas", 5: "unmet"}[kind]
+            try:
+                Allocation(R, x, u)
+            except ValueError as exc:
+                assert f"Allocation.{field}" in str(exc) and "nan" in str(exc), exc
+            else:
+                raise AssertionError(f"edge{seed}: an Allocation with NaN in {field} was accepted")
+            continue
         for lat in ("zero_load", "load"):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
