@@ -202,7 +202,12 @@ class Problem:
                              f"{type(data).__name__}")
         if data.get("kind", "hetserve.Problem") != "hetserve.Problem":
             raise ValueError(f"{p or 'JSON'} holds a {data.get('kind')!r}, not a hetserve.Problem")
-        return cls.from_dict(data)
+        if p is None:
+            return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except ValueError as exc:
+            raise ValueError(f"{p}: {exc}") from None
 
 
 def _arrays(data: dict[str, Any]) -> dict[str, Any]:

@@ -246,7 +246,7 @@ def _alarm(_signum: int, _frame: Any) -> None:
 
 
 def _one_line(text: str) -> str:
-    text = " ".join(str(text).split())
+    text = " ".join(str(text).replace(str(TMP), "<tmp>").split())
     return text if len(text) <= 220 else text[:217] + "..."
 
 
