@@ -30,14 +30,25 @@ class Allocation:
     unmet: np.ndarray
 
     def __post_init__(self) -> None:
-        self.replicas = np.asarray(self.replicas)
-        self.routing = np.asarray(self.routing, dtype=float)
-        self.unmet = np.asarray(self.unmet, dtype=float)
+        self.replicas = _numbers("replicas", self.replicas)
+        self.routing = _numbers("routing", self.routing).astype(float, copy=False)
+        self.unmet = _numbers("unmet", self.unmet).astype(float, copy=False)
         if self.routing.ndim != 2 or self.replicas.shape != self.routing.shape[1:] or self.unmet.shape != self.routing.shape[:1]:
             raise ValueError(
                 f"Allocation shapes disagree: replicas {self.replicas.shape}, routing {self.routing.shape}, "
                 f"unmet {self.unmet.shape} (expected (D,), (I, D), (I,))"
             )
+        self.check_nan()
+
+    def check_nan(self) -> None:
+        """Raise ValueError naming the first NaN entry: NaN would make ``evaluate`` report a feasible plan with a
+        NaN objective. (±inf and out-of-range entries are not errors: ``evaluate`` reports them as violations.)"""
+        for f in ("replicas", "routing", "unmet"):
+            arr = getattr(self, f)
+            if arr.dtype.kind == "f" and np.isnan(arr).any():
+                idx = np.argwhere(np.isnan(arr))[0].tolist()
+                raise ValueError(f"Allocation.{f}: must be a number (finite, or inf to be reported as a violation), "
+                                 f"got nan at index {idx}")
 
     @classmethod
     def empty(cls, problem: Problem) -> "Allocation":
@@ -64,14 +75,35 @@ class Allocation:
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> "Allocation":
         s = str(text_or_path)
-        text = s if s.lstrip().startswith("{") else Path(s).read_text()
-        data = json.loads(text)
+        src = "Allocation JSON" if s.lstrip().startswith(("{", "[")) else s
+        text = s if src == "Allocation JSON" else Path(s).read_text()
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{src}: not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{src}: the top level must be an object with replicas, routing and unmet, got a "
+                             f"{type(data).__name__}")
         if data.get("kind", "hetserve.Allocation") != "hetserve.Allocation":
-            raise ValueError(f"JSON holds a {data.get('kind')!r}, not a hetserve.Allocation")
+            raise ValueError(f"{src}: holds a {data.get('kind')!r}, not a hetserve.Allocation")
         missing = [k for k in ("replicas", "routing", "unmet") if k not in data]
         if missing:
-            raise ValueError(f"Allocation JSON is missing field(s) {missing}")
-        return cls(np.asarray(data["replicas"]), np.asarray(data["routing"], dtype=float), np.asarray(data["unmet"], dtype=float))
+            raise ValueError(f"{src}: Allocation JSON is missing field(s) {missing}")
+        try:
+            return cls(data["replicas"], data["routing"], data["unmet"])
+        except ValueError as exc:
+            raise ValueError(f"{src}: {exc}") from None
+
+
+def _numbers(name: str, value: Any) -> np.ndarray:
+    """``value`` as a numeric array (JSON's NaN literal included); strings, None or ragged lists name the field."""
+    try:
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "biuf":
+            arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"Allocation.{name}: expected an array of numbers, got {value!r:.80}") from None
+    return arr
 
 
 @dataclass(frozen=True)
@@ -144,6 +176,7 @@ def evaluate(
     the :class:`Violation` objects are built only when it reports one.
     """
     allocation.check_shape(problem)
+    allocation.check_nan()  # the arrays may have been changed in place since construction
     R = allocation.replicas.astype(float)
     serving = R if available is None else np.minimum(np.asarray(available, dtype=float), R)
     load_latency = latency == "load"

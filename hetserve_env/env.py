@@ -16,7 +16,9 @@ from gymnasium import spaces
 from .allocation import TOL, Allocation, _f, _i, _kernels, evaluate
 from .problem import Problem
 from .routing import ROUTERS, route
-from .scenario import Scenario, load_scenario
+from .rules import ENV_RULES, Rule, check_int, check_number
+from .scenario import SCENARIO_RULES, Scenario, load_scenario
+from .traces.series import SPLIT_NAMES
 
 ACTION_MODES = ("target", "delta")
 
@@ -214,9 +216,7 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         super().__init__()
         sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         if window_minutes is not None:
-            wm = float(window_minutes)
-            if not math.isfinite(wm) or wm <= 0:
-                raise ValueError(f"window_minutes must be > 0, got {window_minutes!r}")
+            wm = check_number(ValueError, "window_minutes", window_minutes, SCENARIO_RULES["window_minutes"])
             if abs(wm * 60.0 - sc.window_s) > 1e-9:
                 sc = Scenario({**sc.raw, "window_minutes": wm}, sc.source, catalog=sc.catalog)
         self.scenario = sc
@@ -226,30 +226,22 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
             raise ValueError(f"router must be one of {list(ROUTERS)}, got {router!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
-        noise = float(noise)
-        if not math.isfinite(noise) or noise < 0:
-            raise ValueError(f"noise must be a finite σ >= 0, got {noise!r}")
-        clip_penalty = float(clip_penalty)
-        if not math.isfinite(clip_penalty) or clip_penalty < 0:
-            raise ValueError(f"clip_penalty must be >= 0, got {clip_penalty!r}")
+        noise = check_number(ValueError, "noise", noise, ENV_RULES["noise"])  # σ; see rules.MAX_NOISE
+        clip_penalty = check_number(ValueError, "clip_penalty", clip_penalty, ENV_RULES["clip_penalty"])
         self.action_mode, self.router, self.render_mode = action_mode, router, render_mode
         self.noise, self.clip_penalty = noise, clip_penalty
-        self.max_replicas = int(sc.env.max_replicas if max_replicas is None else max_replicas)
-        if self.max_replicas < 1 or (max_replicas is not None and int(max_replicas) != max_replicas):
-            raise ValueError(f"max_replicas must be an integer >= 1, got {max_replicas!r}")
+        self.max_replicas = sc.env.max_replicas if max_replicas is None else check_int(
+            ValueError, "max_replicas", max_replicas, ENV_RULES["max_replicas"])
         self.history = int(sc.env.history)
 
         # ---- demand: the split's days
         demand = sc.demand
-        splits = demand.splits or {}
-        if split not in splits or not splits[split]:
-            raise ValueError(f"split must be one of {sorted(k for k, v in splits.items() if v)}, got {split!r}")
+        if split not in SPLIT_NAMES:
+            raise ValueError(f"split must be one of {list(SPLIT_NAMES)}, got {split!r}")
         self.split = split
-        self.split_days = tuple(int(d) for d in splits[split])
-        episode_days = int(episode_days)
-        if not 1 <= episode_days <= len(self.split_days):
-            raise ValueError(f"episode_days must be in 1..{len(self.split_days)} (days in split {split!r}), got {episode_days!r}")
-        self.episode_days = episode_days
+        self.split_days = tuple(int(d) for d in demand.split_day_ids(split))
+        self.episode_days = check_int(ValueError, "episode_days", episode_days,
+                                      Rule(1, len(self.split_days), integer=True))  # days in the split
         self._demand = demand
         self.window_s = float(demand.window_s)
         self.windows_per_day = demand.windows_per_day

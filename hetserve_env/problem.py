@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .rules import PROBLEM_RULES, check_array, check_number, check_unique
+
 _TYPE_FIELDS = (
     "rate", "input_tokens", "output_tokens", "delay_slo", "error_slo", "max_unmet",
     "unmet_penalty", "delay_penalty", "error_penalty",
@@ -68,16 +70,6 @@ class Problem:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.type_names = tuple(self.type_names)
-        self.template_labels = tuple(self.template_labels)
-        self.gpu_names = tuple(self.gpu_names)
-        self.artifact_names = tuple(self.artifact_names)
-        for f in _TYPE_FIELDS + _PAIR_FIELDS + ("cost", "artifact_gb"):
-            setattr(self, f, np.asarray(getattr(self, f), dtype=float))
-        for f in ("template_gpu", "template_artifact", "gpus", "inventory"):
-            setattr(self, f, np.asarray(getattr(self, f), dtype=np.int64))
-        self.budget, self.storage_gb = float(self.budget), float(self.storage_gb)
-        self.storage_cost, self.window_s = float(self.storage_cost), float(self.window_s)
         self.validate()
 
     # ------------------------------------------------------------------ shape
@@ -94,28 +86,31 @@ class Problem:
         return len(self.gpu_names)
 
     def validate(self) -> None:
-        """Raise ValueError naming the first field whose shape or range is wrong."""
+        """Check every field against :data:`hetserve_env.rules.PROBLEM_RULES` (the rules a Scenario obeys) and
+        store arrays as float64 / int64; raise ValueError naming the field, the value and the allowed range.
+
+        Whole-number fields (indices, GPUs, inventory) are checked before the integer cast, so 2.5 GPUs is an
+        error rather than 2. ``budget`` and ``storage_gb`` may be ``inf`` (no limit); nothing else may be.
+        """
+        for f in ("type_names", "template_labels", "gpu_names", "artifact_names"):
+            setattr(self, f, check_unique(ValueError, f"Problem.{f}", getattr(self, f)))
         I, D, G, A = self.n_types, self.n_templates, self.n_gpu_types, len(self.artifact_names)
         expect = {f: (I,) for f in _TYPE_FIELDS}
         expect.update({f: (D,) for f in _TEMPLATE_FIELDS})
         expect.update({f: (I, D) for f in _PAIR_FIELDS})
         expect.update(inventory=(G,), artifact_gb=(A,))
         for f, shape in expect.items():
+            rule = PROBLEM_RULES[f]
+            arr = check_array(ValueError, f"Problem.{f}", getattr(self, f), rule, shape)
+            setattr(self, f, arr.astype(np.int64) if rule.integer else arr)
+        for f, n, what in (("template_gpu", G, "gpu_names"), ("template_artifact", A, "artifact_names")):
             arr = getattr(self, f)
-            if arr.shape != shape:
-                raise ValueError(f"Problem.{f} has shape {arr.shape}, expected {shape}")
-            if np.isnan(arr).any():
-                raise ValueError(f"Problem.{f} contains NaN")
-            if (arr < 0).any():
-                raise ValueError(f"Problem.{f} has a negative entry at {np.argwhere(arr < 0)[0].tolist()}")
-        if (self.template_gpu >= G).any() or (self.template_artifact >= A).any():
-            raise ValueError("Problem.template_gpu/template_artifact index out of range")
-        if (self.max_unmet > 1).any() or (self.error > 1).any() or (self.load_slope >= 1).any():
-            raise ValueError("Problem.max_unmet and Problem.error must be <= 1 and load_slope < 1")
-        if (self.gpus < 1).any():
-            raise ValueError("Problem.gpus must be >= 1 for every template")
-        if self.window_s <= 0:
-            raise ValueError("Problem.window_s must be > 0")
+            if (arr >= n).any():
+                d = int(np.argmax(arr >= n))
+                raise ValueError(f"Problem.{f}: must be an index into {what} (0..{n - 1}), got {int(arr[d])} at "
+                                 f"template {d}")
+        for f in ("budget", "storage_gb", "storage_cost", "window_s"):
+            setattr(self, f, check_number(ValueError, f"Problem.{f}", getattr(self, f), PROBLEM_RULES[f]))
 
     # ------------------------------------------------------------- derived
     @property
@@ -127,8 +122,9 @@ class Problem:
         """Upper bound on replicas per template implied by inventory and budget (used as MILP bounds)."""
         by_inventory = self.inventory[self.template_gpu] // self.gpus
         if np.isfinite(self.budget):
-            by_budget = np.floor(self.budget / np.maximum(self.cost, 1e-12) + 1e-9).astype(np.int64)
-            return np.minimum(by_inventory, by_budget)
+            # in float, capped by inventory before the integer cast: a huge budget must not overflow int64
+            by_budget = np.floor(self.budget / np.maximum(self.cost, 1e-12) + 1e-9)
+            return np.minimum(by_inventory, by_budget).astype(np.int64)
         return by_inventory
 
     def with_rates(self, rate: np.ndarray) -> "Problem":
@@ -175,6 +171,8 @@ class Problem:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Problem":
+        if not isinstance(data, dict):
+            raise ValueError(f"Problem JSON: the top level must be an object of fields, got a {type(data).__name__}")
         data = dict(data)
         data.pop("kind", None)
         data.pop("version", None)
@@ -193,15 +191,23 @@ class Problem:
 
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> "Problem":
-        p = Path(text_or_path) if not str(text_or_path).lstrip().startswith("{") else None
+        p = Path(text_or_path) if not str(text_or_path).lstrip().startswith(("{", "[")) else None
         text = p.read_text() if p is not None else str(text_or_path)
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{p or 'Problem JSON'}: not valid JSON ({exc})") from exc
+        if not isinstance(data, dict):
+            raise ValueError(f"{p or 'Problem JSON'}: the top level must be an object of fields, got a "
+                             f"{type(data).__name__}")
         if data.get("kind", "hetserve.Problem") != "hetserve.Problem":
             raise ValueError(f"{p or 'JSON'} holds a {data.get('kind')!r}, not a hetserve.Problem")
-        return cls.from_dict(data)
+        if p is None:
+            return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except ValueError as exc:
+            raise ValueError(f"{p}: {exc}") from None
 
 
 def _arrays(data: dict[str, Any]) -> dict[str, Any]:

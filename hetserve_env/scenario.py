@@ -19,6 +19,8 @@ import yaml
 from .catalog import TASKS, Catalog, CatalogError, load_catalog, merge_catalog
 from .perf import PerfConstants, PerfTable, evaluate_templates
 from .problem import Problem
+from .rules import MAX_COUNT, MAX_SECONDS, PROBLEM_RULES, Rule, check_int, check_number
+from .safe_yaml import load_yaml
 from .templates import TemplateSet, build_templates, prune_dominated
 from .traces import DemandSeries, TraceError, build_demand
 
@@ -84,15 +86,27 @@ def _check_keys(where: str, data: Mapping[str, Any], allowed: set[str] | Mapping
             raise ScenarioError(f"{where}.{k}: unknown field{hint}")
 
 
-def _num(where: str, value: Any, lo: float | None = None, hi: float | None = None, lo_open: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ScenarioError(f"{where}: expected a number, got {value!r}") from None
-    if not np.isfinite(v) or (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and v > hi):
-        rng = f"{'(' if lo_open else '['}{lo}, {hi if hi is not None else 'inf'}]"
-        raise ScenarioError(f"{where}: must be in {rng}, got {value!r}")
-    return v
+#: Rules of the scenario's own numbers; fields that become a Problem field use that field's rule
+#: (:data:`hetserve_env.rules.PROBLEM_RULES`), so a Scenario and a Problem accept the same values.
+SCENARIO_RULES: dict[str, Rule] = {
+    "window_minutes": Rule(0, MAX_SECONDS / 60, lo_open=True),
+    "budget_per_hour": Rule(0, None, lo_open=True),
+    "seed": Rule(0, None, integer=True),
+    "templates.tp": Rule(1, MAX_COUNT, integer=True),
+    "templates.pp": Rule(1, MAX_COUNT, integer=True),
+    "env.max_replicas": Rule(1, MAX_COUNT, integer=True),
+    "env.history": Rule(1, MAX_COUNT, integer=True),
+    "env.cold_start.boot_s": Rule(0, MAX_SECONDS),
+    "env.cold_start.load_gbps": Rule(0, None, lo_open=True),
+}
+
+
+def _num(where: str, value: Any, rule: Rule) -> float:
+    return check_number(ScenarioError, where, value, rule)
+
+
+def _int(where: str, value: Any, rule: Rule) -> int:
+    return check_int(ScenarioError, where, value, rule)
 
 
 class Scenario:
@@ -101,16 +115,16 @@ class Scenario:
     def __init__(self, data: Mapping[str, Any], source: str = "<dict>", catalog: Catalog | None = None) -> None:
         self.source = source
         self.base_dir = Path(source).parent if source != "<dict>" else None
-        self.raw = dict(data)
         _check_keys(source, data, _TOP_FIELDS)
+        self.raw = dict(data)
         for req in ("name", "window_minutes", "templates", "query_types", "budget_per_hour"):
             if req not in data:
                 raise ScenarioError(f"{source}: missing required field {req!r}")
         self.name: str = str(data["name"])
         self.description: str = str(data.get("description", ""))
-        self.window_s = 60.0 * _num("window_minutes", data["window_minutes"], 0, lo_open=True)
-        self.budget = _num("budget_per_hour", data["budget_per_hour"], 0, lo_open=True)
-        self.seed = int(data.get("seed", 0))
+        self.window_s = 60.0 * _num("window_minutes", data["window_minutes"], SCENARIO_RULES["window_minutes"])
+        self.budget = _num("budget_per_hour", data["budget_per_hour"], SCENARIO_RULES["budget_per_hour"])
+        self.seed = _int("seed", data.get("seed", 0), SCENARIO_RULES["seed"])
         self.n_days = data.get("n_days")
         self.splits = data.get("splits")
         base = catalog or load_catalog()
@@ -155,12 +169,13 @@ class Scenario:
             raise ScenarioError(f"{where}.task: unknown task {task!r}; known: {list(TASKS)}")
         return QueryType(
             name=str(q["name"]), task=task,
-            delay_slo_s=_num(f"{where}.delay_slo_s", q["delay_slo_s"], 0, lo_open=True),
-            error_slo=_num(f"{where}.error_slo", q["error_slo"], 0, 1, lo_open=True),
-            max_unmet=_num(f"{where}.max_unmet", q["max_unmet"], 0, 1),
-            unmet_penalty=_num(f"{where}.unmet_penalty", q["unmet_penalty"], 0),
-            delay_penalty=_num(f"{where}.delay_penalty", q["delay_penalty"], 0),
-            error_penalty=_num(f"{where}.error_penalty", q.get("error_penalty", q["unmet_penalty"]), 0),
+            delay_slo_s=_num(f"{where}.delay_slo_s", q["delay_slo_s"], PROBLEM_RULES["delay_slo"]),
+            error_slo=_num(f"{where}.error_slo", q["error_slo"], PROBLEM_RULES["error_slo"]),
+            max_unmet=_num(f"{where}.max_unmet", q["max_unmet"], PROBLEM_RULES["max_unmet"]),
+            unmet_penalty=_num(f"{where}.unmet_penalty", q["unmet_penalty"], PROBLEM_RULES["unmet_penalty"]),
+            delay_penalty=_num(f"{where}.delay_penalty", q["delay_penalty"], PROBLEM_RULES["delay_penalty"]),
+            error_penalty=_num(f"{where}.error_penalty", q.get("error_penalty", q["unmet_penalty"]),
+                               PROBLEM_RULES["error_penalty"]),
             demand=q["demand"],
         )
 
@@ -183,20 +198,23 @@ class Scenario:
         except CatalogError as exc:
             raise ScenarioError(f"templates: {exc}") from None
         self.tiers = tiers
-        self.tp = [int(_num("templates.tp", v, 1)) for v in t.get("tp", [1, 2, 4, 8])]
-        self.pp = [int(_num("templates.pp", v, 1)) for v in t.get("pp", [1])]
+        self.tp = [_int(f"templates.tp[{k}]", v, SCENARIO_RULES["templates.tp"])
+                   for k, v in enumerate(self._list("templates.tp", t.get("tp", [1, 2, 4, 8])))]
+        self.pp = [_int(f"templates.pp[{k}]", v, SCENARIO_RULES["templates.pp"])
+                   for k, v in enumerate(self._list("templates.pp", t.get("pp", [1])))]
         self.prune = bool(t.get("prune_dominated", True))
 
     def _parse_fleet(self, data: Mapping[str, Any]) -> None:
         gpu_names = list(dict.fromkeys(g for g, _ in self.tiers))
         inv = data.get("inventory") or {}
         _check_keys("inventory", inv, set(gpu_names))
-        self.inventory = np.array([int(_num(f"inventory.{g}", inv.get(g, self.catalog.gpu(g).default_inventory), 0)) for g in gpu_names])
+        self.inventory = np.array([_int(f"inventory.{g}", inv.get(g, self.catalog.gpu(g).default_inventory),
+                                        PROBLEM_RULES["inventory"]) for g in gpu_names])
         st = data.get("storage") or {}
         _check_keys("storage", st, {"capacity_gb", "cost_per_gb_hour"})
         cap = st.get("capacity_gb")
-        self.storage_gb = float("inf") if cap is None else _num("storage.capacity_gb", cap, 0)
-        self.storage_cost = _num("storage.cost_per_gb_hour", st.get("cost_per_gb_hour", 0.0), 0)
+        self.storage_gb = float("inf") if cap is None else _num("storage.capacity_gb", cap, PROBLEM_RULES["storage_gb"])
+        self.storage_cost = _num("storage.cost_per_gb_hour", st.get("cost_per_gb_hour", 0.0), PROBLEM_RULES["storage_cost"])
 
     def _parse_env(self, e: Mapping[str, Any]) -> EnvSettings:
         _check_keys("env", e, {"max_replicas", "history", "cold_start", "static_demand"})
@@ -206,10 +224,11 @@ class Scenario:
         if static not in ("peak", "mean"):
             raise ScenarioError(f"env.static_demand: expected 'peak' or 'mean', got {static!r}")
         return EnvSettings(
-            max_replicas=int(_num("env.max_replicas", e.get("max_replicas", 8), 1)),
-            history=int(_num("env.history", e.get("history", 3), 1)),
-            cold_start=ColdStart(_num("env.cold_start.boot_s", cs.get("boot_s", 120.0), 0),
-                                 _num("env.cold_start.load_gbps", cs.get("load_gbps", 2.0), 0, lo_open=True)),
+            max_replicas=_int("env.max_replicas", e.get("max_replicas", 8), SCENARIO_RULES["env.max_replicas"]),
+            history=_int("env.history", e.get("history", 3), SCENARIO_RULES["env.history"]),
+            cold_start=ColdStart(_num("env.cold_start.boot_s", cs.get("boot_s", 120.0), SCENARIO_RULES["env.cold_start.boot_s"]),
+                                 _num("env.cold_start.load_gbps", cs.get("load_gbps", 2.0),
+                                      SCENARIO_RULES["env.cold_start.load_gbps"])),
             static_demand=static,
         )
 
@@ -336,7 +355,12 @@ def load_scenario(name_or_path: str | Path | Mapping[str, Any], catalog: Catalog
     if not p.exists():
         raise ScenarioError(f"scenario file {str(p)!r} does not exist")
     try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
+        data = load_yaml(p)
+    except (yaml.YAMLError, ValueError) as exc:
         raise ScenarioError(f"{p}: not valid YAML ({exc})") from None
+    if data is None:
+        raise ScenarioError(f"{p}: the file is empty (a scenario is a mapping of fields: name, window_minutes, ...)")
+    if not isinstance(data, Mapping):
+        raise ScenarioError(f"{p}: the top level must be a mapping of fields (name, window_minutes, ...), "
+                            f"got a {type(data).__name__}")
     return Scenario(data, str(p), catalog)

@@ -12,7 +12,8 @@
   scarce availability: x, u and the router objective;
 * evaluate: every ``Evaluation`` field, violation names, amounts and details, for routed allocations and
   perturbed (infeasible) ones, latency ``"zero_load"`` and ``"load"``, with and without ``available``; and
-  malformed allocations (NaN, inf, negative or fractional entries) of small hand-made problems.
+  malformed allocations (inf, negative or fractional entries) of small hand-made problems (the recorded NaN
+  cases are now checked to raise ``ValueError``).
 
 The file ``tests/data/golden.npz`` was written from the code before the compiled kernels
 (``python -m tests.golden --write``); ``tests/test_golden.py`` compares against it at rtol 1e-9.
@@ -202,36 +203,63 @@ def route_eval_cases(out: dict) -> None:
     edge_cases(out)
 
 
-def edge_cases(out: dict) -> None:
-    """evaluate on malformed allocations (NaN, inf, negative shares, fractional/negative/NaN replicas) of small
-    hand-made problems: the violation families, amounts and NaN propagation of the cost terms."""
-    import warnings
-
+def _edge_case(seed: int) -> tuple:
+    """The problem, allocation arrays (R, x, u) and availability of edge case ``seed``."""
     from tests.factories import random_problem
 
+    rng = np.random.default_rng(seed)
+    p = random_problem(seed % 7, n_types=1 + seed % 4, n_templates=1 + seed % 9,
+                       budget=[1e4, 30.0, float("inf")][seed % 3])
+    I, D = p.n_types, p.n_templates
+    x = rng.random((I, D)) * (rng.random((I, D)) < 0.5)
+    x /= np.maximum(x.sum(1, keepdims=True), 1)
+    u = 1 - x.sum(1)
+    R = rng.integers(0, 4, D).astype(float)
+    kind = seed % 6
+    if kind == 1:
+        x[rng.integers(I), rng.integers(D)] = np.nan
+    elif kind == 2:
+        x[rng.integers(I), rng.integers(D)] = np.inf
+        u[0] = -0.5
+    elif kind == 3:
+        R[rng.integers(D)] = np.nan
+        R[0] = -2.5
+    elif kind == 4:
+        x, R = -x, R + 0.5
+    elif kind == 5:
+        u[rng.integers(I)] = np.nan
+    avail = None if seed % 2 else rng.random(D) * 3
+    return p, R, x, u, avail
+
+
+def _nan_field(R: np.ndarray, x: np.ndarray, u: np.ndarray) -> str | None:
+    return next((f for f, a in (("replicas", R), ("routing", x), ("unmet", u)) if np.isnan(a).any()), None)
+
+
+def nan_edge_keys() -> set[str]:
+    """Golden keys of the edge cases with a NaN entry: recorded before NaN became an error (issue 11);
+    ``edge_cases`` now checks that ``Allocation`` refuses them instead of recording them."""
+    seeds = [s for s in range(60) if _nan_field(*_edge_case(s)[1:4])]
+    return {f"eval/edge{s}/{lat}/{part}" for s in seeds for lat in ("zero_load", "load") for part in ("num", "text")}
+
+
+def edge_cases(out: dict) -> None:
+    """evaluate on malformed allocations (inf, negative shares, fractional/negative replicas) of small
+    hand-made problems: the violation families and amounts. A case with a NaN entry must be refused by
+    ``Allocation`` with the field named (it was recorded when NaN still propagated into the cost terms)."""
+    import warnings
+
     for seed in range(60):
-        rng = np.random.default_rng(seed)
-        p = random_problem(seed % 7, n_types=1 + seed % 4, n_templates=1 + seed % 9,
-                           budget=[1e4, 30.0, float("inf")][seed % 3])
-        I, D = p.n_types, p.n_templates
-        x = rng.random((I, D)) * (rng.random((I, D)) < 0.5)
-        x /= np.maximum(x.sum(1, keepdims=True), 1)
-        u = 1 - x.sum(1)
-        R = rng.integers(0, 4, D).astype(float)
-        kind = seed % 6
-        if kind == 1:
-            x[rng.integers(I), rng.integers(D)] = np.nan
-        elif kind == 2:
-            x[rng.integers(I), rng.integers(D)] = np.inf
-            u[0] = -0.5
-        elif kind == 3:
-            R[rng.integers(D)] = np.nan
-            R[0] = -2.5
-        elif kind == 4:
-            x, R = -x, R + 0.5
-        elif kind == 5:
-            u[rng.integers(I)] = np.nan
-        avail = None if seed % 2 else rng.random(D) * 3
+        p, R, x, u, avail = _edge_case(seed)
+        field = _nan_field(R, x, u)
+        if field is not None:
+            try:
+                Allocation(R, x, u)
+            except ValueError as exc:
+                assert f"Allocation.{field}" in str(exc) and "nan" in str(exc), exc
+            else:
+                raise AssertionError(f"edge{seed}: an Allocation with NaN in {field} was accepted")
+            continue
         for lat in ("zero_load", "load"):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)

@@ -7,7 +7,10 @@ per row.
   endings, no newline after the last row.
 * Azure 2024 one-week traces: the same columns with UTC timestamps ``2024-05-10 00:00:00.017000+00:00``.
 * Any CSV whose ``TIMESTAMP`` column holds plain numbers is read as seconds (e.g. BurstGPT-like logs); other
-  column names can be mapped with ``columns=``.
+  column names can be mapped with ``columns=``. A numeric timestamp of 1e11 or more (epoch milliseconds,
+  microseconds or nanoseconds) is an error: convert it to seconds first.
+* Token counts are whole numbers in ``[0, 1e9]`` (:data:`hetserve_env.rules.MAX_TOKENS`); larger ones (which
+  would wrap around in int64) are an error naming the line.
 
 Naive timestamps are taken as UTC. Rows need not be sorted (they are sorted stably by time).
 """
@@ -23,12 +26,16 @@ import numpy as np
 import pandas as pd
 
 from .bundle import AZURE_TRACES, bundled_path
+from ..rules import MAX_TOKENS
 from .errors import TraceError, nonnegative_numbers
 
 __all__ = ["load_azure_trace", "azure_windows", "load_bundled_azure", "AZURE_COLUMNS"]
 
 AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 _LAST_WINDOW_TOLERANCE = 0.01  # a trailing window covered >= 99 % counts as complete
+#: Numeric timestamps are seconds; 1e11 s is the year 5138, so a larger value is epoch ms / µs / ns (windowing
+#: epoch nanoseconds as seconds would allocate tens of GiB).
+_MAX_NUMERIC_TIMESTAMP = 1e11
 
 
 def _line(row: int) -> str:
@@ -99,6 +106,14 @@ def load_azure_trace(path: str | os.PathLike, columns: Mapping[str, str] | None 
                 f"{path}: {_line(r)}, column {ts_col!r}: timestamp {ts_str.iloc[r]!r} is not a number of seconds "
                 "(the first row is, so the column is read as seconds)"
             )
+        big = np.abs(secs) >= _MAX_NUMERIC_TIMESTAMP
+        if big.any():
+            r = int(np.argmax(big))
+            raise TraceError(
+                f"{path}: {_line(r)}, column {ts_col!r}: timestamp {ts_str.iloc[r]!r} read as seconds is after the "
+                f"year 5000 (allowed: below {_MAX_NUMERIC_TIMESTAMP:.0e} s); numeric timestamps must be seconds - "
+                "epoch milliseconds, microseconds or nanoseconds must be divided by 1e3, 1e6 or 1e9 first"
+            )
     else:
         ts = pd.to_datetime(ts_str, format="ISO8601", utc=True, errors="coerce")
         bad = ts.isna().to_numpy()
@@ -114,12 +129,13 @@ def load_azure_trace(path: str | os.PathLike, columns: Mapping[str, str] | None 
     tokens = {}
     for key, out in (("ContextTokens", "input_tokens"), ("GeneratedTokens", "output_tokens")):
         col = names[key]
-        if pd.api.types.is_integer_dtype(raw[col].dtype) and (raw[col].to_numpy() >= 0).all():
+        vals = raw[col].to_numpy()
+        if pd.api.types.is_integer_dtype(raw[col].dtype) and (vals >= 0).all() and (vals <= MAX_TOKENS).all():
             tokens[out] = raw[col].to_numpy(dtype=np.int64)
             continue
         s = raw[col].astype(str).str.strip()
         tokens[out] = nonnegative_numbers(s, lambda r, col=col: f"{path}: {_line(r)}, column {col!r}", integer=True,
-                                          noun="token count")
+                                          noun="token count", hi=MAX_TOKENS)
 
     order = np.argsort(secs, kind="stable")
     t_s = secs[order]

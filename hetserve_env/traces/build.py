@@ -378,7 +378,8 @@ def build_demand(
         window_s: window length in seconds; must divide a day.
         n_days: number of days (None: the longest real source, else 14).
         seed: int >= 0 for the synthetic generators and volatility.
-        splits: explicit day ids per split (default: :func:`split_days`, 10 / 2 / 2 for 14 days).
+        splits: explicit day numbers per split: lists, non-empty, disjoint, named train / validation / test
+            (default: :func:`split_days`, 10 / 2 / 2 for 14 days).
         base_dir: directory that relative ``path`` entries are resolved against (e.g. the scenario file's).
 
     Raises:

@@ -19,16 +19,19 @@ class TraceError(ValueError):
     """
 
 
-def nonnegative_numbers(s: pd.Series, where: Callable[[int], str], *, integer: bool, noun: str = "") -> np.ndarray:
+def nonnegative_numbers(s: pd.Series, where: Callable[[int], str], *, integer: bool, noun: str = "",
+                        hi: float | None = None) -> np.ndarray:
     """A text column of a trace file as non-negative floats (or int64 when ``integer``).
 
     The first offending row raises :class:`TraceError` with ``where(row)`` (file, line, column) and the
-    value: not a number, negative, or (``integer``) not whole. ``noun`` names the quantity in the message.
+    value: not a number, negative, above ``hi``, or (``integer``) not whole. ``noun`` names the quantity in
+    the message.
     """
     vals = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
     label = f"{noun} " if noun else ""
     for bad, problem in ((~np.isfinite(vals), "{label}{v!r} is not a number"),
                          (vals < 0, "negative {noun} {v!r}"),
+                         (None if hi is None else vals > hi, "{label}{v!r} is above the largest allowed, %g" % (hi or 0)),
                          (vals != np.round(vals) if integer else None, "{label}{v!r} is not an integer")):
         if bad is not None and bad.any():
             r = int(np.argmax(bad))

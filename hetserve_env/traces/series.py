@@ -41,7 +41,7 @@ def split_days(days: Sequence[int], validation: int = 2, test: int = 2) -> dict[
     if n < 3:
         raise TraceError(
             f"split_days: need at least 3 distinct days to split into train/validation/test, got {n} "
-            f"({uniq}); pass explicit splits, e.g. {{'train': (0,), 'validation': (0,), 'test': (0,)}}"
+            f"({uniq}); pass explicit splits (lists of day numbers, no day in two splits), e.g. {{'train': [0]}}"
         )
     v, t = int(validation), int(test)
     if n < v + t + 1:
@@ -186,24 +186,33 @@ class DemandSeries:
             self.meta = {}
 
     def _check_splits(self, splits: Mapping[str, Iterable[int]]) -> dict[str, tuple[int, ...]]:
+        """Splits are lists of day numbers of the series, named train / validation / test, non-empty and
+        disjoint (a day in two splits would leak test data into training)."""
         if not isinstance(splits, Mapping):
-            raise TraceError(f"DemandSeries.splits: expected a mapping of split name -> days, got {splits!r}")
+            raise TraceError(f"DemandSeries.splits: expected a mapping of split name -> list of day numbers, got {splits!r}")
         known = set(np.unique(self.day).tolist())
         out: dict[str, tuple[int, ...]] = {}
         for name, days in splits.items():
-            if not isinstance(name, str):
-                raise TraceError(f"DemandSeries.splits: split names must be strings, got {name!r}")
-            if isinstance(days, (int, np.integer)):
-                days = (days,)
-            try:
-                ds = tuple(sorted({int(d) for d in days}))
-            except (TypeError, ValueError):
-                raise TraceError(f"DemandSeries.splits[{name!r}]: expected day ids, got {days!r}") from None
+            if name not in SPLIT_NAMES:
+                raise TraceError(f"DemandSeries.splits: unknown split {name!r} (allowed: {', '.join(SPLIT_NAMES)})")
+            where = f"DemandSeries.splits[{name!r}]"
+            if isinstance(days, (str, bytes, Mapping)) or not isinstance(days, Iterable):
+                raise TraceError(f"{where}: expected a list of day numbers (e.g. [12, 13]), got {days!r}; splits name "
+                                 f"days, not counts (days {min(known)}..{max(known)} of the series)")
+            days = list(days)
+            bad = [d for d in days if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer))]
+            if bad:
+                raise TraceError(f"{where}: day numbers must be integers, got {bad[0]!r}")
+            if not days:
+                raise TraceError(f"{where}: empty; list at least one day or leave the split out")
+            ds = tuple(sorted({int(d) for d in days}))
             missing = [d for d in ds if d not in known]
             if missing:
-                raise TraceError(
-                    f"DemandSeries.splits[{name!r}]: days {missing} are not in the series (days {sorted(known)})"
-                )
+                raise TraceError(f"{where}: days {missing} are not in the series (days {sorted(known)})")
+            for other, ods in out.items():
+                shared = sorted(set(ds) & set(ods))
+                if shared:
+                    raise TraceError(f"{where}: days {shared} are also in split {other!r}; splits must not share days")
             out[name] = ds
         return out
 
@@ -268,17 +277,21 @@ class DemandSeries:
 
     def split(self, name: str) -> DemandSeries:
         """The days of split ``name`` (``'train'``, ``'validation'`` or ``'test'``) as their own series."""
+        return self.select_days(self.split_day_ids(name))
+
+    def split_day_ids(self, name: str) -> tuple[int, ...]:
+        """The day numbers of split ``name``; a clear :class:`TraceError` when the series has no such split."""
         splits = self.splits or {}
         if name not in splits:
             if not splits:
                 raise TraceError(
                     f"split {name!r}: this series has no splits (it has {len(self.days)} day(s); the default "
-                    "split needs at least 3): pass splits explicitly"
+                    "train/validation/test split needs at least 3): pass splits explicitly, lists of day numbers"
                 )
             raise TraceError(f"split {name!r}: unknown split (known: {', '.join(splits)})")
         if not splits[name]:
             raise TraceError(f"split {name!r}: the split has no days")
-        return self.select_days(splits[name])
+        return tuple(splits[name])
 
     # ------------------------------------------------------------------ frames
     def to_frame(self) -> pd.DataFrame:
