@@ -39,10 +39,12 @@ from hetserve_env.allocation import Allocation
 from hetserve_env.problem import Problem
 
 from .cbc import DeadlineCBC
+from .highs_child import solve_highs
 from .solution import Solution, clean_allocation, finish, infeasibility_reason
 
 SOLVERS = ("cbc", "highs")
 WARM_SHARE = 0.3  # share of the time limit the AGH warm start may use
+HANDOFF_SHARE = 0.5  # PuLP's hand-over of the model to the solver, as a share of the build time (measured)
 MIN_SOLVER_S = 0.05  # below this much time left, the solver is not started (the warm start is returned)
 OVERRUN_SHARE, OVERRUN_MIN_S = 0.1, 2.0  # an end past the limit by more than max(10 %, 2 s) is flagged
 
@@ -75,8 +77,15 @@ class _HiGHSWarm(pulp.HiGHS):  # type: ignore[misc, valid-type]
         _highs.run(lp.solverModel, "MILP")
 
 
-def build_model(problem: Problem) -> tuple[pulp.LpProblem, dict[str, Any]]:
-    """The PuLP model and its variables: ``{"R": [...], "x": {(i, d): var}, "u": [...], "z": [...]}``."""
+class BuildTimeout(RuntimeError):
+    """:func:`build_model` passed its ``deadline`` (the MILP's time limit ran out while building)."""
+
+
+def build_model(problem: Problem, deadline: float = math.inf) -> tuple[pulp.LpProblem, dict[str, Any]]:
+    """The PuLP model and its variables: ``{"R": [...], "x": {(i, d): var}, "u": [...], "z": [...]}``.
+
+    Raises :class:`BuildTimeout` once past ``deadline`` (a ``time.perf_counter()`` instant; checked per type and
+    per template, so a large build stops within the time limit)."""
     p = problem
     I, D, A = p.n_types, p.n_templates, len(p.artifact_names)
     lp = pulp.LpProblem(f"hetserve_{_safe(p.name)}", pulp.LpMinimize)
@@ -96,6 +105,7 @@ def build_model(problem: Problem) -> tuple[pulp.LpProblem, dict[str, Any]]:
     if p.storage_cost > 0:
         obj_terms += [(z[a], float(p.storage_cost * p.artifact_gb[a])) for a in range(A)]
     for i in range(I):
+        _check_deadline(deadline)
         k = 3600.0 * p.rate[i]
         if k * p.unmet_penalty[i] != 0:
             obj_terms.append((u[i], float(k * p.unmet_penalty[i])))
@@ -104,11 +114,14 @@ def build_model(problem: Problem) -> tuple[pulp.LpProblem, dict[str, Any]]:
     lp += pulp.LpAffineExpression(obj_terms), "cost"
 
     for i in range(I):
+        _check_deadline(deadline)
         lp += pulp.LpAffineExpression([(x[i, d], 1.0) for d in by_type[i]] + [(u[i], 1.0)]) == 1.0, f"coverage_{i}"
         terms = [(x[i, d], float(p.error[i, d] - p.error_slo[i])) for d in by_type[i] if p.error[i, d] != p.error_slo[i]]
         if any(c > 0 for _, c in terms):
             lp += pulp.LpAffineExpression(terms) <= 0.0, f"error_{i}"
     for d in range(D):
+        if d % 64 == 0:
+            _check_deadline(deadline)
         terms = [(x[i, d], float(p.rate[i] / p.capacity[i, d])) for i in by_tpl[d] if p.rate[i] > 0]
         if terms:
             lp += pulp.LpAffineExpression(terms + [(R[d], -1.0)]) <= 0.0, f"capacity_{d}"
@@ -123,6 +136,11 @@ def build_model(problem: Problem) -> tuple[pulp.LpProblem, dict[str, Any]]:
     if math.isfinite(p.storage_gb):
         lp += pulp.LpAffineExpression([(z[a], float(p.artifact_gb[a])) for a in range(A)]) <= float(p.storage_gb), "storage"
     return lp, {"R": R, "x": x, "u": u, "z": z}
+
+
+def _check_deadline(deadline: float) -> None:
+    if time.perf_counter() > deadline:
+        raise BuildTimeout("the time limit ran out while building the model")
 
 
 def _safe(name: str) -> str:
@@ -203,15 +221,21 @@ def solve_milp(problem: Problem, *, solver: str = "cbc", time_limit: float | Non
                         log, stats)
 
     t_build = time.perf_counter()
-    lp, var = build_model(problem)
+    try:
+        lp, var = build_model(problem, deadline)
+    except BuildTimeout:
+        stats["build_s"] = time.perf_counter() - t_build
+        why = (f"the {limit:g} s time limit ran out while building the model (warm start "
+               f"{stats.get('warm_start_s', 0.0):.2f} s, model build stopped after {stats['build_s']:.2f} s)")
+        return _flag_overrun(_stopped(problem, start, why, t0, log, stats), limit)
     stats["n_variables"] = len(var["R"]) + len(var["x"]) + len(var["u"]) + len(var["z"])
     stats["n_integer"] = len(var["R"]) + len(var["z"])
     stats["n_constraints"] = len(lp.constraints)
     if start is not None:
         _set_start(problem, var, start)
     stats["build_s"] = time.perf_counter() - t_build
-    # handing the model to the solver (CBC: an MPS file; HiGHS: column by column) costs about one build
-    solver_limit = None if limit is None else deadline - time.perf_counter() - stats["build_s"]
+    # handing the model to the solver (CBC: an MPS file; HiGHS: column by column) costs about half a build
+    solver_limit = None if limit is None else deadline - time.perf_counter() - HANDOFF_SHARE * stats["build_s"]
     if solver_limit is not None and solver_limit < MIN_SOLVER_S:
         why = (f"the {limit:g} s time limit was used up before the solver could start (warm start "
                f"{stats.get('warm_start_s', 0.0):.2f} s, model build {stats['build_s']:.2f} s)")
@@ -294,10 +318,11 @@ def _run_solver(problem: Problem, lp: pulp.LpProblem, var: dict[str, Any], start
                 log.append("msg=True: CBC output goes to the log parsed for the bound; see stats['cbc_log']")
             lp.solve(cmd)
         else:
+            slack = math.inf if solver_limit is None else 0.5 * overrun_allowance(float(stats["time_limit"]))
             cmd = _HiGHSWarm(warm=start is not None, msg=msg, gapRel=gap, threads=threads, timeLimit=solver_limit)
-            lp.solve(cmd)
+            highs_report = solve_highs(lp, cmd, kill_at=deadline + slack)
             if start is not None:
-                stats["warm_start_highs"] = cmd.warm_status
+                stats["warm_start_highs"] = highs_report.get("warm_status")
     except (pulp.PulpSolverError, _highs.HighsStatusError) as exc:
         return Solution("milp", "error", None, None, float("nan"), time.perf_counter() - t0, None, None,
                         f"{solver}: solver failed: {exc}", log, stats)
@@ -305,11 +330,11 @@ def _run_solver(problem: Problem, lp: pulp.LpProblem, var: dict[str, Any], start
         text = _read_log(log_path, stats, msg)
     solve_s = time.perf_counter() - t_solve
     stats["solve_s"] = solve_s
-    if solver == "cbc" and cmd.killed:
+    if cmd.killed if solver == "cbc" else highs_report["killed"]:
         stats["solver_status"] = "stopped at the deadline"
-        return _stopped(problem, start, "CBC did not stop at its time limit and was stopped at the deadline",
+        return _stopped(problem, start, f"{solver} did not stop at its time limit and was stopped at the deadline",
                         t0, log, stats)
-    status, bound, has_sol = _status_and_bound(solver, lp, text, stats)
+    status, bound, has_sol = _status_and_bound(solver, lp, text if solver == "cbc" else highs_report, stats)
     log.append(f"MILP {solver}: {status}, solver status {stats.get('solver_status')}, {solve_s:.3f} s")
     runtime = time.perf_counter() - t0
     if status == "infeasible":
@@ -351,20 +376,15 @@ def _read_log(log_path: str | None, stats: dict[str, Any], msg: bool) -> str:
         os.unlink(log_path)
 
 
-def _status_and_bound(solver: str, lp: pulp.LpProblem, cbc_log: str,
+def _status_and_bound(solver: str, lp: pulp.LpProblem, answer: Any,
                       stats: dict[str, Any]) -> tuple[str, float | None, bool]:
-    """(status, best bound, whether the solver holds a solution) from the solver's own report."""
+    """(status, best bound, whether the solver holds a solution) from the solver's own report (``answer``:
+    CBC's log text, or HiGHS's report from :func:`baselines.highs_child.solve_highs`)."""
     bound: float | None = None
     if solver == "highs":
-        h = lp.solverModel
-        status = h.modelStatusToString(h.getModelStatus())
-        info = h.getInfo()
+        status, has_sol, bound = answer["status"], answer["has_solution"], answer["bound"]
         stats["solver_status"] = status
-        stats["nodes"] = int(getattr(info, "mip_node_count", 0))
-        has_sol = getattr(info, "primal_solution_status", 0) == 2
-        db = getattr(info, "mip_dual_bound", None)
-        if db is not None and math.isfinite(db):
-            bound = float(db)
+        stats["nodes"] = answer["nodes"]
         if status == "Optimal":
             return "optimal", bound, has_sol
         if status in ("Infeasible", "Primal infeasible or unbounded"):
@@ -372,6 +392,7 @@ def _status_and_bound(solver: str, lp: pulp.LpProblem, cbc_log: str,
         if status == "Time limit reached":
             return "time_limit", bound, has_sol
         return ("feasible" if has_sol else "error"), bound, has_sol
+    cbc_log = str(answer)
     parsed = _parse_cbc_log(cbc_log)
     stats["solver_status"] = parsed.get("result", pulp.LpStatus.get(lp.status, str(lp.status)))
     if "nodes" in parsed:

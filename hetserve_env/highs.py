@@ -114,6 +114,13 @@ def run_expect(h: Any, model: str, accept: Iterable[str] = ("Optimal",)) -> str:
     return status
 
 
+def after_fork() -> None:
+    """In a forked child: the inherited scheduler has no worker threads; forget its size and rebuild it."""
+    if _scheduler["threads"] is not None:
+        highspy().Highs.resetGlobalScheduler(False)
+    _scheduler["threads"] = None
+
+
 def scheduler_info() -> dict[str, Any]:
     """The thread count this module last ran HiGHS with, and how often it reset the global scheduler."""
     return dict(_scheduler)
