@@ -209,6 +209,8 @@ def policy_notes(policy: Any) -> str:
     fb = st.get("fallback_keep_fleet", 0) + st.get("fallback_infeasible_plan", 0) + st.get("error", 0)
     if method is not None:
         notes.append(f"{fb} fallback(s)" if fb else "no fallbacks")
+    if st.get("time_limit_overrun", 0):
+        notes.append(f"{st['time_limit_overrun']} window(s) past the time limit")
     if isinstance(policy, AgentPolicy):
         rec = policy.record
         if rec:

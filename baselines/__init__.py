@@ -37,10 +37,13 @@ def solve(problem: Problem, method: str = "agh", **options: Any) -> Solution:
     ``consolidation=True``, ``time_budget_s=None`` (None: deterministic work limits; a number: keep improving
     until that many seconds, not deterministic), ``lp_start=True`` (False: no LP-relaxation start — the paper's
     pure heuristic, for ablations; same as leaving "lp" out of ``starts``).
-    MILP: ``solver="cbc" | "highs"``, ``time_limit=600`` (s), ``gap=1e-4`` (relative), ``warm_start=True``
-    (from AGH; or an Allocation), ``msg=False``, ``threads=1``.
+    MILP: ``solver="cbc" | "highs"``, ``time_limit=600`` (s, finite > 0 or None: the wall-clock budget of the
+    whole call, warm start and model build included; an end past max(10 %, 2 s) later is flagged in
+    ``stats["time_limit_overrun_s"]``), ``gap=1e-4`` (relative, finite >= 0), ``warm_start=True`` (from AGH; or
+    an Allocation), ``msg=False``, ``threads=1`` (integer >= 1).
 
-    Unknown options raise TypeError naming them; an unknown method raises ValueError.
+    Unknown options raise TypeError naming them; an unknown method or an out-of-range option value raises
+    ValueError naming the option, the value and the allowed range.
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"solve() needs a hetserve_env.problem.Problem, got {type(problem).__name__}")

@@ -44,6 +44,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from hetserve_env import highs as _highs
 from hetserve_env.problem import Problem
 
 from .gh import EPS, Context, GHOptions, State, _label, _log_filter, _Log, construct, gh_solution, place_type
@@ -549,9 +550,7 @@ class RoutingLP:
     """
 
     def __init__(self, ctx: Context) -> None:
-        import highspy  # a dependency of the project; imported here so GH never needs it
-
-        self.hs = highspy
+        self.hs = _highs.highspy()  # imported here, so GH never needs it
         self.ctx = ctx
         self.n_solves = 0
         self.n_builds = 0
@@ -584,9 +583,7 @@ class RoutingLP:
         lp.a_matrix_.index_ = np.concatenate([np.stack([ii, I + jj, I + nU + ii], axis=1).ravel(), np.arange(I), np.arange(I)])
         lp.a_matrix_.value_ = np.concatenate([np.stack([np.ones(nx), lam[ii] * ctx.inv_mu[ii, dd], ctx.w[ii, dd]], axis=1).ravel(),
                                               np.ones(2 * I)])
-        h = hs.Highs()
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("threads", 1)
+        h = _highs.new()
         h.passModel(lp)
         self.h, self.U, self.ii, self.dd, self.nx = h, U, ii, dd, nx
         self.pos = np.full(ctx.D, -1, dtype=np.int64)
@@ -599,7 +596,7 @@ class RoutingLP:
         if self.h is None or (self.pos[need] < 0).any():
             self._build(need)
 
-    def solve(self, R: np.ndarray) -> dict | None:
+    def solve(self, R: np.ndarray) -> dict:
         """Route on fleet R. Elastic: demand beyond ζ_i may go uncovered (``v``) at ELASTIC $/h per share, so
         every fleet has a routing and the fleet search can repair an infeasible start; ``shortfall`` = Σ v.
 
@@ -617,10 +614,9 @@ class RoutingLP:
         h, U = self.h, self.U
         nU = len(U)
         h.changeRowsBounds(nU, np.arange(I, I + nU, dtype=np.int32), np.full(nU, -hs.kHighsInf), R[U].astype(float))
-        h.run()
+        # elastic, so always feasible and bounded: any status but "Optimal" raises (never read as "no routing")
+        _highs.run_expect(h, "AGH routing LP")
         self.n_solves += 1
-        if h.getModelStatus() != hs.HighsModelStatus.kOptimal:
-            return None
         sol = h.getSolution()
         col = np.asarray(sol.col_value)
         dual = np.asarray(sol.row_dual)
@@ -966,10 +962,23 @@ def _orderings(ctx: Context, starts: Sequence[str], random_starts: int, seed: in
     return uniq
 
 
+def _check_agh_options(time_budget_s: object, random_starts: object, seed: object) -> float | None:
+    """AGH's numeric options validated (ValueError naming the option, the value and the allowed range)."""
+    if time_budget_s is not None:
+        ok = isinstance(time_budget_s, (int, float)) and not isinstance(time_budget_s, bool)
+        if not ok or not math.isfinite(float(time_budget_s)) or float(time_budget_s) <= 0:  # type: ignore[arg-type]
+            raise ValueError(f"time_budget_s must be None or a finite number of seconds > 0, got {time_budget_s!r}")
+    if isinstance(random_starts, bool) or not isinstance(random_starts, (int, np.integer)) or random_starts < 0:
+        raise ValueError(f"random_starts must be an integer >= 0, got {random_starts!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    return None if time_budget_s is None else float(time_budget_s)  # type: ignore[arg-type]
+
+
 def solve_agh(problem: Problem, *, m1: bool = True, m2: bool = True, m3: bool = True, explain: bool = False,
               starts: Sequence[str] = ("load", "slo", "error", "hub", "lp"), random_starts: int = 8, seed: int = 0,
               local_search: bool = True, consolidation: bool = True, time_budget_s: float | None = None,
-              lp_start: bool = True) -> Solution:
+              lp_start: bool = True, work_deadline: float | None = None) -> Solution:
     """AGH: best of several GH constructions, each improved by relocate local search and consolidation.
 
     Stage 1, every start: GH construction, then one round of relocate + consolidation moves (numpy); with
@@ -978,10 +987,15 @@ def solve_agh(problem: Problem, *, m1: bool = True, m2: bool = True, m3: bool = 
     Stage 2, the POLISH_TOP best distinct fleets and every hub start: relocate/consolidation to a local
     optimum with ruin-and-recreate, then the routing LP and (consolidation on) the LP fleet search, within
     LP_BUDGET routing-LP solves per fleet. The work is bounded by counts, not time, so results are deterministic
-    unless ``time_budget_s`` cuts them short.
+    unless ``time_budget_s`` cuts them short. ``work_deadline`` (a ``time.perf_counter()`` instant; the MILP's
+    warm start uses it to stay within its time limit) stops the counted work there too
+    (``stats["stopped_at_deadline"]``).
     """
     t0 = time.perf_counter()
+    time_budget_s = _check_agh_options(time_budget_s, random_starts, seed)
     deadline = t0 + time_budget_s if time_budget_s is not None else math.inf
+    if work_deadline is not None:
+        deadline = min(deadline, float(work_deadline))
     if isinstance(starts, str):
         starts = (starts,)
     unknown = sorted(set(starts) - {"load", "slo", "error", "hub", "lp"})
@@ -1120,4 +1134,6 @@ def solve_agh(problem: Problem, *, m1: bool = True, m2: bool = True, m3: bool = 
              "local_search": local_search, "consolidation": consolidation, "seed": seed, **lp_stats}
     if lp_info is not None:
         stats["lp_start"] = lp_info
+    if work_deadline is not None and time.perf_counter() > work_deadline:
+        stats["stopped_at_deadline"] = True
     return gh_solution(problem, "agh", st, ctx, opt, lines, runtime, stats)

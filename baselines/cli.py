@@ -23,6 +23,17 @@ from hetserve_env.problem import Problem
 from . import Solution, solve
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (the message names the value and the range)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="TARGET",
                         help="scenario name or YAML path, Problem JSON path, or instance spec like instance:20x20x20:seed=1")
@@ -36,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="AGH seed (random starts)")
     parser.add_argument("--out", default=None, metavar="FILE", help="write the allocation and solution metadata as JSON")
     parser.add_argument("--explain", action="store_true", help="print the decision log (GH/AGH)")
-    parser.add_argument("--max-rows", type=int, default=40, metavar="N", help="rows shown per table (default 40)")
+    parser.add_argument("--max-rows", type=_positive_int, default=40, metavar="N", help="rows shown per table (default 40)")
 
 
 add_arguments_solve = add_arguments
@@ -82,6 +93,8 @@ def _table(header: list[str], rows: list[list[str]], right: set[int] | None = No
 
 def format_solution(problem: Problem, sol: Solution, max_rows: int = 40) -> str:
     """The human-readable report printed by ``hetserve solve``."""
+    if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
+        raise ValueError(f"max_rows must be an integer >= 1, got {max_rows!r}")
     out = [f"problem   {problem.name}: {problem.n_types} types, {problem.n_templates} templates, "
            f"budget {'none' if not math.isfinite(problem.budget) else f'${problem.budget:.2f}/h'}"]
     line = f"method    {sol.method}  status {sol.status}  runtime {sol.runtime_s:.3f} s"
@@ -90,6 +103,11 @@ def format_solution(problem: Problem, sol: Solution, max_rows: int = 40) -> str:
     if sol.gap is not None:
         line += f"  gap {100 * sol.gap:.3f}%"
     out.append(line)
+    over = sol.stats.get("time_limit_overrun_s")
+    if over is not None:
+        out.append(f"WARNING   time limit overrun: +{over:.2f} s past the {sol.stats.get('time_limit'):g} s limit")
+    if sol.allocation is not None and sol.reason:
+        out.append(f"note      {sol.reason}")
     if sol.allocation is None or sol.evaluation is None:
         out.append(f"no feasible allocation: {sol.reason}")
         return "\n".join(out)

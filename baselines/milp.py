@@ -34,12 +34,19 @@ from typing import Any
 import numpy as np
 import pulp
 
+from hetserve_env import highs as _highs
 from hetserve_env.allocation import Allocation
 from hetserve_env.problem import Problem
 
+from .cbc import DeadlineCBC
+from .highs_child import solve_highs
 from .solution import Solution, clean_allocation, finish, infeasibility_reason
 
 SOLVERS = ("cbc", "highs")
+WARM_SHARE = 0.3  # share of the time limit the AGH warm start may use
+HANDOFF_SHARE = 0.5  # PuLP's hand-over of the model to the solver, as a share of the build time (measured)
+MIN_SOLVER_S = 0.05  # below this much time left, the solver is not started (the warm start is returned)
+OVERRUN_SHARE, OVERRUN_MIN_S = 0.1, 2.0  # an end past the limit by more than max(10 %, 2 s) is flagged
 
 
 class _HiGHSWarm(pulp.HiGHS):  # type: ignore[misc, valid-type]
@@ -50,10 +57,14 @@ class _HiGHSWarm(pulp.HiGHS):  # type: ignore[misc, valid-type]
         self.warm = warm
         self.warm_status: str | None = None
 
+    def createAndConfigureSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 (PuLP's name)
+        """The model comes from the one HiGHS backend (:mod:`hetserve_env.highs`), with its options."""
+        lp.solverModel = _highs.new(threads=self.threads, time_limit=self.timeLimit, msg=self.msg,
+                                    mip_rel_gap=self.gapRel)
+
     def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 (PuLP's name)
         if self.warm:
-            import highspy
-
+            highspy = _highs.highspy()
             variables = lp.variables()
             values = [0.0] * len(variables)
             for var in variables:
@@ -63,11 +74,18 @@ class _HiGHSWarm(pulp.HiGHS):  # type: ignore[misc, valid-type]
             sol.value_valid = True
             status = lp.solverModel.setSolution(sol)
             self.warm_status = str(status)
-        lp.solverModel.run()
+        _highs.run(lp.solverModel, "MILP")
 
 
-def build_model(problem: Problem) -> tuple[pulp.LpProblem, dict[str, Any]]:
-    """The PuLP model and its variables: ``{"R": [...], "x": {(i, d): var}, "u": [...], "z": [...]}``."""
+class BuildTimeout(RuntimeError):
+    """:func:`build_model` passed its ``deadline`` (the MILP's time limit ran out while building)."""
+
+
+def build_model(problem: Problem, deadline: float = math.inf) -> tuple[pulp.LpProblem, dict[str, Any]]:
+    """The PuLP model and its variables: ``{"R": [...], "x": {(i, d): var}, "u": [...], "z": [...]}``.
+
+    Raises :class:`BuildTimeout` once past ``deadline`` (a ``time.perf_counter()`` instant; checked per type and
+    per template, so a large build stops within the time limit)."""
     p = problem
     I, D, A = p.n_types, p.n_templates, len(p.artifact_names)
     lp = pulp.LpProblem(f"hetserve_{_safe(p.name)}", pulp.LpMinimize)
@@ -87,6 +105,7 @@ def build_model(problem: Problem) -> tuple[pulp.LpProblem, dict[str, Any]]:
     if p.storage_cost > 0:
         obj_terms += [(z[a], float(p.storage_cost * p.artifact_gb[a])) for a in range(A)]
     for i in range(I):
+        _check_deadline(deadline)
         k = 3600.0 * p.rate[i]
         if k * p.unmet_penalty[i] != 0:
             obj_terms.append((u[i], float(k * p.unmet_penalty[i])))
@@ -95,11 +114,14 @@ def build_model(problem: Problem) -> tuple[pulp.LpProblem, dict[str, Any]]:
     lp += pulp.LpAffineExpression(obj_terms), "cost"
 
     for i in range(I):
+        _check_deadline(deadline)
         lp += pulp.LpAffineExpression([(x[i, d], 1.0) for d in by_type[i]] + [(u[i], 1.0)]) == 1.0, f"coverage_{i}"
         terms = [(x[i, d], float(p.error[i, d] - p.error_slo[i])) for d in by_type[i] if p.error[i, d] != p.error_slo[i]]
         if any(c > 0 for _, c in terms):
             lp += pulp.LpAffineExpression(terms) <= 0.0, f"error_{i}"
     for d in range(D):
+        if d % 64 == 0:
+            _check_deadline(deadline)
         terms = [(x[i, d], float(p.rate[i] / p.capacity[i, d])) for i in by_tpl[d] if p.rate[i] > 0]
         if terms:
             lp += pulp.LpAffineExpression(terms + [(R[d], -1.0)]) <= 0.0, f"capacity_{d}"
@@ -114,6 +136,11 @@ def build_model(problem: Problem) -> tuple[pulp.LpProblem, dict[str, Any]]:
     if math.isfinite(p.storage_gb):
         lp += pulp.LpAffineExpression([(z[a], float(p.artifact_gb[a])) for a in range(A)]) <= float(p.storage_gb), "storage"
     return lp, {"R": R, "x": x, "u": u, "z": z}
+
+
+def _check_deadline(deadline: float) -> None:
+    if time.perf_counter() > deadline:
+        raise BuildTimeout("the time limit ran out while building the model")
 
 
 def _safe(name: str) -> str:
@@ -161,93 +188,166 @@ def _parse_cbc_log(text: str) -> dict[str, Any]:
     return out
 
 
+def overrun_allowance(time_limit: float) -> float:
+    """How far past ``time_limit`` a MILP may end before it is flagged: max(10 %, 2 s)."""
+    return max(OVERRUN_SHARE * time_limit, OVERRUN_MIN_S)
+
+
+def check_options(solver: Any, time_limit: Any, gap: Any, threads: Any) -> tuple[str, float | None, float, int]:
+    """The MILP options validated (ValueError naming the option, the value and the allowed range)."""
+    name = str(solver).lower()
+    if name not in SOLVERS:
+        raise ValueError(f"unknown MILP solver {solver!r}; choose one of {list(SOLVERS)}")
+    limit = _highs.check_time_limit(time_limit)
+    if isinstance(gap, bool) or not isinstance(gap, (int, float)) or not math.isfinite(gap) or gap < 0:
+        raise ValueError(f"gap must be a finite relative gap >= 0, got {gap!r}")
+    return name, limit, float(gap), _highs.check_threads(threads)
+
+
 def solve_milp(problem: Problem, *, solver: str = "cbc", time_limit: float | None = 600.0, gap: float = 1e-4,
                warm_start: bool | Allocation = True, msg: bool = False, threads: int = 1,
                start_solution: Solution | None = None) -> Solution:
-    """Solve the exact model; ``warm_start`` True runs AGH for the start (or pass an Allocation)."""
-    solver = str(solver).lower()
-    if solver not in SOLVERS:
-        raise ValueError(f"unknown MILP solver {solver!r}; choose one of {list(SOLVERS)}")
+    """Solve the exact model; ``warm_start`` True runs AGH for the start (or pass an Allocation).
+
+    ``time_limit`` (s, or None) is the wall-clock budget of this whole call: the AGH warm start may use
+    WARM_SHARE of it, the rest (less the time PuLP needs to hand the model over) goes to the solver. An end later
+    than ``time_limit + overrun_allowance(time_limit)`` is flagged (``stats["time_limit_overrun_s"]``, ``log``)."""
+    solver, limit, gap, threads = check_options(solver, time_limit, gap, threads)
     t0 = time.perf_counter()
+    deadline = t0 + limit if limit is not None else math.inf
     log: list[str] = []
-    stats: dict[str, Any] = {"solver": solver, "time_limit": time_limit, "gap_option": gap, "threads": threads}
-
-    start: Allocation | None = None
-    if isinstance(warm_start, Allocation):
-        start = warm_start
-        stats["warm_start"] = "given"
-    elif warm_start:
-        if start_solution is None:
-            from .agh import solve_agh
-
-            start_solution = solve_agh(problem)
-        stats["warm_start_s"] = start_solution.runtime_s
-        if start_solution.feasible:
-            start = start_solution.allocation
-            stats["warm_start"] = "agh"
-            stats["warm_start_objective"] = start_solution.objective
-            log.append(f"warm start: AGH ${start_solution.objective:.4f}/h")
-        else:
-            stats["warm_start"] = "none (AGH found no feasible allocation)"
-    else:
-        stats["warm_start"] = "off"
+    stats: dict[str, Any] = {"solver": solver, "time_limit": limit, "gap_option": gap, "threads": threads}
+    start = _warm_start(problem, warm_start, start_solution, None if limit is None else t0 + WARM_SHARE * limit,
+                        log, stats)
 
     t_build = time.perf_counter()
-    lp, var = build_model(problem)
+    try:
+        lp, var = build_model(problem, deadline)
+    except BuildTimeout:
+        stats["build_s"] = time.perf_counter() - t_build
+        why = (f"the {limit:g} s time limit ran out while building the model (warm start "
+               f"{stats.get('warm_start_s', 0.0):.2f} s, model build stopped after {stats['build_s']:.2f} s)")
+        return _flag_overrun(_stopped(problem, start, why, t0, log, stats), limit)
     stats["n_variables"] = len(var["R"]) + len(var["x"]) + len(var["u"]) + len(var["z"])
     stats["n_integer"] = len(var["R"]) + len(var["z"])
     stats["n_constraints"] = len(lp.constraints)
     if start is not None:
         _set_start(problem, var, start)
     stats["build_s"] = time.perf_counter() - t_build
+    # handing the model to the solver (CBC: an MPS file; HiGHS: column by column) costs about half a build
+    solver_limit = None if limit is None else deadline - time.perf_counter() - HANDOFF_SHARE * stats["build_s"]
+    if solver_limit is not None and solver_limit < MIN_SOLVER_S:
+        why = (f"the {limit:g} s time limit was used up before the solver could start (warm start "
+               f"{stats.get('warm_start_s', 0.0):.2f} s, model build {stats['build_s']:.2f} s)")
+        return _flag_overrun(_stopped(problem, start, why, t0, log, stats), limit)
+    sol = _run_solver(problem, lp, var, start, solver, solver_limit, deadline, gap, threads, msg, t0, log, stats)
+    return _flag_overrun(sol, limit)
 
+
+def _warm_start(problem: Problem, warm_start: bool | Allocation, start_solution: Solution | None,
+                work_deadline: float | None, log: list[str], stats: dict[str, Any]) -> Allocation | None:
+    """The MIP start: the given Allocation, or AGH's (stopped at ``work_deadline``), or None."""
+    if isinstance(warm_start, Allocation):
+        stats["warm_start"] = "given"
+        return warm_start
+    if not warm_start:
+        stats["warm_start"] = "off"
+        return None
+    if start_solution is None:
+        from .agh import solve_agh
+
+        start_solution = solve_agh(problem, work_deadline=work_deadline)
+    stats["warm_start_s"] = start_solution.runtime_s
+    if start_solution.stats.get("stopped_at_deadline"):
+        stats["warm_start_stopped_at_deadline"] = True
+    if not start_solution.feasible:
+        stats["warm_start"] = "none (AGH found no feasible allocation)"
+        return None
+    stats["warm_start"] = "agh"
+    stats["warm_start_objective"] = start_solution.objective
+    log.append(f"warm start: AGH ${start_solution.objective:.4f}/h")
+    return start_solution.allocation
+
+
+def _stopped(problem: Problem, start: Allocation | None, why: str, t0: float, log: list[str],
+             stats: dict[str, Any], bound: float | None = None) -> Solution:
+    """Status "time_limit" when the solver reported no incumbent: the warm start (the solver's own incumbent, as
+    it was handed over) if ``evaluate`` accepts it, else no allocation; ``reason`` says why."""
+    runtime = time.perf_counter() - t0
+    log.append(f"MILP stopped: {why}")
+    if start is not None:
+        stats["incumbent"] = "warm start"
+        sol = finish(problem, "milp", start, runtime_s=runtime, log=log, stats=stats, status_if_feasible="time_limit",
+                     best_bound=bound)
+        if sol.feasible:
+            sol.reason = f"{why}; the allocation is the warm start"
+            return sol
+    return Solution("milp", "time_limit", None, None, float("nan"), runtime, bound, None,
+                    f"{why}; no feasible solution found", log, stats)
+
+
+def _flag_overrun(sol: Solution, limit: float | None) -> Solution:
+    """Record ``time_limit_overrun_s`` (and a log line, and the reason) when ``sol`` ended past the allowance."""
+    if limit is None:
+        return sol
+    over = sol.runtime_s - limit
+    if over > overrun_allowance(limit):
+        sol.stats["time_limit_overrun_s"] = over
+        text = (f"time limit overrun: the solve took {sol.runtime_s:.2f} s for a {limit:g} s limit "
+                f"(+{over:.2f} s, more than the allowed max(10 %, 2 s))")
+        sol.log.append(text)
+        sol.reason = f"{sol.reason}; {text}" if sol.reason else text
+    return sol
+
+
+def _run_solver(problem: Problem, lp: pulp.LpProblem, var: dict[str, Any], start: Allocation | None, solver: str,
+                solver_limit: float | None, deadline: float, gap: float, threads: int, msg: bool, t0: float,
+                log: list[str], stats: dict[str, Any]) -> Solution:
+    """Run CBC or HiGHS on the built model and turn its answer into a Solution (evaluate decides)."""
     log_path = None
     t_solve = time.perf_counter()
+    stats["solver_time_limit"] = solver_limit
     try:
         if solver == "cbc":
             fd, log_path = tempfile.mkstemp(prefix="hetserve_cbc_", suffix=".log")
             os.close(fd)
-            cmd = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, gapRel=gap, warmStart=start is not None,
-                                    threads=threads, logPath=log_path)
+            slack = 0.0 if solver_limit is None else 0.5 * overrun_allowance(float(stats["time_limit"]))
+            cmd = DeadlineCBC(kill_at=deadline + slack, msg=False, timeLimit=solver_limit, gapRel=gap,
+                              warmStart=start is not None, threads=threads, logPath=log_path)
             if msg:
                 log.append("msg=True: CBC output goes to the log parsed for the bound; see stats['cbc_log']")
             lp.solve(cmd)
         else:
-            kw: dict[str, Any] = {"msg": msg, "gapRel": gap, "threads": threads}
-            if time_limit is not None:
-                kw["timeLimit"] = time_limit
-            cmd = _HiGHSWarm(warm=start is not None, **kw)
-            lp.solve(cmd)
+            slack = math.inf if solver_limit is None else 0.5 * overrun_allowance(float(stats["time_limit"]))
+            cmd = _HiGHSWarm(warm=start is not None, msg=msg, gapRel=gap, threads=threads, timeLimit=solver_limit)
+            highs_report = solve_highs(lp, cmd, kill_at=deadline + slack)
             if start is not None:
-                stats["warm_start_highs"] = cmd.warm_status
-    except pulp.PulpSolverError as exc:
-        runtime = time.perf_counter() - t0
-        return Solution("milp", "error", None, None, float("nan"), runtime, None, None,
+                stats["warm_start_highs"] = highs_report.get("warm_status")
+    except (pulp.PulpSolverError, _highs.HighsStatusError) as exc:
+        return Solution("milp", "error", None, None, float("nan"), time.perf_counter() - t0, None, None,
                         f"{solver}: solver failed: {exc}", log, stats)
+    finally:
+        text = _read_log(log_path, stats, msg)
     solve_s = time.perf_counter() - t_solve
     stats["solve_s"] = solve_s
-    runtime = time.perf_counter() - t0
-
-    status, bound = _status_and_bound(solver, lp, cmd, log_path, stats, time_limit, solve_s)
-    if log_path:
-        try:
-            text = open(log_path).read()
-            stats["cbc_log_tail"] = text[-1500:]
-            if msg:
-                print(text)
-        finally:
-            os.unlink(log_path)
+    if cmd.killed if solver == "cbc" else highs_report["killed"]:
+        stats["solver_status"] = "stopped at the deadline"
+        return _stopped(problem, start, f"{solver} did not stop at its time limit and was stopped at the deadline",
+                        t0, log, stats)
+    status, bound, has_sol = _status_and_bound(solver, lp, text if solver == "cbc" else highs_report, stats)
     log.append(f"MILP {solver}: {status}, solver status {stats.get('solver_status')}, {solve_s:.3f} s")
-
+    runtime = time.perf_counter() - t0
     if status == "infeasible":
         reason = infeasibility_reason(problem) or ("the MILP is infeasible: no combination of replicas meets "
                                                    "coverage, capacity, error SLO, budget, inventory and storage together")
         return Solution("milp", "infeasible", None, None, float("nan"), runtime, bound, None, reason, log, stats)
-    vals = _values(problem, var) if status in ("optimal", "time_limit", "feasible") else None
+    vals = _values(problem, var) if has_sol else None
     if vals is None:
-        why = "no feasible solution found within the time limit" if status == "time_limit" else f"solver returned {stats.get('solver_status')}"
-        return Solution("milp", status if status != "optimal" else "error", None, None, float("nan"), runtime, bound, None,
-                        why, log, stats)
+        if status == "time_limit":
+            return _stopped(problem, start, f"{solver} stopped at its time limit without an incumbent", t0, log,
+                            stats, bound)
+        return Solution("milp", "error", None, None, float("nan"), runtime, bound, None,
+                        f"{solver} returned status {stats.get('solver_status')!r} without a solution", log, stats)
     alloc = clean_allocation(problem, *vals)
     stats["solver_objective"] = pulp.value(lp.objective)
     sol = finish(problem, "milp", alloc, runtime_s=runtime, log=log, stats=stats, status_if_feasible=status,
@@ -261,51 +361,57 @@ def solve_milp(problem: Problem, *, solver: str = "cbc", time_limit: float | Non
     return sol
 
 
-def _status_and_bound(solver: str, lp: pulp.LpProblem, cmd: Any, log_path: str | None, stats: dict[str, Any],
-                      time_limit: float | None, solve_s: float) -> tuple[str, float | None]:
+def _read_log(log_path: str | None, stats: dict[str, Any], msg: bool) -> str:
+    """CBC's log text (kept as ``stats["cbc_log_tail"]``, printed with ``msg``); the file is removed."""
+    if not log_path:
+        return ""
+    try:
+        with open(log_path) as fh:
+            text = fh.read()
+        stats["cbc_log_tail"] = text[-1500:]
+        if msg:
+            print(text)
+        return text
+    finally:
+        os.unlink(log_path)
+
+
+def _status_and_bound(solver: str, lp: pulp.LpProblem, answer: Any,
+                      stats: dict[str, Any]) -> tuple[str, float | None, bool]:
+    """(status, best bound, whether the solver holds a solution) from the solver's own report (``answer``:
+    CBC's log text, or HiGHS's report from :func:`baselines.highs_child.solve_highs`)."""
     bound: float | None = None
     if solver == "highs":
-        import highspy
-
-        h = lp.solverModel
-        ms = h.getModelStatus()
-        info = h.getInfo()
-        stats["solver_status"] = h.modelStatusToString(ms)
-        stats["nodes"] = int(getattr(info, "mip_node_count", 0))
-        has_sol = getattr(info, "primal_solution_status", 0) == 2
-        db = getattr(info, "mip_dual_bound", None)
-        if db is not None and math.isfinite(db):
-            bound = float(db)
-        S = highspy.HighsModelStatus
-        if ms == S.kOptimal:
-            return "optimal", bound
-        if ms in (S.kInfeasible,):
-            return "infeasible", None
-        if ms == S.kTimeLimit:
-            return "time_limit", bound
-        if ms == S.kUnboundedOrInfeasible:
-            return "infeasible", None
-        return ("feasible" if has_sol else "error"), bound
-    parsed: dict[str, Any] = {}
-    if log_path and os.path.exists(log_path):
-        parsed = _parse_cbc_log(open(log_path).read())
+        status, has_sol, bound = answer["status"], answer["has_solution"], answer["bound"]
+        stats["solver_status"] = status
+        stats["nodes"] = answer["nodes"]
+        if status == "Optimal":
+            return "optimal", bound, has_sol
+        if status in ("Infeasible", "Primal infeasible or unbounded"):
+            return "infeasible", None, False
+        if status == "Time limit reached":
+            return "time_limit", bound, has_sol
+        return ("feasible" if has_sol else "error"), bound, has_sol
+    cbc_log = str(answer)
+    parsed = _parse_cbc_log(cbc_log)
     stats["solver_status"] = parsed.get("result", pulp.LpStatus.get(lp.status, str(lp.status)))
     if "nodes" in parsed:
         stats["nodes"] = int(parsed["nodes"])
     result = parsed.get("result", "")
     if "lower_bound" in parsed:
         bound = float(parsed["lower_bound"])
+    has_sol = (lp.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
+               and "No feasible solution found" not in cbc_log)
     if lp.status == pulp.LpStatusInfeasible or "infeasible" in result.lower():
-        return "infeasible", None
-    if "Stopped on time" in result or (time_limit is not None and lp.sol_status == pulp.LpSolutionIntegerFeasible
-                                       and solve_s >= 0.98 * time_limit):
-        return "time_limit", bound
+        return "infeasible", None, False
+    if "Stopped on time" in result:
+        return "time_limit", bound, has_sol
     if "Optimal" in result or lp.sol_status == pulp.LpSolutionOptimal:
         if bound is None and "objective" in parsed:
             bound = float(parsed["objective"])
-        return "optimal", bound
+        return "optimal", bound, has_sol
     if lp.sol_status == pulp.LpSolutionIntegerFeasible:
-        return "feasible", bound
+        return "feasible", bound, has_sol
     if lp.status == pulp.LpStatusNotSolved:
-        return "time_limit", bound
-    return "error", bound
+        return "time_limit", bound, has_sol
+    return "error", bound, has_sol

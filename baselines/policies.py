@@ -30,7 +30,8 @@ the same object, so this holds).
 can serve) the policy falls back instead of failing: with headroom it first re-plans without it; then it uses
 the (infeasible) allocation the Solution carries if there is one, else keeps the current fleet. Every fallback
 is counted (:attr:`SolverPolicy.stats`); a solver exception is caught, counted as ``"error"`` and also keeps
-the fleet, so an evaluation never crashes on one window.
+the fleet, so an evaluation never crashes on one window. A MILP plan that ended later than its time limit
+allows (``Solution.stats["time_limit_overrun_s"]``) is counted as ``"time_limit_overrun"``.
 
 **Decision time.** :attr:`SolverPolicy.decision_times` holds the wall-clock seconds of each decision (one
 per env and step): building the window's problem, solving, mapping the plan to an action. Solutions can be shared between policies through a ``cache`` (a dict): the solvers are
@@ -232,6 +233,8 @@ class SolverPolicy:
             else:
                 sol, elapsed = self._plan(problem)
             self.stats[f"status:{sol.status}"] += 1
+            if "time_limit_overrun_s" in sol.stats:
+                self.stats["time_limit_overrun"] += 1  # the MILP ended later than its limit allows (see the log)
             if sol.allocation is not None:
                 replicas = sol.allocation.replicas
                 if not sol.feasible:

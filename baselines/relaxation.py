@@ -57,6 +57,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from hetserve_env import highs as _highs
 from hetserve_env.problem import Problem
 
 FRAC_TOL = 1e-6  # R within this of an integer counts as that integer when rounding
@@ -87,6 +88,12 @@ class Relaxation:
         return self.status == "optimal"
 
 
+# HiGHS's words for the statuses the relaxation can end with, and the relaxation's own
+_RELAXATION_STATUS = {"Optimal": "optimal", "Infeasible": "infeasible", "Primal infeasible or unbounded": "infeasible",
+                      "Time limit reached": "time_limit"}
+_RELAXATION_NO_LIMIT = ("Optimal", "Infeasible", "Primal infeasible or unbounded")
+
+
 class RelaxationModel:
     """The relaxation as one persistent highspy model. :meth:`solve` solves it (by column generation when
     ``colgen``); :meth:`set_replica_bounds` changes the bounds of R (re-solves start from the last basis; used by
@@ -95,10 +102,11 @@ class RelaxationModel:
 
     def __init__(self, problem: Problem, *, allowed: np.ndarray | None = None, link: bool = True,
                  colgen: bool = True, time_limit: float | None = None) -> None:
-        import highspy as hs  # a dependency of the project; imported here so GH never needs it
+        hs = _highs.highspy()  # imported here, so GH never needs it
 
         t0 = time.perf_counter()
         self.hs, self.problem, self.link, self.colgen = hs, problem, link, colgen
+        self.time_limit = _highs.check_time_limit(time_limit)
         p = problem
         I, D, A, G = p.n_types, p.n_templates, len(p.artifact_names), p.n_gpu_types
         lam = p.rate
@@ -193,11 +201,7 @@ class RelaxationModel:
         lp.a_matrix_.start_ = start
         lp.a_matrix_.index_ = r
         lp.a_matrix_.value_ = v
-        h = hs.Highs()
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("threads", 1)
-        if time_limit is not None:
-            h.setOptionValue("time_limit", float(time_limit))
+        h = _highs.new(time_limit=time_limit)
         h.passModel(lp)
         self.h = h
         self.tpl_in = tpl_in
@@ -215,16 +219,14 @@ class RelaxationModel:
         self.h.changeColsBounds(D, (self.cR + np.arange(D)).astype(np.int32), lo, hi)
 
     def _run(self) -> str:
-        hs, h = self.hs, self.h
-        h.run()
+        """One HiGHS run: "optimal", "infeasible" (a branch-and-bound node may be) or "time_limit" (only with a
+        ``time_limit``); any other status raises :class:`hetserve_env.highs.HighsStatusError`."""
+        h = self.h
+        accept = _RELAXATION_STATUS if self.time_limit is not None else _RELAXATION_NO_LIMIT
+        status = _highs.run_expect(h, "LP relaxation", accept)
         self.n_solves += 1
         self.iterations += int(getattr(h.getInfo(), "simplex_iteration_count", 0))
-        ms = h.getModelStatus()
-        if ms == hs.HighsModelStatus.kOptimal:
-            return "optimal"
-        if ms in (hs.HighsModelStatus.kInfeasible, hs.HighsModelStatus.kUnboundedOrInfeasible):
-            return "infeasible"
-        return h.modelStatusToString(ms)
+        return _RELAXATION_STATUS[status]
 
     def _price(self) -> np.ndarray:
         """Per template: the most its block (R_d with all its pairs) could lower the objective per replica unit

@@ -50,6 +50,7 @@ from typing import Literal
 
 import numpy as np
 
+from . import highs as _highs
 from .allocation import Allocation, _f, _kernels
 from .problem import Problem
 
@@ -114,11 +115,10 @@ def _zero_rate(i: int, x: np.ndarray, u: np.ndarray, cap: np.ndarray, avail: np.
 
 # -------------------------------------------------------------------------------------------------- LP
 def route_lp(problem: Problem, available: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact LP routing with HiGHS (highspy, imported lazily). Returns (x (I, D), u (I,))."""
-    try:
-        import highspy
-    except ImportError as exc:  # pragma: no cover - highspy is a dependency
-        raise ImportError("route(method='lp') needs highspy (pip install highspy)") from exc
+    """Exact LP routing with HiGHS (through :mod:`hetserve_env.highs`). Returns (x (I, D), u (I,)).
+
+    Raises :class:`hetserve_env.highs.HighsStatusError` if HiGHS does not report "Optimal"."""
+    highspy = _highs.highspy()
     lam = problem.rate
     cap = problem.capacity
     I, D = cap.shape
@@ -173,14 +173,9 @@ def route_lp(problem: Problem, available: np.ndarray) -> tuple[np.ndarray, np.nd
     lp.a_matrix_.start_ = start.astype(np.int32)
     lp.a_matrix_.index_ = index.astype(np.int32)
     lp.a_matrix_.value_ = value.astype(float)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("primal_feasibility_tolerance", 1e-9)
+    h = _highs.new(primal_feasibility_tolerance=1e-9)
     h.passModel(lp)
-    h.run()
-    status = h.getModelStatus()
-    if status != highspy.HighsModelStatus.kOptimal:
-        raise RuntimeError(f"route_lp: HiGHS returned {h.modelStatusToString(status)}")
+    _highs.run_expect(h, "route_lp")  # always feasible (u = 1) and bounded: any other status is an error
     sol = np.asarray(h.getSolution().col_value)
     x[pairs_i, pairs_d] = np.clip(sol[:E], 0.0, 1.0)
     return _repair(problem, x, avail, types)
