@@ -101,9 +101,9 @@ def run_train(args: argparse.Namespace) -> int:
                     env_kwargs=_kv(args.env_kwargs), verbose=args.verbose, command=_command("train"),
                     overwrite=args.overwrite)
     if args.resume is not None:
-        from .runs import read_spec
+        from .runs import read_spec, saved_model_path
 
-        save = Path(read_spec(args.resume)["save_path"])
+        save = saved_model_path(read_spec(args.resume), Path(args.resume))
     else:
         save = Path(rec["log_dir"]) / rec["model"] if args.save is None else Path(args.save).with_suffix(".zip")
     if rec.get("resumed_from"):

@@ -63,11 +63,12 @@ def prepare(run_dir: Path, save: Path, overwrite: bool) -> None:
 
 
 def write_spec(run_dir: Path, spec: dict[str, Any]) -> None:
-    """Save the run's settings (``run.json``); they must survive a JSON round trip so a resume sees the same."""
-    text = json.dumps(spec, indent=2) + "\n"
-    if json.loads(text) != spec:
-        raise ValueError("training settings must be plain JSON values (numbers, strings, lists, mappings) so the "
-                         "run can be resumed; pass expressions such as policy_kwargs as strings")
+    """Save the run's settings (``run.json``). Settings that are not JSON values (objects passed from Python)
+    are written as their repr and the run is marked not resumable."""
+    try:
+        text = json.dumps(spec, indent=2) + "\n"
+    except (TypeError, ValueError):
+        text = json.dumps({**spec, "resumable": False}, indent=2, default=repr) + "\n"
     tmp = run_dir / (RUN_FILE + ".tmp")
     tmp.write_text(text)
     tmp.replace(run_dir / RUN_FILE)
@@ -81,7 +82,25 @@ def read_spec(run_dir: str | Path) -> dict[str, Any]:
     spec = json.loads(path.read_text())
     if not isinstance(spec, dict) or spec.get("kind") != "hetserve.train_run":
         raise ValueError(f"{path}: not a hetserve training run record")
+    if spec.get("resumable") is False:
+        raise ValueError(f"{path}: the run was started with settings that are not JSON values (Python objects "
+                         f"in hyperparameters or env kwargs), so it cannot be resumed; write them as strings")
     return spec
+
+
+def saved_model_path(spec: dict[str, Any], run_dir: Path) -> Path:
+    """The model path of a run: relative paths in ``run.json`` are relative to the run directory."""
+    p = Path(spec["save_path"])
+    return p if p.is_absolute() else Path(run_dir) / p
+
+
+def spec_model_path(save: Path, run_dir: Path) -> str:
+    """How ``run.json`` stores the model path: relative to the run directory when inside it (the run directory
+    can be moved and resumed from anywhere), else absolute."""
+    try:
+        return str(save.resolve().relative_to(run_dir.resolve()))
+    except ValueError:
+        return str(save.resolve())
 
 
 @dataclass(frozen=True)
@@ -156,4 +175,5 @@ def restore_evaluations(callback: Any, run_dir: Path) -> None:
 
 
 __all__ = ["Checkpoint", "RUN_FILE", "continue_csv", "latest_checkpoint", "model_path", "positive_int", "prepare",
-           "read_progress", "read_spec", "restore_evaluations", "run_dir_for", "write_spec"]
+           "read_progress", "read_spec", "restore_evaluations", "run_dir_for", "saved_model_path", "spec_model_path",
+           "write_spec"]

@@ -193,7 +193,8 @@ def train(algo: str, env_id: str = "hetserve_env/HetServe-v0", timesteps: int | 
     spec = {"kind": "hetserve.train_run", "algo": algo, "env_id": env_id, "seed": int(seed), "timesteps": total,
             "n_envs": n_envs, **opt, "hyperparams": hp,
             "hyperparams_file": str(hyperparams_file or hyperparams_path(algo)), "env_kwargs": kwargs_env,
-            "save_path": str(save), "keep": keep, "vec_env": vec_env, "tensorboard": bool(tensorboard),
+            "save_path": runs.spec_model_path(save, run_dir), "keep": keep, "vec_env": vec_env,
+            "tensorboard": bool(tensorboard),
             "command": command or " ".join(shlex.quote(a) for a in sys.argv)}
     _algo_setup(hp)  # bad expressions and class names fail here, before any file is touched
     _check_env_kwargs(env_id, kwargs_env)
@@ -217,8 +218,8 @@ def resume(run_dir: str | Path, *, threads: int = 1, progress_bar: bool = True, 
     run_dir = Path(run_dir)
     spec = runs.read_spec(run_dir)
     threads = runs.positive_int("threads", threads)
-    record = Path(spec["save_path"]).with_suffix(".json")
-    if record.exists() and json.loads(record.read_text()).get("log_dir") == str(run_dir):
+    record = runs.saved_model_path(spec, run_dir).with_suffix(".json")
+    if record.exists():  # written when a run ends (an earlier run's model there was refused or deleted)
         raise ValueError(f"{run_dir} is a finished run (record {record}); train a new one with another --log-dir "
                          f"or --seed, or --overwrite")
     ckpt = runs.latest_checkpoint(run_dir)
@@ -316,7 +317,7 @@ def _learn(spec: Mapping[str, Any], run_dir: Path, ckpt: runs.Checkpoint | None,
     if ckpt is not None:
         record["resumed_from"] = {"checkpoint": ckpt.model.name, "timesteps": ckpt.steps,
                                   "command": spec["resume_command"]}
-    Path(spec["save_path"]).with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+    runs.saved_model_path(spec, run_dir).with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     venv.close()
     eval_env.close()
     return record
@@ -326,7 +327,7 @@ def _save(spec, setup, model, venv, eval_env, run_dir: Path, eval_kwargs, timing
     """Keep the best or the last model at ``save_path`` (+ VecNormalize statistics) and build the record."""
     import torch as th
 
-    save_path = Path(spec["save_path"])
+    save_path = runs.saved_model_path(spec, run_dir)
     evals = np.load(run_dir / "evaluations.npz") if (run_dir / "evaluations.npz").exists() else None
     best_eval = final_eval = None
     if evals is not None and len(evals["timesteps"]):

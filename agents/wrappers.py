@@ -79,7 +79,8 @@ class TemplateSubset(gym.Wrapper):
         low, high = base.observation_space.low[keep], base.observation_space.high[keep]
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
         k = int(nvec[0]) if nvec.size else 0
-        self._mask_index = (self.templates[:, None] * int(np.asarray(base.action_space.nvec)[0]) + np.arange(k)[None, :]).ravel()
+        n_values = int(np.asarray(base.action_space.nvec)[0])
+        self._mask_index = (self.templates[:, None] * n_values + np.arange(k)[None, :]).ravel()
 
     # pure transformations (used by AgentPolicy around a saved model)
     def observation(self, obs: np.ndarray) -> np.ndarray:

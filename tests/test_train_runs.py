@@ -104,9 +104,11 @@ def test_resume_continues_an_interrupted_run(tmp_path, monkeypatch):
         train("ppo", SMALL, 96, seed=0, log_dir=tmp_path, **kw)
     run = tmp_path / "ppo_HetServeSmall-v0_s0"
     spec = (run / "run.json").read_text()
+    assert json.loads(spec)["save_path"] == "model.zip"  # relative to the run directory, which may move
     assert not (run / "model.zip").exists()
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
-        "model_24_steps.zip", "model_48_steps.zip", "model_vecnormalize_24_steps.pkl", "model_vecnormalize_48_steps.pkl"]
+        "model_24_steps.zip", "model_48_steps.zip", "model_vecnormalize_24_steps.pkl",
+        "model_vecnormalize_48_steps.pkl"]
     before = _progress_steps(run)  # one row per update, plus one per evaluation (SB3's EvalCallback dumps too)
     assert sorted(set(before)) == [12, 24, 36, 48]
     with np.load(run / "evaluations.npz") as ev:
