@@ -72,10 +72,11 @@ def diff(python: str, path: Path = FILE) -> int:
         old, new = want.get(key, (None, "-"))[1], have.get(key, (None, "-"))[1]
         if old != new:
             rows.append((have.get(key, want.get(key))[0], old, new))
+    venv = Path(python).parent.parent.name
     if not rows:
-        print(f"newest releases = {path.name} (no version differs)")
+        print(f"{venv} has exactly the releases of {path.name} (no version differs)")
         return 0
-    print(f"{len(rows)} release(s) differ from {path.name} ({path.name} -> newest):")
+    print(f"{len(rows)} release(s) in {venv} differ from {path.name} ({path.name} -> {venv}):")
     width = max(len(r[0]) for r in rows)
     for name, old, new in rows:
         print(f"  {name:<{width}}  {old} -> {new}")
