@@ -1,21 +1,30 @@
 # hetserve: two commands on a fresh machine (Python 3.11):
 #   make compare   set up .venv and run the main job (reference policies vs the shipped PPO agent)
 #   make test      set up .venv and run the test suite
+# Both install the exact releases of constraints.txt (known to pass). Maintenance:
+#   make test-latest   a second venv (.venv-latest) with the newest release of every dependency, smoke subset
+#   make constraints   rewrite constraints.txt from .venv-latest (FROM=<venv> for another one); then make test
 VENV ?= .venv
+LATEST_VENV ?= .venv-latest
 PYTHON ?= python3
 PY := $(VENV)/bin/python
+LPY := $(LATEST_VENV)/bin/python
 STAMP := $(VENV)/.hetserve-installed
+CONSTRAINTS := constraints.txt
+FROM ?= $(LATEST_VENV)
+# torch first, pinned to the local CPU wheel: an unpinned or newer torch would pull several GB of CUDA builds.
+TORCH := torch==2.13.0
 
-.PHONY: setup test compare bench clean
+.PHONY: setup test compare bench test-latest constraints clean
 
 setup: $(STAMP)
 
-# torch first, pinned to the local CPU wheel: an unpinned torch from another package would pull CUDA builds.
-$(STAMP): pyproject.toml
+# Re-made when pyproject.toml or constraints.txt changes.
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -c $(CONSTRAINTS) --upgrade pip
+	$(PY) -m pip install -q -c $(CONSTRAINTS) $(TORCH)
+	$(PY) -m pip install -q -c $(CONSTRAINTS) -e ".[dev]"
 	touch $(STAMP)
 
 test: setup
@@ -28,8 +37,22 @@ bench: setup
 	$(PY) scripts/bench_env.py
 	$(PY) scripts/bench_solvers.py --sizes 2,5,10 --seeds 3 --time-limit 60
 
+# Newest releases of every dependency (no constraints; torch held at the CPU wheel, also during the eager
+# upgrade), then the tests marked `smoke`. The version diff against constraints.txt is printed first.
+test-latest:
+	$(PYTHON) -m venv $(LATEST_VENV)
+	$(LPY) -m pip install -q --upgrade pip
+	$(LPY) -m pip install -q $(TORCH)
+	echo "$(TORCH)" > $(LATEST_VENV)/hold-torch.txt
+	$(LPY) -m pip install -q --upgrade --upgrade-strategy eager -c $(LATEST_VENV)/hold-torch.txt -e ".[dev]"
+	$(PYTHON) .ci/constraints.py diff $(LPY)
+	$(LPY) -m pytest -p no:cacheprovider -q -m smoke
+
+constraints:
+	$(PYTHON) .ci/constraints.py freeze $(FROM)/bin/python
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(LATEST_VENV) build *.egg-info .pytest_cache
 
 # one-minute smoke: the env, GH/AGH and a plot in runs/demo-*/ (scripts/demo.py)
 .PHONY: demo

@@ -24,13 +24,30 @@ def _command(name: str) -> str:
 
 
 # ================================================================================================ train
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (argparse names the option and exits with status 2 otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
+# options that define a run; --resume reads them from the run's run.json instead
+_RUN_OPTIONS = ("algo", "env", "timesteps", "seed", "n_envs", "hyperparams", "set", "env_kwargs", "log_dir", "save",
+                "eval_freq", "checkpoint_freq", "keep", "vec_env", "overwrite")
+
+
 def add_arguments_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--algo", default="ppo", choices=["ppo", "a2c", "ppo_mask"],
                         help="PPO, A2C or MaskablePPO (sb3-contrib)")
     parser.add_argument("--env", default=DEFAULT_ENV, help=f"registered env id (default {DEFAULT_ENV})")
-    parser.add_argument("--timesteps", type=int, default=None, help="training steps (default: the YAML's n_timesteps)")
+    parser.add_argument("--timesteps", type=_positive_int, default=None,
+                        help="training steps, >= 1 (default: the YAML's n_timesteps)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-envs", type=int, default=None, help="parallel envs (default: the YAML's n_envs)")
+    parser.add_argument("--n-envs", type=_positive_int, default=None, help="parallel envs (default: the YAML's n_envs)")
     parser.add_argument("--hyperparams", default=None, help="RL Zoo YAML (default agents/hyperparams/<algo>.yml)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a hyperparameter (YAML value), e.g. --set gamma=0.99; repeatable")
@@ -38,43 +55,75 @@ def add_arguments_train(parser: argparse.ArgumentParser) -> None:
                         help="env constructor argument, e.g. --env-kwargs noise=0.1; repeatable")
     parser.add_argument("--log-dir", default="runs", help="logs: progress.csv, TensorBoard, checkpoints, evaluations")
     parser.add_argument("--save", default=None, help="model path (.zip; default <log-dir>/<run>/model.zip)")
-    parser.add_argument("--eval-freq", type=int, default=None, help="steps between validation evaluations")
-    parser.add_argument("--checkpoint-freq", type=int, default=None, help="steps between checkpoints")
+    parser.add_argument("--eval-freq", type=_positive_int, default=None, help="steps between validation evaluations")
+    parser.add_argument("--checkpoint-freq", type=_positive_int, default=None, help="steps between checkpoints")
     parser.add_argument("--keep", default="best", choices=["best", "last"],
                         help="save the best-on-validation model (default) or the last one")
     parser.add_argument("--vec-env", default="dummy", choices=["dummy", "subproc"])
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--threads", type=_positive_int, default=1, help="torch threads (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--verbose", type=int, default=0)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier run in the same run directory (default: refuse)")
+    parser.add_argument("--resume", default=None, metavar="RUN_DIR",
+                        help="continue an interrupted run from its last checkpoint with its saved settings "
+                             "(only --threads, --no-progress and --verbose may be given with it)")
 
 
-def _kv(items: list[str]) -> dict[str, Any]:
+def _kv(items: list[str], flag: str = "--env-kwargs") -> dict[str, Any]:
     out = {}
     for it in items:
         if "=" not in it:
-            raise ValueError(f"expected KEY=VALUE, got {it!r}")
+            raise ValueError(f"{flag}: expected KEY=VALUE, got {it!r}")
         k, v = it.split("=", 1)
+        if not k.strip():
+            raise ValueError(f"{flag}: empty key in {it!r}")
         out[k.strip()] = _parse_value(v)
     return out
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from .train import train
+    from .train import resume, train
 
-    rec = train(args.algo, args.env, args.timesteps, args.seed, hyperparams=_kv(args.set),
-                hyperparams_file=args.hyperparams, n_envs=args.n_envs, log_dir=args.log_dir,
-                eval_freq=args.eval_freq, save_path=args.save, checkpoint_freq=args.checkpoint_freq,
-                vec_env=args.vec_env, threads=args.threads, progress_bar=not args.no_progress, keep=args.keep,
-                env_kwargs=_kv(args.env_kwargs), verbose=args.verbose, command=_command("train"))
-    save = Path(rec["log_dir"]) / rec["model"] if args.save is None else Path(args.save).with_suffix(".zip")
+    if args.resume is not None:
+        defaults = _train_defaults()
+        given = [f"--{k.replace('_', '-')}" for k in _RUN_OPTIONS if getattr(args, k) != defaults[k]]
+        if given:
+            raise ValueError(f"--resume continues {args.resume} with the settings saved in its run.json; "
+                             f"do not combine it with {', '.join(given)}")
+        rec = resume(args.resume, threads=args.threads, progress_bar=not args.no_progress, verbose=args.verbose,
+                     command=_command("train"))
+    else:
+        rec = train(args.algo, args.env, args.timesteps, args.seed, hyperparams=_kv(args.set, "--set"),
+                    hyperparams_file=args.hyperparams, n_envs=args.n_envs, log_dir=args.log_dir,
+                    eval_freq=args.eval_freq, save_path=args.save, checkpoint_freq=args.checkpoint_freq,
+                    vec_env=args.vec_env, threads=args.threads, progress_bar=not args.no_progress, keep=args.keep,
+                    env_kwargs=_kv(args.env_kwargs), verbose=args.verbose, command=_command("train"),
+                    overwrite=args.overwrite)
+    if args.resume is not None:
+        from .runs import read_spec, saved_model_path
+
+        save = saved_model_path(read_spec(args.resume), Path(args.resume))
+    else:
+        save = Path(rec["log_dir"]) / rec["model"] if args.save is None else Path(args.save).with_suffix(".zip")
+    if rec.get("resumed_from"):
+        print(f"resumed from {rec['resumed_from']['checkpoint']} ({rec['resumed_from']['timesteps']:,} steps)")
     print(f"trained {rec['algo']} on {rec['env_id']} for {rec['timesteps']:,} steps (seed {rec['seed']}) in "
-          f"{rec['train_wall_s'] / 60:.1f} min wall, {rec['train_cpu_s'] / 60:.1f} min CPU")
+          f"{rec['train_wall_s'] / 60:.1f} min wall, {rec['train_cpu_s'] / 60:.1f} min CPU"
+          + (" (this resumed part)" if rec.get("resumed_from") else ""))
     for key in ("best_validation", "final_validation"):
         v = rec.get(key)
         if v:
             print(f"  {key.replace('_', ' ')}: ${v['mean_cost_usd']:,.2f} per episode at {v['timesteps']:,} steps")
     print(f"saved {save} ({rec['kept']} model) and {save.with_suffix('.json').name}; logs in {rec['log_dir']}")
     return 0
+
+
+def _train_defaults() -> dict[str, Any]:
+    """The defaults of the train options (to tell which ones a --resume command line also gave)."""
+    parser = argparse.ArgumentParser()
+    add_arguments_train(parser)
+    return vars(parser.parse_args([]))
 
 
 # ================================================================================================ evaluate

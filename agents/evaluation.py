@@ -35,7 +35,7 @@ from baselines.experiments import COST_TERMS
 
 from .policies import (SCENARIO_ENV, AgentPolicy, Policy, import_policy, load_policy, make_env,  # noqa: F401
                        policy_env_kwargs, read_record, shipped_model)
-from .train import start_days
+from .wrappers import start_days
 
 # ============================================================================================ episodes
 @dataclass

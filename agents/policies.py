@@ -19,7 +19,8 @@ import gymnasium as gym
 import numpy as np
 
 from . import MODELS_DIR
-from .train import TemplateSubset, algo_class
+from .wrappers import TemplateSubset
+from .zoo_config import algo_class
 
 
 @runtime_checkable
@@ -63,7 +64,7 @@ class AgentPolicy:
     """A saved SB3 model (PPO, A2C, MaskablePPO) as a policy on the *unwrapped* env, like a SolverPolicy.
 
     Reads ``<model>.json`` (written by ``hetserve train``) for the algorithm, the env kwargs it was trained
-    with (e.g. ``action_mode``), its action wrapper (:class:`agents.train.TemplateSubset`: the model sees
+    with (e.g. ``action_mode``), its action wrapper (:class:`agents.wrappers.TemplateSubset`: the model sees
     the candidate templates' part of the observation and its action is expanded to all templates) and the
     VecNormalize statistics file if observations were normalised. Without a JSON the algorithm is found by
     trying PPO, MaskablePPO, A2C and no wrapper is applied.

@@ -4,19 +4,15 @@ Hyperparameters live in RL Zoo YAML files (``agents/hyperparams/<algo>.yml``, to
 same file drives :func:`train` (``hetserve train``) and ``python -m rl_zoo3.train --algo ppo --env
 hetserve_env/HetServe-v0 --gym-packages hetserve_env --conf-file agents/hyperparams/ppo.yml``.
 
-Besides SB3's own pieces, this module defines what the YAML files refer to by name:
+Besides SB3's own pieces, this module publishes what the YAML files refer to by name:
 
-* :class:`HetServePolicy` / :class:`HetServeMaskablePolicy`: SB3's actor-critic MLP policies with a vectorised
-  MultiCategorical distribution (SB3 builds one ``torch.distributions.Categorical`` per action dimension, which
-  dominates the run time with hundreds of dimensions; this one works on one ``(batch, D, K)`` tensor and is
-  otherwise the same distribution), and an optional prior ``p_zero`` on the first value of every dimension
-  (0 replicas / "remove" → see the class).
-* :class:`TemplateSubset`: an env wrapper that lets the agent act on K candidate templates of the D the
-  scenario has (chosen from static scenario data; the rest stay at 0) and observe only their fleet
-  components. It is a plain function of the observation and the action, so :class:`agents.evaluation.AgentPolicy`
-  applies it around a saved model and the model then acts on the unwrapped env like every other policy.
-* :class:`CycleDays`: evaluation-env wrapper that resets on the split's days in turn (deterministic
-  validation in ``EvalCallback``).
+* :class:`HetServePolicy` / :class:`HetServeMaskablePolicy`: the policies of :mod:`agents.networks` (SB3's MLP
+  actor-critic with a vectorised MultiCategorical and an optional ``p_zero`` prior), built on first use.
+* :class:`TemplateSubset`, :class:`CycleDays`: the env wrappers of :mod:`agents.wrappers`, re-exported here
+  under the names the YAML files use.
+
+Hyperparameter entries are read by :mod:`agents.zoo_config` (expressions parsed without ``eval``); run
+directories, refusal to overwrite and resuming from a checkpoint are :mod:`agents.runs`.
 """
 
 from __future__ import annotations
@@ -24,7 +20,6 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import json
-import math
 import os
 import platform
 import resource
@@ -37,12 +32,13 @@ from typing import Any, Mapping
 
 import gymnasium as gym
 import numpy as np
-import yaml
-from gymnasium import spaces
 
-from . import HYPERPARAMS_DIR
+from . import runs
+from .networks import policy_classes
+from .wrappers import CycleDays, TemplateSubset, candidate_templates, start_days  # noqa: F401 (YAML names)
+from .zoo_config import (ALGOS, algo_class, check_algo, hyperparams_path, import_class, load_hyperparams,
+                         make_wrapper, parse_expression, schedule, wrapper_spec)
 
-ALGOS = ("ppo", "a2c", "ppo_mask")
 #: env kwargs that only augment training (the validation env, the record's ``env_kwargs`` and evaluation use
 #: the env's defaults for them): ``noise`` adds seeded log-normal demand noise to the training days
 TRAIN_ONLY_KWARGS = ("noise",)
@@ -52,159 +48,9 @@ _ZOO_KEYS = ("n_envs", "n_timesteps", "normalize", "env_kwargs", "env_wrapper", 
              "frame_stack", "vec_env_wrapper", "monitor_kwargs", "normalize_kwargs")
 
 
-# ============================================================================================ policies
-def _fast_distribution_classes():
-    import torch as th
-    from sb3_contrib.common.maskable.distributions import MaskableMultiCategoricalDistribution
-    from stable_baselines3.common.distributions import MultiCategoricalDistribution
-
-    class FastMultiCategoricalDistribution(MultiCategoricalDistribution):
-        """MultiCategorical over D sub-spaces of equal size K, on one (B, D, K) log-softmax tensor."""
-
-        def __init__(self, action_dims: list[int]):
-            super().__init__(action_dims)
-            self.n_dims, self.n_vals = len(action_dims), int(action_dims[0])
-            self.log_p: th.Tensor | None = None
-
-        def proba_distribution(self, action_logits: th.Tensor):
-            self.log_p = th.log_softmax(action_logits.view(-1, self.n_dims, self.n_vals), dim=-1)
-            return self
-
-        def log_prob(self, actions: th.Tensor) -> th.Tensor:
-            return self.log_p.gather(-1, actions.view(-1, self.n_dims, 1).long()).squeeze(-1).sum(dim=1)
-
-        def entropy(self) -> th.Tensor:
-            return -(self.log_p.exp() * self.log_p).sum(dim=(1, 2))
-
-        def sample(self) -> th.Tensor:
-            u = th.rand_like(self.log_p).clamp_(1e-20, 1.0)
-            return th.argmax(self.log_p - th.log(-th.log(u)), dim=-1)  # Gumbel-max
-
-        def mode(self) -> th.Tensor:
-            return th.argmax(self.log_p, dim=-1)
-
-    class FastMaskableMultiCategoricalDistribution(MaskableMultiCategoricalDistribution):
-        """The maskable variant: masked values get logit -1e8 (as sb3-contrib) and no entropy."""
-
-        def __init__(self, action_dims: list[int]):
-            super().__init__(action_dims)
-            self.n_dims, self.n_vals = len(action_dims), int(action_dims[0])
-            self.logits: th.Tensor | None = None
-            self.masks: th.Tensor | None = None
-            self.log_p: th.Tensor | None = None
-
-        def proba_distribution(self, action_logits: th.Tensor):
-            self.logits = action_logits.reshape(-1, self.n_dims, self.n_vals)
-            self.masks = None
-            self.log_p = th.log_softmax(self.logits, dim=-1)
-            return self
-
-        def apply_masking(self, masks) -> None:
-            if masks is None:
-                self.masks = None
-                self.log_p = th.log_softmax(self.logits, dim=-1)
-                return
-            m = th.as_tensor(masks, dtype=th.bool, device=self.logits.device).reshape(self.logits.shape)
-            self.masks = m
-            self.log_p = th.log_softmax(th.where(m, self.logits, th.tensor(-1e8, dtype=self.logits.dtype,
-                                                                                 device=self.logits.device)), dim=-1)
-
-        def log_prob(self, actions: th.Tensor) -> th.Tensor:
-            return self.log_p.gather(-1, actions.view(-1, self.n_dims, 1).long()).squeeze(-1).sum(dim=1)
-
-        def entropy(self) -> th.Tensor:
-            p_log_p = self.log_p.exp() * self.log_p
-            if self.masks is not None:
-                p_log_p = th.where(self.masks, p_log_p, th.zeros_like(p_log_p))
-            return -p_log_p.sum(dim=(1, 2))
-
-        def sample(self) -> th.Tensor:
-            u = th.rand_like(self.log_p).clamp_(1e-20, 1.0)
-            return th.argmax(self.log_p - th.log(-th.log(u)), dim=-1)
-
-        def mode(self) -> th.Tensor:
-            return th.argmax(self.log_p, dim=-1)
-
-    return FastMultiCategoricalDistribution, FastMaskableMultiCategoricalDistribution
-
-
-def _uniform_nvec(space: spaces.Space) -> list[int] | None:
-    if isinstance(space, spaces.MultiDiscrete):
-        nvec = np.asarray(space.nvec).ravel()
-        if nvec.size and len(set(nvec.tolist())) == 1 and nvec[0] > 1:
-            return [int(v) for v in nvec]
-    return None
-
-
-def _init_p_zero(policy, p_zero: float | None) -> None:
-    """Bias the action head so every dimension starts with probability ``p_zero`` on its first value."""
-    if not p_zero:
-        return
-    import torch as th
-
-    nvec = _uniform_nvec(policy.action_space)
-    if nvec is None:
-        raise ValueError("p_zero needs a MultiDiscrete action space with equal sub-spaces")
-    if not 0 < p_zero < 1:
-        raise ValueError(f"p_zero must be in (0, 1), got {p_zero!r}")
-    k = nvec[0]
-    with th.no_grad():
-        b = policy.action_net.bias.view(-1, k)
-        b[:] = float(math.log((1 - p_zero) / (k - 1)))
-        b[:, 0] = float(math.log(p_zero))
-        policy.action_net.weight.mul_(0.01)
-
-
-class _PriorPolicyMixin:
-    """What both HetServe policies add to their SB3 base: the vectorised distribution and the ``p_zero`` prior.
-
-    ``p_zero``: initial probability of value 0 in every action dimension (0 replicas in target mode,
-    "remove one" in delta mode); None keeps SB3's initialisation (uniform). With hundreds of templates a
-    uniform start asks for ~R_max/2 replicas of each, far over the budget; a sparse prior starts near the
-    small fleets that are worth exploring. Torch-free, so it can live at module level.
-    """
-
-    _dist_class: type  # the Fast* distribution of the concrete policy
-
-    def __init__(self, *args: Any, p_zero: float | None = None, **kwargs: Any) -> None:
-        self.p_zero = p_zero
-        super().__init__(*args, **kwargs)
-
-    def _build(self, lr_schedule) -> None:
-        nvec = _uniform_nvec(self.action_space)
-        if nvec is not None:
-            self.action_dist = self._dist_class(nvec)
-        super()._build(lr_schedule)
-        _init_p_zero(self, self.p_zero)
-
-    def _get_constructor_parameters(self) -> dict[str, Any]:
-        data = super()._get_constructor_parameters()
-        data["p_zero"] = self.p_zero
-        return data
-
-
-def _policy_classes():
-    from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
-    from stable_baselines3.common.policies import ActorCriticPolicy
-
-    Fast, FastMask = _fast_distribution_classes()
-
-    class HetServePolicy(_PriorPolicyMixin, ActorCriticPolicy):
-        """SB3's ``MlpPolicy`` with a vectorised MultiCategorical and an optional ``p_zero`` prior."""
-
-        _dist_class = Fast
-
-    class HetServeMaskablePolicy(_PriorPolicyMixin, MaskableActorCriticPolicy):
-        """sb3-contrib's maskable MLP policy with the vectorised distribution and ``p_zero`` prior."""
-
-        _dist_class = FastMask
-
-    return HetServePolicy, HetServeMaskablePolicy
-
-
 def __getattr__(name: str) -> Any:  # lazy: importing agents.train does not import torch
     if name in ("HetServePolicy", "HetServeMaskablePolicy"):
-        pol, mpol = _policy_classes()
+        pol, mpol = policy_classes()
         globals()["HetServePolicy"], globals()["HetServeMaskablePolicy"] = pol, mpol
         pol.__module__ = mpol.__module__ = __name__
         pol.__qualname__, mpol.__qualname__ = "HetServePolicy", "HetServeMaskablePolicy"
@@ -212,205 +58,8 @@ def __getattr__(name: str) -> Any:  # lazy: importing agents.train does not impo
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-# ============================================================================================ wrappers
-def candidate_templates(env: gym.Env, per_type: int = 8) -> np.ndarray:
-    """Indices of the candidate templates: for each query type, the ``per_type`` templates with the lowest
-    cost per request at the scenario's static (peak) problem, ascending template index.
 
-    Cost per request of template d for type i = rental per request at full capacity (``cost_d / 3600 /
-    capacity_id``) + zero-load delay penalty (``ρ_i · latency_id``) + error penalty beyond the SLO
-    (``ψ_i · max(0, error_id − ε_i)``); templates that cannot serve the type are skipped. Static scenario data
-    only: no solver, no demand series.
-    """
-    base = env.unwrapped
-    p = base.scenario.problem()
-    if p.template_labels != base.template_labels:
-        raise ValueError("the scenario's static problem and the env have different templates")
-    chosen: set[int] = set()
-    for i in range(p.n_types):
-        cap = p.capacity[i]
-        ok = cap > 0
-        score = np.full(p.n_templates, np.inf)
-        score[ok] = (p.cost[ok] / 3600.0 / cap[ok] + p.delay_penalty[i] * p.latency[i, ok]
-                     + p.error_penalty[i] * np.maximum(p.error[i, ok] - p.error_slo[i], 0.0))
-        order = np.argsort(score, kind="stable")
-        chosen.update(int(d) for d in order[:per_type] if np.isfinite(score[d]))
-    return np.array(sorted(chosen), dtype=np.int64)
-
-
-class TemplateSubset(gym.Wrapper):
-    """Act on K candidate templates (see :func:`candidate_templates`); the other D − K stay at 0 replicas.
-
-    Action space: ``MultiDiscrete`` of the env's per-template size over the K candidates (target counts, or
-    −1/0/+1 in delta mode, where the others are sent "keep"). Observation: the env's observation with the
-    per-template components (serving, warming) restricted to the candidates (size ``H·I + 2·I + 2·K + 2 + I
-    + 1``). ``action_masks()`` is the env's mask on the candidates. Rewards and ``info`` are the env's,
-    unchanged, so scores are on the same scale as every other policy.
-
-    ``per_type`` (default 8) or an explicit ``templates`` list of indices.
-    """
-
-    def __init__(self, env: gym.Env, per_type: int = 8, templates: list[int] | None = None) -> None:
-        super().__init__(env)
-        base = env.unwrapped
-        self.templates = (np.asarray(templates, dtype=np.int64) if templates is not None
-                          else candidate_templates(env, per_type))
-        self.per_type = per_type
-        D = base.n_templates
-        if self.templates.size == 0 or self.templates.min() < 0 or self.templates.max() >= D:
-            raise ValueError(f"templates must be indices in 0..{D - 1}")
-        self.n_full = D
-        self.delta = base.action_mode == "delta"
-        nvec = np.asarray(base.action_space.nvec)[self.templates]
-        self.action_space = spaces.MultiDiscrete(nvec)
-        sl = base._obs_slices
-        keep = np.ones(base.observation_space.shape[0], dtype=bool)
-        for name in ("serving", "warming"):
-            s = sl[name]
-            m = np.zeros(D, dtype=bool)
-            m[self.templates] = True
-            keep[s] = m
-        self._keep = keep
-        low, high = base.observation_space.low[keep], base.observation_space.high[keep]
-        self.observation_space = spaces.Box(low, high, dtype=np.float32)
-        k = int(nvec[0]) if nvec.size else 0
-        self._mask_index = (self.templates[:, None] * int(np.asarray(base.action_space.nvec)[0]) + np.arange(k)[None, :]).ravel()
-
-    # pure transformations (used by AgentPolicy around a saved model)
-    def observation(self, obs: np.ndarray) -> np.ndarray:
-        return np.asarray(obs)[..., self._keep]
-
-    def full_action(self, action: np.ndarray) -> np.ndarray:
-        a = np.asarray(action)
-        out = np.full((*a.shape[:-1], self.n_full), 1 if self.delta else 0, dtype=np.int64)
-        out[..., self.templates] = a
-        return out
-
-    def mask(self, full_mask: np.ndarray) -> np.ndarray:
-        return np.asarray(full_mask)[..., self._mask_index]
-
-    # gym API
-    def reset(self, **kwargs: Any):
-        obs, info = self.env.reset(**kwargs)
-        return self.observation(obs), info
-
-    def step(self, action: np.ndarray):
-        obs, reward, terminated, truncated, info = self.env.step(self.full_action(action))
-        return self.observation(obs), reward, terminated, truncated, info
-
-    def action_masks(self) -> np.ndarray:
-        return self.mask(self.env.unwrapped.action_masks())
-
-
-def start_days(env: gym.Env) -> list[int]:
-    """The days of the env's split an episode can start on (its last ``episode_days - 1`` days cannot)."""
-    base = env.unwrapped
-    return list(base.split_days[:len(base.split_days) - base.episode_days + 1])
-
-
-class CycleDays(gym.Wrapper):
-    """Reset on the split's start days in turn (0, 1, 2, …) unless ``options["day"]`` is given: a fixed,
-    deterministic validation set for ``EvalCallback``."""
-
-    def __init__(self, env: gym.Env) -> None:
-        super().__init__(env)
-        self.days = start_days(env)
-        self._next = 0
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        options = dict(options or {})
-        if options.get("day") is None:
-            options["day"] = self.days[self._next % len(self.days)]
-            self._next += 1
-        return self.env.reset(seed=seed, options=options)
-
-    def action_masks(self) -> np.ndarray:
-        return self.env.get_wrapper_attr("action_masks")()
-
-
-# ============================================================================================ hyperparameters
-def hyperparams_path(algo: str) -> Path:
-    return HYPERPARAMS_DIR / f"{algo}.yml"
-
-
-def load_hyperparams(algo: str, env_id: str, path: str | Path | None = None) -> dict[str, Any]:
-    """The RL Zoo entry for ``env_id`` in ``agents/hyperparams/<algo>.yml`` (or ``path``), as written."""
-    algo = _check_algo(algo)
-    p = Path(path) if path is not None else hyperparams_path(algo)
-    data = yaml.safe_load(p.read_text()) or {}
-    key = env_id.split(":", 1)[-1]
-    if key in data:
-        return copy.deepcopy(data[key])
-    if "default" in data:
-        return copy.deepcopy(data["default"])
-    raise KeyError(f"no hyperparameters for {key!r} in {p} (keys: {sorted(data)})")
-
-
-def _check_algo(algo: str) -> str:
-    a = str(algo).lower().replace("-", "_")
-    a = {"maskableppo": "ppo_mask", "maskable_ppo": "ppo_mask"}.get(a, a)
-    if a not in ALGOS:
-        raise ValueError(f"algo must be one of {list(ALGOS)}, got {algo!r}")
-    return a
-
-
-def algo_class(algo: str):
-    a = _check_algo(algo)
-    if a == "ppo_mask":
-        from sb3_contrib import MaskablePPO
-
-        return MaskablePPO
-    import stable_baselines3 as sb3
-
-    return {"ppo": sb3.PPO, "a2c": sb3.A2C}[a]
-
-
-def _import_by_name(name: str) -> Any:
-    module, _, attr = name.rpartition(".")
-    import importlib
-
-    return getattr(importlib.import_module(module), attr)
-
-
-def _eval_kwargs_string(text: str) -> Any:
-    import torch as th
-    from torch import nn
-
-    return eval(text, {"dict": dict, "nn": nn, "th": th, "torch": th, "list": list, "tuple": tuple})  # noqa: S307 (trusted config)
-
-
-def _schedule(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith("lin_"):
-        v0 = float(value.split("_", 1)[1])
-        return lambda progress_remaining: progress_remaining * v0
-    return value
-
-
-def wrapper_spec(hp: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """``(class name, kwargs)`` of the YAML's ``env_wrapper`` (one wrapper) or None."""
-    w = hp.get("env_wrapper")
-    if w is None:
-        return None
-    if isinstance(w, list):
-        if len(w) != 1:
-            raise ValueError("one env_wrapper at most is supported")
-        w = w[0]
-    if isinstance(w, str):
-        return w, {}
-    if isinstance(w, dict) and len(w) == 1:
-        name, kw = next(iter(w.items()))
-        return name, dict(kw or {})
-    raise ValueError(f"bad env_wrapper entry {w!r}")
-
-
-def make_wrapper(spec: tuple[str, dict[str, Any]] | None):
-    if spec is None:
-        return None
-    cls = _import_by_name(spec[0])
-    kw = dict(spec[1])
-    return lambda env: cls(env, **kw)
-
-
+# ============================================================================================ helpers
 def _qualified(env_id: str) -> str:
     """``hetserve_env:hetserve_env/X`` so forkserver/spawn workers import the package that registers X."""
     if ":" not in env_id and env_id.startswith("hetserve_env/"):
@@ -437,6 +86,62 @@ def _cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + ch.ru_utime + ch.ru_stime
 
 
+def _algo_setup(hp: Mapping[str, Any]) -> dict[str, Any]:
+    """What the YAML entry ``hp`` means for SB3: normalisation, policy, algorithm kwargs, callbacks, wrapper.
+    Expression strings are parsed safely (:func:`agents.zoo_config.parse_expression`), class names must name
+    subclasses of what they are used as."""
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.policies import BasePolicy
+
+    hp = copy.deepcopy(dict(hp))
+    normalize, norm_kwargs = hp.get("normalize", False), {}
+    if isinstance(normalize, str):
+        norm_kwargs, normalize = parse_expression(normalize, "normalize"), True
+    elif isinstance(normalize, dict):
+        norm_kwargs, normalize = dict(normalize), True
+    if not isinstance(norm_kwargs, dict):
+        raise ValueError(f"normalize: expected a bool or a mapping of VecNormalize arguments, got {norm_kwargs!r}")
+    if "gamma" in hp and normalize:
+        norm_kwargs.setdefault("gamma", hp["gamma"])
+    policy = hp.get("policy", "MlpPolicy")
+    if isinstance(policy, str) and "." in policy:
+        policy = import_class(policy, BasePolicy, "policy")
+    callbacks, cb = [], hp.get("callback")
+    for c in cb if isinstance(cb, list) else [cb] if cb else []:
+        name, kw = next(iter(c.items())) if isinstance(c, dict) else (c, {})
+        callbacks.append(import_class(name, BaseCallback, "callback")(**(kw or {})))
+    algo_kwargs = {k: v for k, v in hp.items() if k not in _ZOO_KEYS}
+    if isinstance(algo_kwargs.get("policy_kwargs"), str):
+        algo_kwargs["policy_kwargs"] = parse_expression(algo_kwargs["policy_kwargs"], "policy_kwargs")
+    for key in ("learning_rate", "clip_range", "clip_range_vf"):
+        if key in algo_kwargs:
+            algo_kwargs[key] = schedule(algo_kwargs[key])
+    wspec = wrapper_spec(hp)
+    return {"normalize": bool(normalize), "norm_kwargs": norm_kwargs, "policy": policy, "callbacks": callbacks,
+            "algo_kwargs": algo_kwargs, "wrapper_spec": wspec, "wrapper": make_wrapper(wspec)}
+
+
+def _check_env_kwargs(env_id: str, kwargs: Mapping[str, Any]) -> None:
+    """Build one training env so a bad ``env_kwargs`` value is reported with its key before any file is written."""
+    import hetserve_env  # noqa: F401  (registers the ids)
+
+    def attempt(kw: Mapping[str, Any]) -> Exception | None:
+        try:
+            gym.make(env_id, **{**kw, "split": "train"}).close()
+        except (ValueError, TypeError) as exc:
+            return exc
+        return None
+
+    exc = attempt(kwargs)
+    if exc is None:
+        return
+    for key, value in kwargs.items():  # name the key that fails on its own
+        one = attempt({key: value})
+        if one is not None:
+            raise ValueError(f"env_kwargs: {key}={value!r} is rejected by {env_id}: {one}") from None
+    raise ValueError(f"env_kwargs: {dict(kwargs)!r} are rejected by {env_id}: {exc}") from None
+
+
 # ============================================================================================ training
 def train(algo: str, env_id: str = "hetserve_env/HetServe-v0", timesteps: int | None = None, seed: int = 0, *,
           hyperparams: Mapping[str, Any] | None = None, hyperparams_file: str | Path | None = None,
@@ -444,17 +149,20 @@ def train(algo: str, env_id: str = "hetserve_env/HetServe-v0", timesteps: int | 
           eval_episodes: int | None = None, save_path: str | Path | None = None, checkpoint_freq: int | None = None,
           vec_env: str = "dummy", threads: int = 1, progress_bar: bool = True, tensorboard: bool = True,
           keep: str = "best", env_kwargs: Mapping[str, Any] | None = None, verbose: int = 0,
-          command: str | None = None) -> dict[str, Any]:
+          command: str | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Train ``algo`` on ``env_id`` and save the model, its VecNormalize statistics and a JSON record.
 
     Hyperparameters: the RL Zoo entry of ``env_id`` in ``agents/hyperparams/<algo>.yml`` (or
     ``hyperparams_file``), updated with ``hyperparams``; ``timesteps`` overrides ``n_timesteps``, ``n_envs``
-    the YAML's, ``env_kwargs`` are merged into the YAML's.
+    the YAML's, ``env_kwargs`` are merged into the YAML's. ``timesteps``, ``n_envs``, ``eval_freq``,
+    ``eval_episodes``, ``checkpoint_freq`` and ``threads`` must be integers >= 1.
 
-    Logs go to ``log_dir/<algo>_<env>_s<seed>/``: ``progress.csv`` and TensorBoard event files (SB3 logger),
-    ``evaluations.npz`` and ``best_model.zip`` (``EvalCallback`` on the *validation* split, one episode per
-    validation day, deterministic, every ``eval_freq`` steps), ``checkpoints/`` (every ``checkpoint_freq``
-    steps, with VecNormalize statistics). A progress bar shows the steps.
+    Logs go to ``log_dir/<algo>_<env>_s<seed>/``: ``run.json`` (these settings, for :func:`resume`),
+    ``progress.csv`` and TensorBoard event files (SB3 logger), ``evaluations.npz`` and ``best_model.zip``
+    (``EvalCallback`` on the *validation* split, one episode per validation day, deterministic, every
+    ``eval_freq`` steps), ``checkpoints/`` (every ``checkpoint_freq`` steps, with VecNormalize statistics). A
+    directory that already holds a run, or an existing model at ``save_path``, is refused (ValueError) unless
+    ``overwrite=True``, which deletes them first; :func:`resume` continues an interrupted run.
 
     Env kwargs in :data:`TRAIN_ONLY_KWARGS` (``noise``) apply to the training envs only: validation, the
     record's ``env_kwargs`` and every evaluation use the registered env as it is.
@@ -467,61 +175,70 @@ def train(algo: str, env_id: str = "hetserve_env/HetServe-v0", timesteps: int | 
 
     Returns the JSON record as a dict.
     """
-    import torch as th
-    from stable_baselines3.common.callbacks import CallbackList, CheckpointCallback, EvalCallback
+    algo = check_algo(algo)
+    hp = load_hyperparams(algo, env_id, hyperparams_file)
+    hp.update(copy.deepcopy(dict(hyperparams or {})))
+    total = runs.positive_int("timesteps", timesteps if timesteps is not None else hp.get("n_timesteps", 100_000))
+    opt = {name: None if v is None else runs.positive_int(name, v) for name, v in
+           (("eval_freq", eval_freq), ("eval_episodes", eval_episodes), ("checkpoint_freq", checkpoint_freq))}
+    n_envs = runs.positive_int("n_envs", n_envs if n_envs is not None else hp.get("n_envs", 1))
+    threads = runs.positive_int("threads", threads)
+    for name, value, allowed in (("keep", keep, ("best", "last")), ("vec_env", vec_env, ("dummy", "subproc"))):
+        if value not in allowed:
+            raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
+    kwargs_env = {**dict(hp.get("env_kwargs") or {}), **dict(env_kwargs or {})}
+    kwargs_env.pop("split", None)
+    run_dir = runs.run_dir_for(log_dir, algo, env_id, seed)
+    save = runs.model_path(save_path, run_dir)
+    spec = {"kind": "hetserve.train_run", "algo": algo, "env_id": env_id, "seed": int(seed), "timesteps": total,
+            "n_envs": n_envs, **opt, "hyperparams": hp,
+            "hyperparams_file": str(hyperparams_file or hyperparams_path(algo)), "env_kwargs": kwargs_env,
+            "save_path": runs.spec_model_path(save, run_dir), "keep": keep, "vec_env": vec_env,
+            "tensorboard": bool(tensorboard),
+            "command": command or " ".join(shlex.quote(a) for a in sys.argv)}
+    _algo_setup(hp)  # bad expressions and class names fail here, before any file is touched
+    _check_env_kwargs(env_id, kwargs_env)
+    runs.prepare(run_dir, save, overwrite)
+    runs.write_spec(run_dir, spec)
+    return _learn(spec, run_dir, None, threads=threads, progress_bar=progress_bar, verbose=verbose)
+
+
+def resume(run_dir: str | Path, *, threads: int = 1, progress_bar: bool = True, verbose: int = 0,
+           command: str | None = None) -> dict[str, Any]:
+    """Continue the run in ``run_dir`` from its last checkpoint to the total number of steps it was started
+    with, with the settings of its ``run.json``: the model (optimizer state, step count), VecNormalize
+    statistics, ``progress.csv`` (rows after the checkpoint are dropped, new rows appended), TensorBoard (a new
+    event file in the same directory), ``evaluations.npz`` and the best validation reward so far (so
+    ``best_model.zip`` is replaced only by a better model). Callbacks keep their schedule (evaluations and
+    checkpoints at the same step counts as without the interruption). The resumed part is seeded with
+    ``seed + steps at the checkpoint``: it continues the run, it does not replay it bit for bit.
+
+    Returns the JSON record as :func:`train`; its ``resumed_from`` names the checkpoint and
+    ``train_wall_s``/``train_cpu_s`` cover the resumed part only."""
+    run_dir = Path(run_dir)
+    spec = runs.read_spec(run_dir)
+    threads = runs.positive_int("threads", threads)
+    record = runs.saved_model_path(spec, run_dir).with_suffix(".json")
+    if record.exists():  # written when a run ends (an earlier run's model there was refused or deleted)
+        raise ValueError(f"{run_dir} is a finished run (record {record}); train a new one with another --log-dir "
+                         f"or --seed, or --overwrite")
+    ckpt = runs.latest_checkpoint(run_dir)
+    spec = {**spec, "resume_command": command or " ".join(shlex.quote(a) for a in sys.argv)}
+    return _learn(spec, run_dir, ckpt, threads=threads, progress_bar=progress_bar, verbose=verbose)
+
+
+def _make_envs(spec: Mapping[str, Any], setup: Mapping[str, Any], ckpt: runs.Checkpoint | None):
+    """The training VecEnv (VecNormalize restored from the checkpoint) and the validation env."""
     from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.logger import configure
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
     import hetserve_env  # noqa: F401  (registers the ids)
 
-    algo = _check_algo(algo)
-    th.set_num_threads(max(1, int(threads)))
-    hp = load_hyperparams(algo, env_id, hyperparams_file)
-    hp.update(copy.deepcopy(dict(hyperparams or {})))
-    recorded_hp = copy.deepcopy(hp)
-    n_timesteps = int(timesteps if timesteps is not None else hp.get("n_timesteps", 100_000))
-    n_envs = int(n_envs if n_envs is not None else hp.get("n_envs", 1))
-    kwargs_env = dict(hp.get("env_kwargs") or {})
-    kwargs_env.update(dict(env_kwargs or {}))
-    kwargs_env.pop("split", None)
-    wspec = wrapper_spec(hp)
-    wrapper = make_wrapper(wspec)
-    normalize = hp.get("normalize", False)
-    norm_kwargs: dict[str, Any] = {}
-    if isinstance(normalize, str):
-        norm_kwargs = _eval_kwargs_string(normalize)
-        normalize = True
-    elif isinstance(normalize, dict):
-        norm_kwargs, normalize = dict(normalize), True
-    if "gamma" in hp and normalize:
-        norm_kwargs.setdefault("gamma", hp["gamma"])
-    policy = hp.get("policy", "MlpPolicy")
-    if isinstance(policy, str) and "." in policy:
-        policy = _import_by_name(policy)
-    extra_callbacks = []
-    if hp.get("callback"):
-        for c in hp["callback"] if isinstance(hp["callback"], list) else [hp["callback"]]:
-            name, kw = (next(iter(c.items())) if isinstance(c, dict) else (c, {}))
-            extra_callbacks.append(_import_by_name(name)(**(kw or {})))
-    algo_kwargs = {k: v for k, v in hp.items() if k not in _ZOO_KEYS}
-    if isinstance(algo_kwargs.get("policy_kwargs"), str):
-        algo_kwargs["policy_kwargs"] = _eval_kwargs_string(algo_kwargs["policy_kwargs"])
-    for key in ("learning_rate", "clip_range", "clip_range_vf"):
-        if key in algo_kwargs:
-            algo_kwargs[key] = _schedule(algo_kwargs[key])
-
-    short = env_id.split(":", 1)[-1].split("/")[-1]
-    run_dir = Path(log_dir) / f"{algo}_{short}_s{seed}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_path = Path(save_path) if save_path is not None else run_dir / "model.zip"
-    if save_path.suffix != ".zip":
-        save_path = save_path.with_suffix(".zip")
-    save_path.parent.mkdir(parents=True, exist_ok=True)
-
-    vec_cls = {"dummy": DummyVecEnv, "subproc": SubprocVecEnv}[vec_env]
-    make_id = _qualified(env_id) if vec_env == "subproc" else env_id
-    venv = make_vec_env(make_id, n_envs=n_envs, seed=seed, env_kwargs={**kwargs_env, "split": "train"},
+    env_id, kwargs_env, wrapper = spec["env_id"], spec["env_kwargs"], setup["wrapper"]
+    seed = spec["seed"] + (ckpt.steps if ckpt else 0)
+    vec_cls = {"dummy": DummyVecEnv, "subproc": SubprocVecEnv}[spec["vec_env"]]
+    make_id = _qualified(env_id) if spec["vec_env"] == "subproc" else env_id
+    venv = make_vec_env(make_id, n_envs=spec["n_envs"], seed=seed, env_kwargs={**kwargs_env, "split": "train"},
                         wrapper_class=wrapper, vec_env_cls=vec_cls)
 
     def _eval_wrapper(env: gym.Env) -> gym.Env:
@@ -529,61 +246,105 @@ def train(algo: str, env_id: str = "hetserve_env/HetServe-v0", timesteps: int | 
         return wrapper(env) if wrapper is not None else env
 
     eval_kwargs = {k: v for k, v in kwargs_env.items() if k not in TRAIN_ONLY_KWARGS}
-    eval_env = make_vec_env(env_id, n_envs=1, seed=seed + 10_000, env_kwargs={**eval_kwargs, "split": "validation"},
-                            wrapper_class=_eval_wrapper)
-    n_val_days = len(start_days(eval_env.envs[0]))
-    if normalize:
-        venv = VecNormalize(venv, **norm_kwargs)
-        eval_env = VecNormalize(eval_env, training=False, norm_obs=norm_kwargs.get("norm_obs", True), norm_reward=False)
+    eval_env = make_vec_env(env_id, n_envs=1, seed=spec["seed"] + 10_000,
+                            env_kwargs={**eval_kwargs, "split": "validation"}, wrapper_class=_eval_wrapper)
+    if setup["normalize"]:
+        if ckpt is not None:
+            if ckpt.vecnormalize is None:
+                raise FileNotFoundError(f"{ckpt.model.parent}: no VecNormalize statistics for {ckpt.model.name}")
+            venv = VecNormalize.load(str(ckpt.vecnormalize), venv)
+            venv.training = True
+        else:
+            venv = VecNormalize(venv, **setup["norm_kwargs"])
+        eval_env = VecNormalize(eval_env, training=False, norm_obs=setup["norm_kwargs"].get("norm_obs", True),
+                                norm_reward=False)
+    return venv, eval_env, eval_kwargs
 
+
+def _callbacks(spec: Mapping[str, Any], setup: Mapping[str, Any], eval_env, run_dir: Path,
+               ckpt: runs.Checkpoint | None, progress_bar: bool):
+    from stable_baselines3.common.callbacks import CallbackList, CheckpointCallback, EvalCallback
+
+    n_envs = spec["n_envs"]
     steps_per_day = int(eval_env.get_attr("windows_per_day")[0]) * int(eval_env.get_attr("episode_days")[0])
-    eval_freq = int(eval_freq if eval_freq is not None else max(steps_per_day * n_envs * 10, 1))
-    checkpoint_freq = int(checkpoint_freq if checkpoint_freq is not None else max(n_timesteps // 5, 1))
-    eval_episodes = int(eval_episodes if eval_episodes is not None else n_val_days)
-
-    logger = configure(str(run_dir), ["csv", "tensorboard"] + (["stdout"] if verbose else []) if tensorboard
-                       else ["csv"] + (["stdout"] if verbose else []))
-    cls = algo_class(algo)
-    model = cls(policy, venv, seed=seed, verbose=verbose, device="cpu", **algo_kwargs)
-    model.set_logger(logger)
+    eval_freq = spec["eval_freq"] or max(steps_per_day * n_envs * 10, 1)
+    checkpoint_freq = spec["checkpoint_freq"] or max(spec["timesteps"] // 5, 1)
+    eval_episodes = spec["eval_episodes"] or len(start_days(eval_env.envs[0] if hasattr(eval_env, "envs")
+                                                            else eval_env.venv.envs[0]))
     eval_cls = EvalCallback
-    if algo == "ppo_mask":
+    if spec["algo"] == "ppo_mask":
         from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback as eval_cls
-    callbacks: list = [
-        CheckpointCallback(save_freq=max(checkpoint_freq // n_envs, 1), save_path=str(run_dir / "checkpoints"),
-                           name_prefix="model", save_vecnormalize=bool(normalize)),
-        eval_cls(eval_env, n_eval_episodes=eval_episodes, eval_freq=max(eval_freq // n_envs, 1),
-                     best_model_save_path=str(run_dir), log_path=str(run_dir), deterministic=True, verbose=0),
-        *extra_callbacks,
-    ]
+    saver = CheckpointCallback(save_freq=max(checkpoint_freq // n_envs, 1), save_path=str(run_dir / "checkpoints"),
+                               name_prefix="model", save_vecnormalize=setup["normalize"])
+    evaluator = eval_cls(eval_env, n_eval_episodes=eval_episodes, eval_freq=max(eval_freq // n_envs, 1),
+                         best_model_save_path=str(run_dir), log_path=str(run_dir), deterministic=True, verbose=0)
+    if ckpt is not None:  # same schedule as an uninterrupted run, and the evaluations so far
+        saver.n_calls = evaluator.n_calls = ckpt.steps // n_envs
+        runs.restore_evaluations(evaluator, run_dir)
+    callbacks = [saver, evaluator, *setup["callbacks"]]
     if progress_bar:
         from .progress import RolloutProgressBar  # SB3's bar, total rounded up to whole rollouts
 
         callbacks.insert(0, RolloutProgressBar())
-    t_wall, t_cpu = time.perf_counter(), _cpu_seconds()
-    model.learn(total_timesteps=n_timesteps, callback=CallbackList(callbacks))
-    wall, cpu = time.perf_counter() - t_wall, _cpu_seconds() - t_cpu
+    return CallbackList(callbacks)
 
-    # which model to keep
+
+def _learn(spec: Mapping[str, Any], run_dir: Path, ckpt: runs.Checkpoint | None, *, threads: int,
+           progress_bar: bool, verbose: int) -> dict[str, Any]:
+    import torch as th
+    from stable_baselines3.common.logger import configure
+
+    th.set_num_threads(threads)
+    setup = _algo_setup(spec["hyperparams"])
+    venv, eval_env, eval_kwargs = _make_envs(spec, setup, ckpt)
+    earlier_log = runs.read_progress(run_dir, ckpt.steps) if ckpt else None
+    logger = configure(str(run_dir), ["csv"] + (["tensorboard"] if spec["tensorboard"] else [])
+                       + (["stdout"] if verbose else []))
+    runs.continue_csv(logger, earlier_log)
+    cls = algo_class(spec["algo"])
+    if ckpt is None:
+        model = cls(setup["policy"], venv, seed=spec["seed"], verbose=verbose, device="cpu", **setup["algo_kwargs"])
+    else:
+        model = cls.load(ckpt.model, env=venv, device="cpu")
+        model.set_random_seed(spec["seed"] + ckpt.steps)
+    model.set_logger(logger)
+    t_wall, t_cpu = time.perf_counter(), _cpu_seconds()
+    try:
+        model.learn(total_timesteps=max(spec["timesteps"] - model.num_timesteps, 0), reset_num_timesteps=ckpt is None,
+                    callback=_callbacks(spec, setup, eval_env, run_dir, ckpt, progress_bar))
+    finally:
+        logger.close()
+    timing = {"train_wall_s": round(time.perf_counter() - t_wall, 1), "train_cpu_s": round(_cpu_seconds() - t_cpu, 1)}
+    record = _save(spec, setup, model, venv, eval_env, run_dir, eval_kwargs, timing, threads)
+    if ckpt is not None:
+        record["resumed_from"] = {"checkpoint": ckpt.model.name, "timesteps": ckpt.steps,
+                                  "command": spec["resume_command"]}
+    runs.saved_model_path(spec, run_dir).with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+    venv.close()
+    eval_env.close()
+    return record
+
+
+def _save(spec, setup, model, venv, eval_env, run_dir: Path, eval_kwargs, timing, threads: int) -> dict[str, Any]:
+    """Keep the best or the last model at ``save_path`` (+ VecNormalize statistics) and build the record."""
+    import torch as th
+
+    save_path = runs.saved_model_path(spec, run_dir)
     evals = np.load(run_dir / "evaluations.npz") if (run_dir / "evaluations.npz").exists() else None
-    best_file = run_dir / "best_model.zip"
-    final_eval = None
+    best_eval = final_eval = None
     if evals is not None and len(evals["timesteps"]):
         means = evals["results"].mean(axis=1)
         kb = int(np.argmax(means))
         best_eval = {"timesteps": int(evals["timesteps"][kb]), "mean_reward": float(means[kb])}
         final_eval = {"timesteps": int(evals["timesteps"][-1]), "mean_reward": float(means[-1])}
-    else:
-        best_eval = None
     kept = "last"
-    if keep == "best" and best_file.exists():
-        best = cls.load(best_file, device="cpu")
-        best.save(save_path)
+    if spec["keep"] == "best" and (run_dir / "best_model.zip").exists():
+        algo_class(spec["algo"]).load(run_dir / "best_model.zip", device="cpu").save(save_path)
         kept = "best"
     else:
         model.save(save_path)
     vn_file = None
-    if normalize and norm_kwargs.get("norm_obs", True):
+    if setup["normalize"] and setup["norm_kwargs"].get("norm_obs", True):
         vn_file = save_path.with_name(save_path.stem + "_vecnormalize.pkl")
         venv.save(str(vn_file))  # obs statistics of the end of training (the best model's are the same run's)
     scale = float(eval_env.get_attr("reward_scale")[0])
@@ -595,42 +356,21 @@ def train(algo: str, env_id: str = "hetserve_env/HetServe-v0", timesteps: int | 
             labels = [base.template_labels[int(d)] for d in w.templates]
             break
         w = w.env
-    record = {
-        "kind": "hetserve.agent",
-        "algo": algo,
-        "env_id": env_id.split(":", 1)[-1],
-        "env_kwargs": eval_kwargs,
-        "train_env_kwargs": kwargs_env,
-        "env_wrapper": list(wspec) if wspec else None,
-        "template_labels": labels,
-        "scenario": base.scenario.name,
-        "seed": int(seed),
-        "timesteps": int(model.num_timesteps),
-        "n_envs": n_envs,
-        "hyperparams": _jsonable(recorded_hp),
-        "hyperparams_file": str(hyperparams_file or hyperparams_path(algo)),
-        "kept": kept,
-        "best_validation": _with_cost(best_eval, scale),
-        "final_validation": _with_cost(final_eval, scale),
-        "validation_days": list(base.split_days),
-        "reward_scale": scale,
-        "train_wall_s": round(wall, 1),
-        "train_cpu_s": round(cpu, 1),
-        "torch_threads": int(th.get_num_threads()),
-        "vec_env": vec_env,
-        "vecnormalize": vn_file.name if vn_file else None,
-        "model": save_path.name,
-        "command": command or " ".join(shlex.quote(a) for a in sys.argv),
-        "git_commit": git_commit(),
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    wspec = setup["wrapper_spec"]
+    return {
+        "kind": "hetserve.agent", "algo": spec["algo"], "env_id": spec["env_id"].split(":", 1)[-1],
+        "env_kwargs": eval_kwargs, "train_env_kwargs": spec["env_kwargs"],
+        "env_wrapper": list(wspec) if wspec else None, "template_labels": labels, "scenario": base.scenario.name,
+        "seed": int(spec["seed"]), "timesteps": int(model.num_timesteps), "n_envs": spec["n_envs"],
+        "hyperparams": _jsonable(spec["hyperparams"]), "hyperparams_file": spec["hyperparams_file"], "kept": kept,
+        "best_validation": _with_cost(best_eval, scale), "final_validation": _with_cost(final_eval, scale),
+        "validation_days": list(base.split_days), "reward_scale": scale, **timing,
+        "torch_threads": int(th.get_num_threads()), "vec_env": spec["vec_env"],
+        "vecnormalize": vn_file.name if vn_file else None, "model": save_path.name, "command": spec["command"],
+        "git_commit": git_commit(), "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
-        "versions": _versions(),
-        "log_dir": str(run_dir),
+        "versions": _versions(), "log_dir": str(run_dir),
     }
-    save_path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
-    venv.close()
-    eval_env.close()
-    return record
 
 
 def _with_cost(ev: dict | None, scale: float) -> dict | None:
@@ -659,5 +399,5 @@ def _jsonable(obj: Any) -> Any:
     return repr(obj)
 
 
-__all__ = ["ALGOS", "CycleDays", "HetServeMaskablePolicy", "HetServePolicy", "TemplateSubset", "algo_class",
-           "candidate_templates", "load_hyperparams", "start_days", "train", "wrapper_spec"]
+__all__ = ["ALGOS", "TRAIN_ONLY_KWARGS", "CycleDays", "HetServeMaskablePolicy", "HetServePolicy", "TemplateSubset",
+           "algo_class", "candidate_templates", "load_hyperparams", "resume", "start_days", "train", "wrapper_spec"]

@@ -14,10 +14,10 @@ import yaml
 from stable_baselines3.common.evaluation import evaluate_policy
 
 import hetserve_env  # noqa: F401
+from agents import HYPERPARAMS_DIR
 from agents.compare import compare
 from agents.evaluation import (AgentPolicy, evaluate, load_policy, shipped_model, split_days, summarize)
-from agents.train import (ALGOS, HYPERPARAMS_DIR, TemplateSubset, algo_class, candidate_templates, load_hyperparams,
-                          train)
+from agents.train import ALGOS, TemplateSubset, algo_class, candidate_templates, load_hyperparams, train
 from hetserve_env.cli import main
 
 SMALL = "hetserve_env/HetServeSmall-v0"
@@ -37,12 +37,13 @@ def test_hyperparams_are_rl_zoo_entries_for_registered_ids(algo):
     assert algo_class(algo).__name__ in ("PPO", "A2C", "MaskablePPO")
 
 
+@pytest.mark.smoke
 def test_fast_distribution_matches_sb3():
     from stable_baselines3.common.distributions import MultiCategoricalDistribution
 
-    from agents.train import _fast_distribution_classes
+    from agents.networks import fast_distribution_classes
 
-    Fast, FastMask = _fast_distribution_classes()
+    Fast, FastMask = fast_distribution_classes()
     dims = [5] * 7
     logits = th.randn(4, 35)
     ref = MultiCategoricalDistribution(dims).proba_distribution(logits)
@@ -112,6 +113,7 @@ def test_short_training_beats_random(short_run):
     assert (run / "progress.csv").exists() and (run / "evaluations.npz").exists()
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("algo", ["a2c", "ppo_mask"])
 def test_other_algorithms_train_save_and_act(tmp_path, algo):
     rec = train(algo, SMALL, 96, seed=0, log_dir=tmp_path, progress_bar=False, tensorboard=False, keep="last",

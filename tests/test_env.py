@@ -53,7 +53,8 @@ def test_registered_ids() -> None:
     assert gym.make("hetserve_env/HetServePaper-v0").unwrapped.window_s == 300.0
 
 
-@pytest.mark.parametrize("env_id", IDS)
+@pytest.mark.parametrize("env_id", [pytest.param(i, marks=pytest.mark.smoke) if i.endswith("HetServeSmall-v0") else i
+                                    for i in IDS])
 def test_gymnasium_and_sb3_check_env(env_id: str) -> None:
     from gymnasium.utils.env_checker import check_env
     from stable_baselines3.common.env_checker import check_env as sb3_check_env
@@ -426,6 +427,7 @@ def test_policy_helpers(small: hetserve_env.Scenario) -> None:
     np.testing.assert_array_equal(env.action_from_replicas(np.full(env.n_templates, 99)), np.full(env.n_templates, env.max_replicas))
 
 
+@pytest.mark.smoke
 def test_lp_router_in_env(small: hetserve_env.Scenario) -> None:
     costs = {}
     for router in ("greedy", "lp"):

@@ -28,6 +28,7 @@ def test_empty_allocation_costs_only_unmet_and_violates_max_unmet():
     assert not ev.feasible
 
 
+@pytest.mark.smoke
 def test_hand_computed_objective():
     p = random_problem(2, n_types=1, n_templates=2)
     p.capacity[:] = [[4.0, 0.0]]

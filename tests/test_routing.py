@@ -57,6 +57,7 @@ def test_greedy_and_lp_invariants(seed: int, n_types: int, n_templates: int, rat
     assert opt <= g * (1 + 1e-6) + 1e-6  # the LP is a lower bound for any router
 
 
+@pytest.mark.smoke
 def test_router_objective_matches_evaluate() -> None:
     for seed in range(10):
         problem = random_problem(seed)

@@ -81,6 +81,7 @@ def test_solution_json_roundtrip(tmp_path):
 
 # ------------------------------------------------------------------------------------------ hand-built cases
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("method", ["gh", "agh", "milp"])
 def test_blend_meets_weighted_error_slo(method):
     p = tiny_problem()
@@ -151,6 +152,7 @@ def test_all_methods_feasible_on_scenarios(name):
         assert agh.objective >= milp.objective - 1e-6 * max(1.0, abs(milp.objective)) - milp.gap * abs(milp.objective)
 
 
+@pytest.mark.smoke
 def test_cbc_and_warm_start_from_agh():
     p = load_scenario("small").problem()
     sol = baselines.solve(p, "milp", solver="cbc", time_limit=30)
