@@ -14,10 +14,7 @@ Nothing heavy is imported here: ``agents.train`` imports SB3 and torch when a mo
 
 from __future__ import annotations
 
-from pathlib import Path
-
-MODELS_DIR = Path(__file__).resolve().parent / "models"
-HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
+from .paths import HYPERPARAMS_DIR, MODELS_DIR
 
 __all__ = ["HYPERPARAMS_DIR", "MODELS_DIR", "Policy", "score_policy"]
 

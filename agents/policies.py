@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 import gymnasium as gym
 import numpy as np
 
-from . import MODELS_DIR
+from .paths import MODELS_DIR
 from .wrappers import TemplateSubset
 from .zoo_config import algo_class
 

@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
-from . import HYPERPARAMS_DIR
+from .paths import HYPERPARAMS_DIR
 
 ALGOS = ("ppo", "a2c", "ppo_mask")
 

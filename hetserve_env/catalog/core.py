@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
-from .types import TASKS, CatalogError, GPUType, ModelSpec, Precision, QualityEntry, _closest
+from .types import TASKS, CatalogError, GPUType, ModelSpec, Precision, QualityEntry, closest_name
 
 __all__ = ["Catalog", "FrozenDict"]
 
@@ -46,7 +46,7 @@ class FrozenDict(dict):  # type: ignore[type-arg]
 def _unknown_message(kind: str, name: Any, known: Iterable[str]) -> str:
     """``unknown GPU type 'H300'; did you mean 'H200'? known: A10G, ...``"""
     known = sorted(str(k) for k in known)
-    match = _closest(str(name), known)
+    match = closest_name(str(name), known)
     hint = f"; did you mean {match!r}?" if match else ";"
     return f"unknown {kind} {name!r}{hint} known: {', '.join(known)}"
 
@@ -214,7 +214,7 @@ def _apply(
         unknown = [f for f in change if f not in allowed]
         if unknown:
             field = unknown[0]
-            match = _closest(str(field), allowed)
+            match = closest_name(str(field), allowed)
             hint = f"; did you mean {match!r}?" if match else ";"
             raise CatalogError(
                 f"override of {label}: unknown field {field!r}{hint} fields: {', '.join(allowed)}"

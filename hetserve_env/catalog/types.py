@@ -322,7 +322,7 @@ class QualityEntry(_Record):
         return (self.model, self.task)
 
 
-def _closest(name: str, known: Any) -> str | None:
+def closest_name(name: str, known: Any) -> str | None:
     """The known name closest to ``name`` (difflib, case-insensitive), or None."""
     import difflib
 
@@ -333,5 +333,5 @@ def _closest(name: str, known: Any) -> str | None:
 
 def _did_you_mean(name: str, known: Any) -> str:
     """``" (did you mean 'X'?)"`` for the closest known name, or ``""``."""
-    match = _closest(name, known)
+    match = closest_name(name, known)
     return f" (did you mean {match!r}?)" if match else ""
