@@ -76,7 +76,30 @@ def configure(h: Any, *, threads: int = THREADS, time_limit: float | None = None
 
 def new(**options: Any) -> Any:
     """A new ``highspy.Highs`` configured by :func:`configure`."""
-    return configure(highspy().Highs(), **options)
+    return configure(_quiet_highs(msg=bool(options.get("msg", False))), **options)
+
+
+def _quiet_highs(msg: bool) -> Any:
+    """``highspy.Highs()`` without its banner: highspy prints "Running HiGHS …" to the C-level stdout when the
+    first Highs object of a process is made, before any option can be set, so that one construction runs
+    with file descriptor 1 pointed at /dev/null (unless output was asked for)."""
+    hs = highspy()
+    if msg or _scheduler.get("banner_done"):
+        return hs.Highs()
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            h = hs.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    _scheduler["banner_done"] = True
+    return h
 
 
 def _reset() -> None:

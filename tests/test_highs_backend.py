@@ -41,6 +41,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.smoke
 def test_results_do_not_depend_on_what_ran_first_in_the_process() -> None:
     """route_lp first, then the MILP (HiGHS), AGH and the MILP (CBC) in this process (the order that broke AGH
     and the MILP with highspy 1.16), against the same solves in a fresh process."""
@@ -92,6 +93,15 @@ def test_an_unexpected_status_raises_naming_the_model_and_status() -> None:
     h2 = highs.new()
     _tiny_lp(h2, 2.0)
     assert highs.run_expect(h2, "tiny LP", ("Optimal", "Infeasible")) == "Infeasible"  # a status the caller accepts
+
+
+def test_the_highs_banner_does_not_reach_cli_output() -> None:
+    """highspy prints "Running HiGHS ..." when a process makes its first model; the backend keeps it out."""
+    cmd = [sys.executable, "-m", "hetserve_env.cli", "solve", "small", "--method", "milp", "--solver", "highs"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "status optimal" in res.stdout
+    assert "Running HiGHS" not in res.stdout + res.stderr
 
 
 def test_highspy_is_not_imported_with_hetserve_env() -> None:

@@ -33,6 +33,7 @@ def _routed():
 
 
 # ------------------------------------------------------------------------------------------ Allocation
+@pytest.mark.smoke
 @pytest.mark.parametrize("field", ["replicas", "routing", "unmet"])
 def test_nan_allocation_is_refused(field):
     p, a = _routed()
@@ -76,6 +77,7 @@ def _edit(p: Problem, **change) -> dict:
     return data
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("field, value", [
     ("budget", float("nan")), ("storage_cost", -1.0), ("window_s", float("nan")), ("window_s", float("inf")),
     ("storage_gb", float("nan")), ("budget", 0.0),
