@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Callable, Sequence
+from typing import Callable, NoReturn, Sequence
 
 #: what ``hetserve --help`` says (the module docstring is for developers)
 DESCRIPTION = """hetserve: provision heterogeneous GPU fleets for LLM inference.
@@ -30,6 +30,14 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with a user error on one line (``hetserve X: error: …``, exit 2) instead of usage + error;
+    ``--help`` still shows the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
 def _hook(module: str, name: str, what: str) -> Callable:
     mod = importlib.import_module(module)
     fn = getattr(mod, f"{what}_{name}", None) or getattr(mod, what)
@@ -37,9 +45,8 @@ def _hook(module: str, name: str, what: str) -> Callable:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hetserve", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = OneLineParser(prog="hetserve", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
     for name, (module, help_) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
         try:
@@ -55,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] in SUBCOMMANDS and argv[0] not in ("-h", "--help"):
         name = argv[0]
         module, help_ = SUBCOMMANDS[name]
-        parser = argparse.ArgumentParser(prog=f"hetserve {name}", description=help_)
+        parser = OneLineParser(prog=f"hetserve {name}", description=help_)
         _hook(module, name, "add_arguments")(parser)
         args = parser.parse_args(argv[1:])
         try:
