@@ -55,6 +55,16 @@ def gpus_used(problem: Problem, replicas: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------- routing
+def delay_cost_per_rate(problem: Problem) -> np.ndarray:
+    """(I, D) $/h per req/s of type i routed to template d (zero-load delay penalty): 3600 ρ_i latency_id."""
+    return 3600.0 * problem.delay_penalty[:, None] * problem.latency
+
+
+def unmet_cost_per_rate(problem: Problem) -> np.ndarray:
+    """(I,) $/h per req/s of type i left unmet: 3600 φ_i."""
+    return 3600.0 * problem.unmet_penalty
+
+
 def delay_cost_per_share(problem: Problem) -> np.ndarray:
     """(I, D) $/h of routing all of type i to template d, charged at zero-load latency: 3600 λ_i ρ_i latency_id."""
     return 3600.0 * problem.rate[:, None] * problem.delay_penalty[:, None] * problem.latency
@@ -140,14 +150,26 @@ def fits(problem: Problem, replicas: np.ndarray, tol: float = LIMIT_TOL) -> bool
     return check_limits(problem, replicas, tol).ok
 
 
-def new_replicas_within(cost: np.ndarray, gpus: np.ndarray, budget_left: float, gpus_left: np.ndarray,
+def new_replicas_within(cost: np.ndarray, gpus: np.ndarray, budget_left: np.ndarray | float, gpus_left: np.ndarray,
                         new_gb: np.ndarray, storage_left: float, tol: float = LIMIT_TOL) -> np.ndarray:
     """Most new replicas of each template that still fit: the incremental form of :func:`check_limits` for
-    greedy loops. ``cost``/``gpus`` per replica, ``gpus_left`` of each template's GPU type, ``new_gb`` the
-    storage a template's artifact adds (0 if already stored). Returns float counts ≥ 0 (a huge number when
-    nothing binds)."""
-    kb = (np.floor((budget_left + tol) / cost) if math.isfinite(budget_left)
-          else np.full(len(cost), float(1 << 40)))
+    greedy loops. ``cost``/``gpus`` per replica, ``budget_left`` ($/h, inf: no budget), ``gpus_left`` of each
+    template's GPU type, ``new_gb`` the storage a template's artifact adds (0 if already stored). Returns float
+    counts ≥ 0 (2^40 when nothing binds)."""
+    B = np.asarray(budget_left, dtype=float)
+    with np.errstate(invalid="ignore"):
+        kb = np.where(np.isfinite(B), np.floor((B + tol) / cost), _UNBOUNDED)
     ki = np.floor((gpus_left + tol) / gpus)
-    storage_ok = new_gb <= storage_left + tol
-    return np.maximum(np.minimum(kb, ki), 0.0) * storage_ok
+    storage_ok = np.asarray(new_gb) <= storage_left + tol
+    return np.where(storage_ok, np.maximum(np.minimum(kb, ki), 0.0), 0.0)
+
+
+_UNBOUNDED = float(1 << 40)
+
+
+def within_limits(rental: np.ndarray | float, budget: float, gpus: np.ndarray | float, inventory: np.ndarray | float,
+                  storage_gb_used: np.ndarray | float, storage_gb: float, tol: float = LIMIT_TOL) -> np.ndarray:
+    """Elementwise: do these (candidate) fleet totals keep budget, inventory and storage? The vectorised form of
+    :func:`check_limits` for search loops that update the totals incrementally (same comparisons, same tol)."""
+    return ((np.asarray(rental) <= budget + tol) & (np.asarray(gpus) <= inventory + tol)
+            & (np.asarray(storage_gb_used) <= storage_gb + tol))
