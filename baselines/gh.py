@@ -49,7 +49,7 @@ import numpy as np
 from hetserve_env import fleet_cost
 from hetserve_env.problem import Problem
 
-from .gh_explain import log_filter, step_text
+from .gh_explain import blocked_text, log_filter, step_text
 from .gh_state import (EPS, Context, DecisionLog, GHOptions, State, budget_left, inv_left, kmax,  # noqa: F401
                        label)
 from .solution import Solution, finish, type_reasons
@@ -76,7 +76,7 @@ def coverage_phase(ctx: Context, st: State, order: Sequence[int], opt: GHOptions
         if not usable.any():
             log(lambda: f"[coverage] coverage: type {p.type_names[i]!r}: no path within delay SLO {p.delay_slo[i]:g} s, "
                         f"error SLO {p.error_slo[i]:g}, budget and inventory among the {len(c)} candidates"
-                        + _filtered_text(_why_blocked(ctx, st, c, i, 0.0, 0.0)))
+                        + blocked_text(ctx, st, c, i))
             continue
         cc = c[usable]
         key = ctx.cost[cc] + 1e-9 * ctx.unit[i, cc]

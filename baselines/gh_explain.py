@@ -117,3 +117,8 @@ def step_text(ctx: Context, st: State, i: int, step: int, r: float, S: float, to
             f"error slack {S + 0.0:.4g}; options: {n1} spare, {n2} new-replica blocks, {n3} TP upgrades, unmet"
             f"{_filtered_text(blocked)}; {int(valid.sum())} usable; best by {unit}: "
             + ", ".join(f"{what(k)} {score[k]:.4g}" for k in order))
+
+
+def blocked_text(ctx: Context, st: State, c: np.ndarray, i: int) -> str:
+    """Explain only: "; filtered: budget 3, …" for candidates ``c`` of type i that cannot open a replica now."""
+    return _filtered_text(_why_blocked(ctx, st, c, i, 0.0, 0.0))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -290,3 +291,17 @@ def kmax(ctx: Context, st: State, c: np.ndarray) -> np.ndarray:
 
 def label(ctx: Context, d: int) -> str:
     return ctx.problem.template_labels[d]
+
+
+class AcceptedMoves:
+    """Counts accepted moves (``n_moves``) and logs each one (``log``): shared by LocalMoves and FleetSearch."""
+
+    log: DecisionLog
+    n_moves: int
+
+    def _accept(self, what: Callable[[], str], saving: float, tail: Callable[[], str] | None = None) -> bool:
+        """Record an applied move: the line is ``what(), saves $<saving>/h`` then ``tail()`` (built only with
+        explain). Returns True, so a move method can end with ``return self._accept(...)``."""
+        self.n_moves += 1
+        self.log(lambda: f"{what()}, saves ${saving:.4f}/h" + (tail() if tail is not None else ""))
+        return True

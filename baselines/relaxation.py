@@ -57,8 +57,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from hetserve_env import highs as _highs
+from hetserve_env import fleet_cost, highs as _highs
 from hetserve_env.problem import Problem
+
+from .routing_lp import RoutingLP, state_from_lp
 
 FRAC_TOL = 1e-6  # R within this of an integer counts as that integer when rounding
 KEEP = 4  # initial working set per type: this many cheapest templates overall and within the error SLO
@@ -241,7 +243,7 @@ class RelaxationModel:
         size = np.zeros((I, D))
         size[ii, dd] = self.load
         eff = p.cost - np.bincount(self.fc, weights=y[self.fr] * self.fv, minlength=D)
-        value = _knapsack(np.where(serv, np.maximum(-rc, 0.0), 0.0), size, unit_cap=self.link)
+        value = fractional_knapsack(np.where(serv, np.maximum(-rc, 0.0), 0.0), size, unit_cap=self.link)
         return np.where(self.maxR <= 0, -np.inf, value - eff)
 
     def _add_templates(self, new_t: np.ndarray) -> None:
@@ -320,7 +322,7 @@ def solve_relaxation(problem: Problem, *, allowed: np.ndarray | None = None, lin
     return rel
 
 
-def _knapsack(val: np.ndarray, size: np.ndarray, unit_cap: bool) -> np.ndarray:
+def fractional_knapsack(val: np.ndarray, size: np.ndarray, unit_cap: bool) -> np.ndarray:
     """Per template (column): max Σ_i val_i x_i s.t. Σ_i size_i x_i ≤ 1 and 0 ≤ x_i ≤ 1 (``unit_cap``; else
     x_i unbounded above, i.e. the best density) — a fractional knapsack, greedy by density."""
     dens = np.divide(val, size, out=np.where(val > 0, np.inf, 0.0), where=size > 0)
@@ -368,10 +370,9 @@ def round_fleet(problem: Problem, R: np.ndarray) -> np.ndarray:
         if frac[d] <= 0:
             continue
         g, a = p.template_gpu[d], p.template_artifact[d]
-        if rental + p.cost[d] > p.budget + 1e-9 or used[g] + p.gpus[d] > p.inventory[g] + 1e-9:
-            continue
         add_gb = 0.0 if stored[a] else float(p.artifact_gb[a])
-        if gb + add_gb > p.storage_gb + 1e-9:
+        if not fleet_cost.within_limits(rental + p.cost[d], p.budget, used[g] + p.gpus[d], p.inventory[g], gb + add_gb,
+                                        p.storage_gb):
             continue
         out[d] += 1
         rental += p.cost[d]
@@ -429,7 +430,7 @@ def branch_and_bound(problem: Problem, templates: np.ndarray, *, link: bool = Tr
             stored[sp.template_artifact[Rint > 0]] = True
             cost = rel.bound + float(stored_add @ (stored - rel.z))  # storage is charged per stored artifact
             leaves += 1
-            if _fits(sp, Rint) and cost < best_cost - tol:
+            if fleet_cost.fits(sp, Rint) and cost < best_cost - tol:
                 best_cost, best_R = cost, Rint
             continue
         d = int(np.argmax(np.where(frac > 0, sp.cost * np.minimum(frac, 1.0 - frac), -1.0)))
@@ -446,17 +447,6 @@ def branch_and_bound(problem: Problem, templates: np.ndarray, *, link: bool = Tr
     stats = {"bb_nodes": nodes, "bb_pruned": pruned, "bb_leaves": leaves, "bb_root": root,
              "bb_complete": not stack, "bb_templates": len(T)}
     return out, best_cost, stats
-
-
-def _fits(p: Problem, R: np.ndarray) -> bool:
-    if float(p.cost @ R) > p.budget + 1e-9:
-        return False
-    used = np.bincount(p.template_gpu, weights=R * p.gpus, minlength=p.n_gpu_types)
-    if (used > p.inventory + 1e-9).any():
-        return False
-    stored = np.zeros(len(p.artifact_names), dtype=bool)
-    stored[p.template_artifact[R > 0]] = True
-    return float(p.artifact_gb[stored].sum()) <= p.storage_gb + 1e-9
 
 
 def lp_start(ctx: Any, *, link: bool = True, roundings: Sequence[str] = ("bb", "greedy")
@@ -476,8 +466,6 @@ def lp_start(ctx: Any, *, link: bool = True, roundings: Sequence[str] = ("bb", "
     ($/h of the routed "lp" fleet, nan if it cannot cover every type), ``rental``, ``replicas``, ``templates``,
     ``shortfall``, ``greedy`` ($/h of the "lp-greedy" fleet), ``runtime_s`` and the relaxation's and branch
     and bound's counts."""
-    from .agh import RoutingLP, state_from_lp  # here, not at import: agh imports this module
-
     unknown = sorted(set(roundings) - {"bb", "greedy"})
     if unknown:
         raise ValueError(f"unknown rounding(s) {unknown}; choose from 'bb', 'greedy'")

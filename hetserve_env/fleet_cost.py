@@ -15,7 +15,6 @@ here, so each formula exists once and a test pins it to ``evaluate`` (``tests/te
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
