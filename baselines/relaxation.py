@@ -58,6 +58,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from hetserve_env import fleet_cost, highs as _highs
+from hetserve_env.formulation import csc, fleet_objective, fleet_rows, routing_block
 from hetserve_env.problem import Problem
 
 from .routing_lp import RoutingLP, state_from_lp
@@ -116,12 +117,10 @@ class RelaxationModel:
         if allowed is not None:
             maxR = np.where(np.asarray(allowed, dtype=bool), maxR, 0.0)
         self.maxR = maxR
-        ii, dd = np.nonzero(p.capacity > 0)  # every pair (type-major)
-        usable = (maxR[dd] > 0) | (lam[ii] <= 0)  # a pair on a template that may not get replicas carries nothing
-        ii, dd = ii[usable], dd[usable]
-        w = p.error[ii, dd] - p.error_slo[ii]
-        load = np.where(lam[ii] > 0, lam[ii] / np.where(p.capacity[ii, dd] > 0, p.capacity[ii, dd], 1.0), 0.0)
-        c_x = 3600.0 * lam[ii] * p.delay_penalty[ii] * p.latency[ii, dd]
+        # every pair (type-major) but those on a template that may not get replicas (they carry nothing)
+        blk = routing_block(p, (maxR[None, :] > 0) | (lam[:, None] <= 0))
+        self.block = blk
+        ii, dd, w, load, c_x = blk.ii, blk.dd, blk.error, blk.load, blk.delay_cost
         self.ii, self.dd, self.w, self.load, self.c_x = ii, dd, w, load, c_x
 
         # columns: u (I), R (D), z (A), then the x columns in the order they enter the model
@@ -151,18 +150,8 @@ class RelaxationModel:
         rows(D, -inf, 0.0, np.arange(D), cR + np.arange(D), -np.ones(D))  # capacity (R part)
         rows(I, -inf, 0.0, [], [], [])  # error SLO (x entries only)
         n_fixed = len(tr)
-        dpos = np.flatnonzero(maxR > 0)
-        rows(len(dpos), -inf, 0.0, np.concatenate([np.arange(len(dpos))] * 2),
-             np.concatenate([cR + dpos, cz + p.template_artifact[dpos]]),
-             np.concatenate([np.ones(len(dpos)), -maxR[dpos]]))
-        if math.isfinite(p.budget):
-            rows(1, -inf, p.budget, np.zeros(D), cR + np.arange(D), p.cost)
-        for g in range(G):
-            ds = np.flatnonzero(p.template_gpu == g)
-            if (p.gpus[ds] * maxR[ds]).sum() > p.inventory[g]:
-                rows(1, -inf, float(p.inventory[g]), np.zeros(len(ds)), cR + ds, p.gpus[ds])
-        if math.isfinite(p.storage_gb):
-            rows(1, -inf, p.storage_gb, np.zeros(A), cz + np.arange(A), p.artifact_gb)
+        fleet = fleet_rows(p, maxR)  # stored, budget, inventory, storage: columns d (R_d) and D + a (z_a)
+        rows(len(fleet.upper), -inf, fleet.upper, fleet.rows, cR + fleet.cols, fleet.values)
         # R's coefficients in the fleet rows, for the effective $/h of a template in the pricing
         fr, fc, fv = (np.concatenate(t[n_fixed:]) for t in (tr, tc, tv))
         is_R = (fc >= cR) & (fc < cz)
@@ -177,24 +166,19 @@ class RelaxationModel:
         sel = np.flatnonzero(tpl_in[dd])
         k = len(sel)
         xc = cx0 + np.arange(k)
-        nzw = w[sel] != 0
-        tr += [self.r_cov + ii[sel], self.r_cap + dd[sel], (self.r_err + ii[sel])[nzw]]
-        tc += [xc, xc, xc[nzw]]
-        tv += [np.ones(k), load[sel], w[sel][nzw]]
+        xr, xcol, xv = blk.take(sel).x_entries(self.r_cov + ii[sel], self.r_cap + dd[sel], self.r_err + ii[sel], xc)
+        tr.append(xr)
+        tc.append(xcol)
+        tv.append(xv)
         if link:
             rows(k, 0.0, inf, np.concatenate([np.arange(k)] * 2), np.concatenate([cR + dd[sel], xc]),
                  np.concatenate([np.ones(k), -np.ones(k)]))
         n = cx0 + k
-        r, c, v = (np.concatenate(t) for t in (tr, tc, tv))
-        o = np.lexsort((r, c))
-        r, c, v = r[o], c[o], v[o]
-        start = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(c, minlength=n), out=start[1:])
+        start, r, v = csc(*(np.concatenate(t) for t in (tr, tc, tv)), n)
         lp = hs.HighsLp()
         lp.num_col_ = n
         lp.num_row_ = m
-        lp.col_cost_ = np.concatenate([3600.0 * lam * p.unmet_penalty, p.cost, p.storage_cost * p.artifact_gb,
-                                       c_x[sel]])
+        lp.col_cost_ = np.concatenate([blk.unmet_cost, *fleet_objective(p), c_x[sel]])
         lp.col_lower_ = np.zeros(n)
         lp.col_upper_ = np.concatenate([p.max_unmet, maxR, np.ones(A), np.ones(k)])
         lp.row_lower_ = np.asarray(rows_lo)
@@ -256,15 +240,11 @@ class RelaxationModel:
         self.in_model[new] = True
         k = len(new)
         col0 = h.getNumCol()
-        nz = w[new] != 0
-        cnt = 2 + nz.astype(np.int64)
-        st = np.concatenate([[0], np.cumsum(cnt)[:-1]])
-        idx = np.empty(int(cnt.sum()), dtype=np.int32)
-        val = np.empty(int(cnt.sum()))
-        idx[st], val[st] = self.r_cov + ii[new], 1.0
-        idx[st + 1], val[st + 1] = self.r_cap + dd[new], self.load[new]
-        idx[(st + 2)[nz]], val[(st + 2)[nz]] = self.r_err + ii[new][nz], w[new][nz]
-        h.addCols(k, self.c_x[new], np.zeros(k), np.ones(k), len(idx), st.astype(np.int32), idx, val)
+        xr, xc, xv = self.block.take(new).x_entries(self.r_cov + ii[new], self.r_cap + dd[new], self.r_err + ii[new],
+                                                    np.arange(k))
+        st, idx, val = csc(xr, xc, xv, k)
+        h.addCols(k, self.c_x[new], np.zeros(k), np.ones(k), len(idx), st[:-1].astype(np.int32), idx.astype(np.int32),
+                  val)
         if self.link:
             lidx = np.stack([self.cR + dd[new], col0 + np.arange(k)], axis=1).ravel().astype(np.int32)
             h.addRows(k, np.zeros(k), np.full(k, self.hs.kHighsInf), 2 * k, (2 * np.arange(k)).astype(np.int32), lidx,
