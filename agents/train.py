@@ -227,12 +227,11 @@ def candidate_templates(env: gym.Env, per_type: int = 8) -> np.ndarray:
     if p.template_labels != base.template_labels:
         raise ValueError("the scenario's static problem and the env have different templates")
     chosen: set[int] = set()
+    from hetserve_env import fleet_cost
+
+    per_request = fleet_cost.cost_per_request(p)  # (I, D), inf where the template cannot serve the type
     for i in range(p.n_types):
-        cap = p.capacity[i]
-        ok = cap > 0
-        score = np.full(p.n_templates, np.inf)
-        score[ok] = (p.cost[ok] / 3600.0 / cap[ok] + p.delay_penalty[i] * p.latency[i, ok]
-                     + p.error_penalty[i] * np.maximum(p.error[i, ok] - p.error_slo[i], 0.0))
+        score = per_request[i]
         order = np.argsort(score, kind="stable")
         chosen.update(int(d) for d in order[:per_type] if np.isfinite(score[d]))
     return np.array(sorted(chosen), dtype=np.int64)
