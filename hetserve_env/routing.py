@@ -37,9 +37,13 @@ Two methods:
     fractional-knapsack order of the overloaded LP). Compiled with numba
     (:func:`hetserve_env._kernels.route_greedy_core`, the only implementation; the environment's step calls it
     too), so a route costs microseconds.
-``"lp"`` (exact)
-    The linear program above (error excess as a penalised slack variable), solved with HiGHS through
-    ``highspy`` (imported on first use). Its objective is a lower bound for any router on the same replicas.
+``"lp"`` (optimal for the zero-load router objective)
+    The linear program above (error excess as a penalised slack variable), built from
+    :mod:`hetserve_env.formulation`'s routing block and solved with HiGHS through :mod:`hetserve_env.highs`
+    (``highspy`` imported on first use). Its routing minimises the router objective, so no router does better
+    on *that* objective with the same replicas. It is not optimal for what the environment charges: the env
+    prices a window with load-dependent latency (``evaluate(..., latency="load")``), which the LP does not
+    see, so the greedy can cost less there (``tests/test_env.py::test_lp_router_in_env`` shows such a case).
 
 ``scripts/bench_router.py`` measures how close the greedy gets to the LP (see ``docs/environment.md``).
 """
