@@ -51,7 +51,7 @@ from .fleet_search import FleetSearch
 from .gh import construct, gh_solution
 from .gh_explain import log_filter
 from .gh_state import Context, DecisionLog, GHOptions, State
-from .relaxation import describe, lp_start as _lp_start
+from .relaxation_rounding import describe, lp_start as _lp_start
 from .routing_lp import state_from_lp
 from .solution import Solution
 
