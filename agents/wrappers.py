@@ -17,6 +17,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from hetserve_env import fleet_cost
+
 
 def candidate_templates(env: gym.Env, per_type: int = 8) -> np.ndarray:
     """Indices of the candidate templates: for each query type, the ``per_type`` templates with the lowest
@@ -32,12 +34,9 @@ def candidate_templates(env: gym.Env, per_type: int = 8) -> np.ndarray:
     if p.template_labels != base.template_labels:
         raise ValueError("the scenario's static problem and the env have different templates")
     chosen: set[int] = set()
+    per_request = fleet_cost.cost_per_request(p)  # (I, D), inf where the template cannot serve the type
     for i in range(p.n_types):
-        cap = p.capacity[i]
-        ok = cap > 0
-        score = np.full(p.n_templates, np.inf)
-        score[ok] = (p.cost[ok] / 3600.0 / cap[ok] + p.delay_penalty[i] * p.latency[i, ok]
-                     + p.error_penalty[i] * np.maximum(p.error[i, ok] - p.error_slo[i], 0.0))
+        score = per_request[i]
         order = np.argsort(score, kind="stable")
         chosen.update(int(d) for d in order[:per_type] if np.isfinite(score[d]))
     return np.array(sorted(chosen), dtype=np.int64)

@@ -36,6 +36,7 @@ import pulp
 
 from hetserve_env import highs as _highs
 from hetserve_env.allocation import Allocation
+from hetserve_env.formulation import FleetRows, fleet_objective, fleet_rows, routing_block
 from hetserve_env.problem import Problem
 
 from .cbc import DeadlineCBC
@@ -93,49 +94,52 @@ def build_model(problem: Problem, deadline: float = math.inf) -> tuple[pulp.LpPr
     R = [pulp.LpVariable(f"R_{d}", lowBound=0, upBound=int(maxR[d]), cat=pulp.LpInteger) for d in range(D)]
     z = [pulp.LpVariable(f"z_{a}", cat=pulp.LpBinary) for a in range(A)]
     u = [pulp.LpVariable(f"u_{i}", lowBound=0, upBound=float(p.max_unmet[i])) for i in range(I)]
-    pairs = np.argwhere(p.capacity > 0)
-    x = {(int(i), int(d)): pulp.LpVariable(f"x_{i}_{d}", lowBound=0, upBound=1) for i, d in pairs}
-    by_type: list[list[int]] = [[] for _ in range(I)]
-    by_tpl: list[list[int]] = [[] for _ in range(D)]
-    for i, d in x:
-        by_type[i].append(d)
-        by_tpl[d].append(i)
+    blk = routing_block(p)  # every pair with μ > 0, type-major
+    x = {(int(i), int(d)): pulp.LpVariable(f"x_{i}_{d}", lowBound=0, upBound=1) for i, d in zip(blk.ii, blk.dd)}
+    by_type = np.split(np.arange(blk.n), np.searchsorted(blk.ii, np.arange(1, I)))  # pair indices per type
+    by_tpl = [np.flatnonzero(blk.dd == d) for d in range(D)]  # per template, types ascending
+    xs = list(x.values())
 
-    obj_terms: list[tuple[pulp.LpVariable, float]] = [(R[d], float(p.cost[d])) for d in range(D)]
+    c_R, c_z = fleet_objective(p)
+    obj_terms: list[tuple[pulp.LpVariable, float]] = [(R[d], float(c_R[d])) for d in range(D)]
     if p.storage_cost > 0:
-        obj_terms += [(z[a], float(p.storage_cost * p.artifact_gb[a])) for a in range(A)]
+        obj_terms += [(z[a], float(c_z[a])) for a in range(A)]
     for i in range(I):
         _check_deadline(deadline)
-        k = 3600.0 * p.rate[i]
-        if k * p.unmet_penalty[i] != 0:
-            obj_terms.append((u[i], float(k * p.unmet_penalty[i])))
-        if k * p.delay_penalty[i] != 0:
-            obj_terms += [(x[i, d], float(k * p.delay_penalty[i] * p.latency[i, d])) for d in by_type[i]]
+        if blk.unmet_cost[i] != 0:
+            obj_terms.append((u[i], float(blk.unmet_cost[i])))
+        if p.rate[i] * p.delay_penalty[i] != 0:
+            obj_terms += [(xs[k], float(blk.delay_cost[k])) for k in by_type[i]]
     lp += pulp.LpAffineExpression(obj_terms), "cost"
 
     for i in range(I):
         _check_deadline(deadline)
-        lp += pulp.LpAffineExpression([(x[i, d], 1.0) for d in by_type[i]] + [(u[i], 1.0)]) == 1.0, f"coverage_{i}"
-        terms = [(x[i, d], float(p.error[i, d] - p.error_slo[i])) for d in by_type[i] if p.error[i, d] != p.error_slo[i]]
+        lp += pulp.LpAffineExpression([(xs[k], 1.0) for k in by_type[i]] + [(u[i], 1.0)]) == 1.0, f"coverage_{i}"
+        terms = [(xs[k], float(blk.error[k])) for k in by_type[i] if blk.error[k] != 0]
         if any(c > 0 for _, c in terms):
             lp += pulp.LpAffineExpression(terms) <= 0.0, f"error_{i}"
+    fleet = fleet_rows(p, maxR)
+    stored_row = {name: r for r, name in enumerate(fleet.names)}
     for d in range(D):
         if d % 64 == 0:
             _check_deadline(deadline)
-        terms = [(x[i, d], float(p.rate[i] / p.capacity[i, d])) for i in by_tpl[d] if p.rate[i] > 0]
+        terms = [(xs[k], float(blk.load[k])) for k in by_tpl[d] if p.rate[blk.ii[k]] > 0]
         if terms:
             lp += pulp.LpAffineExpression(terms + [(R[d], -1.0)]) <= 0.0, f"capacity_{d}"
-        if maxR[d] > 0:
-            lp += pulp.LpAffineExpression([(R[d], 1.0), (z[int(p.template_artifact[d])], -float(maxR[d]))]) <= 0.0, f"stored_{d}"
-    if math.isfinite(p.budget):
-        lp += pulp.LpAffineExpression([(R[d], float(p.cost[d])) for d in range(D)]) <= float(p.budget), "budget"
-    for g in range(p.n_gpu_types):
-        ds = np.flatnonzero(p.template_gpu == g)
-        if len(ds) and (p.gpus[ds] * maxR[ds]).sum() > p.inventory[g]:
-            lp += pulp.LpAffineExpression([(R[d], float(p.gpus[d])) for d in ds]) <= float(p.inventory[g]), f"inventory_{g}"
-    if math.isfinite(p.storage_gb):
-        lp += pulp.LpAffineExpression([(z[a], float(p.artifact_gb[a])) for a in range(A)]) <= float(p.storage_gb), "storage"
+        if f"stored_{d}" in stored_row:
+            lp += _fleet_row(fleet, stored_row[f"stored_{d}"], R, z), f"stored_{d}"
+    for r, name in enumerate(fleet.names):
+        if not name.startswith("stored_"):
+            lp += _fleet_row(fleet, r, R, z), name
     return lp, {"R": R, "x": x, "u": u, "z": z}
+
+
+def _fleet_row(fleet: FleetRows, r: int, R: list, z: list) -> Any:
+    """Row ``r`` of the formulation's fleet rows as a PuLP constraint (``≤ upper``)."""
+    k = np.flatnonzero(fleet.rows == r)
+    D = len(R)
+    terms = [(R[c] if c < D else z[c - D], float(v)) for c, v in zip(fleet.cols[k].tolist(), fleet.values[k])]
+    return pulp.LpAffineExpression(terms) <= float(fleet.upper[r])
 
 
 def _check_deadline(deadline: float) -> None:

@@ -45,19 +45,19 @@ BB_NODES LP solves (a count, so it is deterministic); on such a restricted probl
 usually completes (it then returns the optimal fleet over those templates: the RENS idea of MIP solvers).
 :func:`round_fleet`: ⌊R⌋ (which always fits, since the fractional fleet does) plus one replica of each template
 with a fractional part, cheapest rounding ((1 − frac_d)·cost_d) first, wherever budget, inventory and storage
-still allow. :func:`lp_start` builds AGH's "lp" (branch-and-bound rounding) and "lp-greedy" starts from them.
+still allow (both in ``baselines/relaxation_rounding.py``). :func:`lp_start` builds AGH's "lp" (branch-and-bound rounding) and "lp-greedy" starts from them.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import dataclass, field, fields
-from typing import Any, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from hetserve_env import highs as _highs
+from hetserve_env.formulation import csc, fleet_objective, fleet_rows, routing_block
 from hetserve_env.problem import Problem
 
 FRAC_TOL = 1e-6  # R within this of an integer counts as that integer when rounding
@@ -65,8 +65,6 @@ KEEP = 4  # initial working set per type: this many cheapest templates overall a
 ADD_TEMPLATES = 16  # templates added per column-generation round (largest pricing gain first)
 RC_TOL = 1e-9  # a template prices in when its gain exceeds RC_TOL · max(1, |objective|)
 MAX_ROUNDS = 200  # column-generation rounds (a safeguard; a handful are needed)
-BB_EXTRA = 10  # templates outside the relaxation's support given to the branch and bound (closest to pricing in)
-BB_NODES = 200  # LP solves of the branch and bound (a count: deterministic)
 
 
 @dataclass
@@ -114,12 +112,10 @@ class RelaxationModel:
         if allowed is not None:
             maxR = np.where(np.asarray(allowed, dtype=bool), maxR, 0.0)
         self.maxR = maxR
-        ii, dd = np.nonzero(p.capacity > 0)  # every pair (type-major)
-        usable = (maxR[dd] > 0) | (lam[ii] <= 0)  # a pair on a template that may not get replicas carries nothing
-        ii, dd = ii[usable], dd[usable]
-        w = p.error[ii, dd] - p.error_slo[ii]
-        load = np.where(lam[ii] > 0, lam[ii] / np.where(p.capacity[ii, dd] > 0, p.capacity[ii, dd], 1.0), 0.0)
-        c_x = 3600.0 * lam[ii] * p.delay_penalty[ii] * p.latency[ii, dd]
+        # every pair (type-major) but those on a template that may not get replicas (they carry nothing)
+        blk = routing_block(p, (maxR[None, :] > 0) | (lam[:, None] <= 0))
+        self.block = blk
+        ii, dd, w, load, c_x = blk.ii, blk.dd, blk.error, blk.load, blk.delay_cost
         self.ii, self.dd, self.w, self.load, self.c_x = ii, dd, w, load, c_x
 
         # columns: u (I), R (D), z (A), then the x columns in the order they enter the model
@@ -149,18 +145,8 @@ class RelaxationModel:
         rows(D, -inf, 0.0, np.arange(D), cR + np.arange(D), -np.ones(D))  # capacity (R part)
         rows(I, -inf, 0.0, [], [], [])  # error SLO (x entries only)
         n_fixed = len(tr)
-        dpos = np.flatnonzero(maxR > 0)
-        rows(len(dpos), -inf, 0.0, np.concatenate([np.arange(len(dpos))] * 2),
-             np.concatenate([cR + dpos, cz + p.template_artifact[dpos]]),
-             np.concatenate([np.ones(len(dpos)), -maxR[dpos]]))
-        if math.isfinite(p.budget):
-            rows(1, -inf, p.budget, np.zeros(D), cR + np.arange(D), p.cost)
-        for g in range(G):
-            ds = np.flatnonzero(p.template_gpu == g)
-            if (p.gpus[ds] * maxR[ds]).sum() > p.inventory[g]:
-                rows(1, -inf, float(p.inventory[g]), np.zeros(len(ds)), cR + ds, p.gpus[ds])
-        if math.isfinite(p.storage_gb):
-            rows(1, -inf, p.storage_gb, np.zeros(A), cz + np.arange(A), p.artifact_gb)
+        fleet = fleet_rows(p, maxR)  # stored, budget, inventory, storage: columns d (R_d) and D + a (z_a)
+        rows(len(fleet.upper), -inf, fleet.upper, fleet.rows, cR + fleet.cols, fleet.values)
         # R's coefficients in the fleet rows, for the effective $/h of a template in the pricing
         fr, fc, fv = (np.concatenate(t[n_fixed:]) for t in (tr, tc, tv))
         is_R = (fc >= cR) & (fc < cz)
@@ -175,24 +161,19 @@ class RelaxationModel:
         sel = np.flatnonzero(tpl_in[dd])
         k = len(sel)
         xc = cx0 + np.arange(k)
-        nzw = w[sel] != 0
-        tr += [self.r_cov + ii[sel], self.r_cap + dd[sel], (self.r_err + ii[sel])[nzw]]
-        tc += [xc, xc, xc[nzw]]
-        tv += [np.ones(k), load[sel], w[sel][nzw]]
+        xr, xcol, xv = blk.take(sel).x_entries(self.r_cov + ii[sel], self.r_cap + dd[sel], self.r_err + ii[sel], xc)
+        tr.append(xr)
+        tc.append(xcol)
+        tv.append(xv)
         if link:
             rows(k, 0.0, inf, np.concatenate([np.arange(k)] * 2), np.concatenate([cR + dd[sel], xc]),
                  np.concatenate([np.ones(k), -np.ones(k)]))
         n = cx0 + k
-        r, c, v = (np.concatenate(t) for t in (tr, tc, tv))
-        o = np.lexsort((r, c))
-        r, c, v = r[o], c[o], v[o]
-        start = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(c, minlength=n), out=start[1:])
+        start, r, v = csc(*(np.concatenate(t) for t in (tr, tc, tv)), n)
         lp = hs.HighsLp()
         lp.num_col_ = n
         lp.num_row_ = m
-        lp.col_cost_ = np.concatenate([3600.0 * lam * p.unmet_penalty, p.cost, p.storage_cost * p.artifact_gb,
-                                       c_x[sel]])
+        lp.col_cost_ = np.concatenate([blk.unmet_cost, *fleet_objective(p), c_x[sel]])
         lp.col_lower_ = np.zeros(n)
         lp.col_upper_ = np.concatenate([p.max_unmet, maxR, np.ones(A), np.ones(k)])
         lp.row_lower_ = np.asarray(rows_lo)
@@ -241,7 +222,7 @@ class RelaxationModel:
         size = np.zeros((I, D))
         size[ii, dd] = self.load
         eff = p.cost - np.bincount(self.fc, weights=y[self.fr] * self.fv, minlength=D)
-        value = _knapsack(np.where(serv, np.maximum(-rc, 0.0), 0.0), size, unit_cap=self.link)
+        value = fractional_knapsack(np.where(serv, np.maximum(-rc, 0.0), 0.0), size, unit_cap=self.link)
         return np.where(self.maxR <= 0, -np.inf, value - eff)
 
     def _add_templates(self, new_t: np.ndarray) -> None:
@@ -254,15 +235,11 @@ class RelaxationModel:
         self.in_model[new] = True
         k = len(new)
         col0 = h.getNumCol()
-        nz = w[new] != 0
-        cnt = 2 + nz.astype(np.int64)
-        st = np.concatenate([[0], np.cumsum(cnt)[:-1]])
-        idx = np.empty(int(cnt.sum()), dtype=np.int32)
-        val = np.empty(int(cnt.sum()))
-        idx[st], val[st] = self.r_cov + ii[new], 1.0
-        idx[st + 1], val[st + 1] = self.r_cap + dd[new], self.load[new]
-        idx[(st + 2)[nz]], val[(st + 2)[nz]] = self.r_err + ii[new][nz], w[new][nz]
-        h.addCols(k, self.c_x[new], np.zeros(k), np.ones(k), len(idx), st.astype(np.int32), idx, val)
+        xr, xc, xv = self.block.take(new).x_entries(self.r_cov + ii[new], self.r_cap + dd[new], self.r_err + ii[new],
+                                                    np.arange(k))
+        st, idx, val = csc(xr, xc, xv, k)
+        h.addCols(k, self.c_x[new], np.zeros(k), np.ones(k), len(idx), st[:-1].astype(np.int32), idx.astype(np.int32),
+                  val)
         if self.link:
             lidx = np.stack([self.cR + dd[new], col0 + np.arange(k)], axis=1).ravel().astype(np.int32)
             h.addRows(k, np.zeros(k), np.full(k, self.hs.kHighsInf), 2 * k, (2 * np.arange(k)).astype(np.int32), lidx,
@@ -320,7 +297,7 @@ def solve_relaxation(problem: Problem, *, allowed: np.ndarray | None = None, lin
     return rel
 
 
-def _knapsack(val: np.ndarray, size: np.ndarray, unit_cap: bool) -> np.ndarray:
+def fractional_knapsack(val: np.ndarray, size: np.ndarray, unit_cap: bool) -> np.ndarray:
     """Per template (column): max Σ_i val_i x_i s.t. Σ_i size_i x_i ≤ 1 and 0 ≤ x_i ≤ 1 (``unit_cap``; else
     x_i unbounded above, i.e. the best density) — a fractional knapsack, greedy by density."""
     dens = np.divide(val, size, out=np.where(val > 0, np.inf, 0.0), where=size > 0)
@@ -343,213 +320,3 @@ def _initial_pairs(ii: np.ndarray, w: np.ndarray, price: np.ndarray) -> np.ndarr
         first = np.searchsorted(ii[idx], ii[idx], side="left")
         out.append(idx[np.arange(len(idx)) - first < KEEP])
     return np.union1d(out[0], out[1]).astype(np.int64)
-
-
-def round_fleet(problem: Problem, R: np.ndarray) -> np.ndarray:
-    """An integral fleet from fractional replicas R within budget, inventory and storage: ⌊R⌋, then +1 on each
-    template with a fractional part, cheapest rounding ((1 − frac)·cost) first, wherever budget, inventory and
-    storage still allow.
-
-    ⌊R⌋ fits whenever R does (it uses less of everything), so the result always fits; a template whose ceiling
-    does not fit keeps its floor (AGH's routing LP and fleet moves then re-route or re-buy)."""
-    p = problem
-    R = np.maximum(np.asarray(R, dtype=float), 0.0)
-    near = np.rint(R)
-    R = np.where(np.abs(R - near) <= FRAC_TOL, near, R)
-    out = np.floor(R).astype(np.int64)
-    frac = R - out
-    rental = float(p.cost @ out)
-    used = np.bincount(p.template_gpu, weights=out * p.gpus, minlength=p.n_gpu_types).astype(float)
-    stored = np.zeros(len(p.artifact_names), dtype=bool)
-    stored[p.template_artifact[out > 0]] = True
-    gb = float(p.artifact_gb[stored].sum())
-    extra = (1.0 - frac) * p.cost
-    for d in np.lexsort((np.arange(len(R)), extra)):
-        if frac[d] <= 0:
-            continue
-        g, a = p.template_gpu[d], p.template_artifact[d]
-        if rental + p.cost[d] > p.budget + 1e-9 or used[g] + p.gpus[d] > p.inventory[g] + 1e-9:
-            continue
-        add_gb = 0.0 if stored[a] else float(p.artifact_gb[a])
-        if gb + add_gb > p.storage_gb + 1e-9:
-            continue
-        out[d] += 1
-        rental += p.cost[d]
-        used[g] += p.gpus[d]
-        stored[a] = True
-        gb += add_gb
-    return out
-
-
-def restrict(problem: Problem, templates: np.ndarray) -> Problem:
-    """The same problem with only ``templates`` (indices, increasing); every other field unchanged."""
-    T = np.asarray(templates, dtype=np.int64)
-    data = {f.name: getattr(problem, f.name) for f in fields(problem)}
-    data["template_labels"] = tuple(problem.template_labels[int(d)] for d in T)
-    for f in ("template_gpu", "template_artifact", "gpus", "cost"):
-        data[f] = data[f][T]
-    for f in ("capacity", "latency", "error", "load_slope"):
-        data[f] = data[f][:, T]
-    data["meta"] = dict(problem.meta)
-    return Problem(**data)
-
-
-def branch_and_bound(problem: Problem, templates: np.ndarray, *, link: bool = True, max_nodes: int = 200,
-                     upper: float = math.inf) -> tuple[np.ndarray | None, float, dict[str, Any]]:
-    """Depth-first LP branch and bound on R over ``templates`` only (the problem restricted to them; the link
-    inequalities on), at most ``max_nodes`` LP solves — a count, so the result is deterministic. Branches on
-    the fractional R_d with the largest cost_d·min(frac, 1 − frac), nearer side first; prunes nodes whose bound
-    is not below the incumbent (``upper`` to start). Returns (fleet over all templates or None, its $/h, stats)."""
-    p = problem
-    T = np.asarray(templates, dtype=np.int64)
-    sp = restrict(p, T)
-    model = RelaxationModel(sp, link=link, colgen=False)
-    stored_add = sp.storage_cost * sp.artifact_gb
-    best_cost, best_R = upper, None
-    stack = [(np.zeros(len(T)), model.maxR.copy())]
-    nodes = pruned = leaves = 0
-    root = math.nan
-    while stack and nodes < max_nodes:
-        lo, hi = stack.pop()
-        model.set_replica_bounds(lo, hi)
-        rel = model.solve(price=False)
-        nodes += 1
-        if nodes == 1:
-            root = rel.bound
-        tol = 1e-6 * max(1.0, abs(best_cost)) if math.isfinite(best_cost) else 0.0
-        if not rel.optimal or rel.bound >= best_cost - tol:
-            pruned += 1
-            continue
-        R = rel.R
-        near = np.rint(R)
-        frac = np.where(np.abs(R - near) <= FRAC_TOL, 0.0, R - np.floor(R))
-        if not (frac > 0).any():
-            Rint = near.astype(np.int64)
-            stored = np.zeros(len(sp.artifact_names), dtype=bool)
-            stored[sp.template_artifact[Rint > 0]] = True
-            cost = rel.bound + float(stored_add @ (stored - rel.z))  # storage is charged per stored artifact
-            leaves += 1
-            if _fits(sp, Rint) and cost < best_cost - tol:
-                best_cost, best_R = cost, Rint
-            continue
-        d = int(np.argmax(np.where(frac > 0, sp.cost * np.minimum(frac, 1.0 - frac), -1.0)))
-        down_hi = hi.copy()
-        down_hi[d] = math.floor(R[d])
-        up_lo = lo.copy()
-        up_lo[d] = math.ceil(R[d])
-        down, up = (lo, down_hi), (up_lo, hi)
-        stack += [up, down] if frac[d] < 0.5 else [down, up]  # the nearer side is explored first
-    out = None
-    if best_R is not None:
-        out = np.zeros(p.n_templates, dtype=np.int64)
-        out[T] = best_R
-    stats = {"bb_nodes": nodes, "bb_pruned": pruned, "bb_leaves": leaves, "bb_root": root,
-             "bb_complete": not stack, "bb_templates": len(T)}
-    return out, best_cost, stats
-
-
-def _fits(p: Problem, R: np.ndarray) -> bool:
-    if float(p.cost @ R) > p.budget + 1e-9:
-        return False
-    used = np.bincount(p.template_gpu, weights=R * p.gpus, minlength=p.n_gpu_types)
-    if (used > p.inventory + 1e-9).any():
-        return False
-    stored = np.zeros(len(p.artifact_names), dtype=bool)
-    stored[p.template_artifact[R > 0]] = True
-    return float(p.artifact_gb[stored].sum()) <= p.storage_gb + 1e-9
-
-
-def lp_start(ctx: Any, *, link: bool = True, roundings: Sequence[str] = ("bb", "greedy")
-             ) -> tuple[list[tuple[str, Any]], dict[str, Any]]:
-    """AGH's LP-relaxation starts: the relaxation (templates limited to AGH's pool ``ctx.pool``, so that M1/M3
-    switched off also limit these starts), its fleet rounded, each rounded fleet routed by AGH's routing LP.
-
-    Roundings: ``"bb"`` (start "lp"): :func:`branch_and_bound` over the relaxation's support plus the BB_EXTRA
-    templates closest to pricing in (largest pricing gain: the least the relaxation would lose by one replica of
-    them), BB_NODES LP solves at most (greedy rounding if it finds no fleet). ``"greedy"`` (start "lp-greedy"):
-    :func:`round_fleet` (⌊R⌋, then ceilings where budget, inventory and storage allow, cheapest first); skipped
-    when it gives the same fleet.
-
-    Returns ([(start name, State)], info). A State holds the rounded fleet and the routing LP's routing; types
-    the fleet cannot cover within ζ are marked failed (AGH's fleet search repairs such starts). ``info``:
-    ``bound`` (the relaxation's optimum: a lower bound on the MILP optimum unless ``restricted``), ``rounded``
-    ($/h of the routed "lp" fleet, nan if it cannot cover every type), ``rental``, ``replicas``, ``templates``,
-    ``shortfall``, ``greedy`` ($/h of the "lp-greedy" fleet), ``runtime_s`` and the relaxation's and branch
-    and bound's counts."""
-    from .agh import RoutingLP, state_from_lp  # here, not at import: agh imports this module
-
-    unknown = sorted(set(roundings) - {"bb", "greedy"})
-    if unknown:
-        raise ValueError(f"unknown rounding(s) {unknown}; choose from 'bb', 'greedy'")
-    t0 = time.perf_counter()
-    p = ctx.problem
-    allowed = None if bool(np.all(ctx.pool)) else ctx.pool
-    rel = solve_relaxation(p, allowed=allowed, link=link)
-    info: dict[str, Any] = {"status": rel.status, "bound": rel.bound, "relaxation_s": rel.runtime_s,
-                            "restricted": allowed is not None, "roundings": list(roundings),
-                            **{k: rel.stats[k] for k in ("rounds", "lp_solves", "templates_in_model")
-                               if k in rel.stats}}
-    out: list[tuple[str, Any]] = []
-    if not rel.optimal:
-        info["runtime_s"] = time.perf_counter() - t0
-        return out, info
-    fleets: list[tuple[str, np.ndarray]] = []
-    if "bb" in roundings:
-        support = rel.R > FRAC_TOL
-        gain = rel.stats.get("gain")
-        cand = support.copy()
-        if gain is not None:
-            closeness = np.where(support | ~np.isfinite(gain), -np.inf, gain)
-            near = np.argsort(-closeness, kind="stable")[:BB_EXTRA]
-            cand[near[np.isfinite(closeness[near])]] = True
-        R, _, bb = branch_and_bound(p, np.flatnonzero(cand), link=link, max_nodes=BB_NODES)
-        info.update(bb)
-        fleets.append(("lp", R if R is not None else round_fleet(p, rel.R)))
-    if "greedy" in roundings:
-        R = round_fleet(p, rel.R)
-        if not any(np.array_equal(R, f) for _, f in fleets):
-            fleets.append(("lp-greedy" if fleets else "lp", R))
-    routing = RoutingLP(ctx)
-    for name, R in fleets:
-        res = routing.solve(R) if R.any() else None
-        if res is None:
-            continue
-        st = state_from_lp(ctx, R, res)
-        st.trim(ctx)
-        short = np.flatnonzero(res["v"] > 1e-9)
-        for i in short:
-            st.failed[int(i)] = (f"the rounded LP fleet leaves {res['v'][i]:.3g} of its demand uncovered beyond "
-                                 "max_unmet")
-        cost = float("nan") if len(short) else st.objective(ctx)
-        if name == "lp":
-            info.update(rounded=cost, rental=float(ctx.cost @ st.R), replicas=int(st.R.sum()),
-                        templates=int((st.R > 0).sum()), shortfall=float(res["shortfall"]))
-        else:
-            info["greedy"] = cost
-        out.append((name, st))
-    info["runtime_s"] = time.perf_counter() - t0
-    return out, info
-
-
-def describe(info: dict[str, Any]) -> str:
-    """The ``[lp-start]`` explain line: the relaxation's bound and the rounded fleets' costs."""
-    what = (f"LP relaxation ({info['status']}, {info.get('templates_in_model', 0)} templates priced in"
-            + (", restricted to AGH's template pool" if info.get("restricted") else "") + ")")
-    ms = f"({1000 * info.get('runtime_s', 0.0):.0f} ms)"
-    if info["status"] != "optimal":
-        return f"[lp-start] {what}: no start {ms}"
-    text = f"[lp-start] {what}: bound ${info['bound']:.4f}/h"
-    if "rounded" not in info:
-        return text + f"; the rounded fleet could not be routed {ms}"
-    how = "greedy rounding"
-    if "bb_nodes" in info:
-        how = (f"branch and bound over {info['bb_templates']} templates, {info['bb_nodes']} LP nodes"
-               + ("" if info.get("bb_complete") else ", node limit reached"))
-    cost = (f"${info['rounded']:.4f}/h" if math.isfinite(info["rounded"])
-            else f"not covering every type (shortfall {info['shortfall']:.3g})")
-    text += (f"; rounded fleet ({how}): {info['replicas']} replicas of {info['templates']} templates, rental "
-             f"${info['rental']:.4f}/h, routed {cost}")
-    if "greedy" in info:
-        g = info["greedy"]
-        text += "; greedy rounding (start 'lp-greedy'): " + (f"${g:.4f}/h" if math.isfinite(g) else "not covering every type")
-    return f"{text} {ms}"

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from hetserve_env import fleet_cost
 from hetserve_env.allocation import TOL, Allocation, Evaluation, evaluate
 from hetserve_env.problem import Problem
 
@@ -213,14 +214,12 @@ def repair(problem: Problem, alloc: Allocation, rounds: int = 4) -> Allocation:
 
 
 def _can_add(problem: Problem, R: np.ndarray, d: int, k: int) -> bool:
+    """Can ``k`` more replicas of template d join fleet R within budget, inventory *and* storage?"""
     if k <= 0:
         return False
-    rental = float(problem.cost @ R) + k * problem.cost[d]
-    if rental > problem.budget + TOL:
-        return False
-    g = problem.template_gpu[d]
-    used = float((problem.gpus * R)[problem.template_gpu == g].sum()) + k * problem.gpus[d]
-    return used <= problem.inventory[g] + TOL
+    R2 = np.asarray(R, dtype=np.int64).copy()
+    R2[d] += k
+    return fleet_cost.fits(problem, R2)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -237,8 +236,9 @@ def type_reasons(problem: Problem, candidates: np.ndarray | None = None, note: s
     """
     out: dict[int, str] = {}
     ok = problem.servable if candidates is None else (problem.servable & candidates)
-    fits = (problem.cost <= problem.budget + TOL) & (problem.gpus <= problem.inventory[problem.template_gpu])
-    fits &= problem.artifact_gb[problem.template_artifact] <= problem.storage_gb + TOL
+    # one replica of the template alone within budget, inventory and storage
+    fits = fleet_cost.within_limits(problem.cost, problem.budget, problem.gpus, problem.inventory[problem.template_gpu],
+                                    problem.artifact_gb[problem.template_artifact], problem.storage_gb)
     for i, name in enumerate(problem.type_names):
         if problem.max_unmet[i] >= 1.0 - TOL:
             continue
@@ -268,12 +268,12 @@ def aggregate_reason(problem: Problem) -> str | None:
     lam_min = problem.rate * (1.0 - problem.max_unmet)
     unit = np.where(problem.servable, problem.cost[None, :] / np.where(problem.servable, problem.capacity, 1.0), np.inf)
     need = float((lam_min * unit.min(axis=1, initial=np.inf)).sum())
-    if need > problem.budget + TOL:
+    if need > problem.budget + fleet_cost.LIMIT_TOL:
         return (f"budget: serving at least (1 - max_unmet) of every type needs >= ${need:.2f}/h of rental even on "
                 f"the cheapest capacity, above the budget ${problem.budget:.2f}/h")
     gpu_unit = np.where(problem.servable, problem.gpus[None, :] / np.where(problem.servable, problem.capacity, 1.0), np.inf)
     gpus_need = float((lam_min * gpu_unit.min(axis=1, initial=np.inf)).sum())
-    if gpus_need > problem.inventory.sum() + TOL:
+    if gpus_need > problem.inventory.sum() + fleet_cost.LIMIT_TOL:
         return (f"inventory: serving at least (1 - max_unmet) of every type needs >= {gpus_need:.1f} GPUs, "
                 f"above the {int(problem.inventory.sum())} available")
     return None

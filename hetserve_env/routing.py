@@ -37,9 +37,13 @@ Two methods:
     fractional-knapsack order of the overloaded LP). Compiled with numba
     (:func:`hetserve_env._kernels.route_greedy_core`, the only implementation; the environment's step calls it
     too), so a route costs microseconds.
-``"lp"`` (exact)
-    The linear program above (error excess as a penalised slack variable), solved with HiGHS through
-    ``highspy`` (imported on first use). Its objective is a lower bound for any router on the same replicas.
+``"lp"`` (optimal for the zero-load router objective)
+    The linear program above (error excess as a penalised slack variable), built from
+    :mod:`hetserve_env.formulation`'s routing block and solved with HiGHS through :mod:`hetserve_env.highs`
+    (``highspy`` imported on first use). Its routing minimises the router objective, so no router does better
+    on *that* objective with the same replicas. It is not optimal for what the environment charges: the env
+    prices a window with load-dependent latency (``evaluate(..., latency="load")``), which the LP does not
+    see, so the greedy can cost less there (``tests/test_env.py::test_lp_router_in_env`` shows such a case).
 
 ``scripts/bench_router.py`` measures how close the greedy gets to the LP (see ``docs/environment.md``).
 """
@@ -52,6 +56,7 @@ import numpy as np
 
 from . import highs as _highs
 from .allocation import Allocation, _f, _kernels
+from .formulation import csc, routing_block
 from .problem import Problem
 
 RouterMethod = Literal["greedy", "lp"]
@@ -115,9 +120,13 @@ def _zero_rate(i: int, x: np.ndarray, u: np.ndarray, cap: np.ndarray, avail: np.
 
 # -------------------------------------------------------------------------------------------------- LP
 def route_lp(problem: Problem, available: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact LP routing with HiGHS (through :mod:`hetserve_env.highs`). Returns (x (I, D), u (I,)).
+    """LP routing with HiGHS (through :mod:`hetserve_env.highs`). Returns (x (I, D), u (I,)).
 
-    Raises :class:`hetserve_env.highs.HighsStatusError` if HiGHS does not report "Optimal"."""
+    Optimal for the *zero-load* router objective (:func:`router_objective`: unmet, zero-load delay and error
+    penalties) over the routings that keep every template's utilisation ≤ 1 on ``available``; the rows and
+    coefficients are :mod:`hetserve_env.formulation`'s routing block. It is not optimal for the load-dependent
+    latency the environment charges (``evaluate(..., latency="load")``), and can cost more than the greedy
+    router there. Raises :class:`hetserve_env.highs.HighsStatusError` if HiGHS does not report "Optimal"."""
     highspy = _highs.highspy()
     lam = problem.rate
     cap = problem.capacity
@@ -129,37 +138,26 @@ def route_lp(problem: Problem, available: np.ndarray) -> tuple[np.ndarray, np.nd
     for i in np.flatnonzero(lam <= 0):
         _zero_rate(int(i), x, u, cap, avail, score)
     types = np.flatnonzero(lam > 0)
-    pairs_i, pairs_d = np.nonzero((cap[types] > 0) & (avail > 0)[None, :])
-    pairs_i = types[pairs_i]
     if types.size == 0:
         return x, u
+    blk = routing_block(problem, (lam > 0)[:, None] & (avail > 0)[None, :])
+    pairs_i, pairs_d = blk.ii, blk.dd
     active = np.unique(pairs_d)
     row_of_tpl = np.full(D, -1)
     row_of_tpl[active] = np.arange(active.size)
     row_of_type = np.full(I, -1)
     row_of_type[types] = np.arange(types.size)
-    n_t, n_a, E = types.size, active.size, pairs_i.size
+    n_t, n_a, E = types.size, active.size, blk.n
     # rows: coverage (n_t, == 1), capacity (n_a, <= available), error (n_t, <= 0)
-    # cols: x pairs (E), u (n_t), s (n_t); objective in $/s (the $/h objective / 3600)
+    # cols: x pairs (E), u (n_t), s (n_t: error excess, priced at the error penalty); objective in $/h
     num_col = E + 2 * n_t
-    cost = np.concatenate([
-        lam[pairs_i] * problem.delay_penalty[pairs_i] * problem.latency[pairs_i, pairs_d],
-        lam[types] * problem.unmet_penalty[types],
-        lam[types] * problem.error_penalty[types],
-    ])
-    err_coef = problem.error[pairs_i, pairs_d] - problem.error_slo[pairs_i]
-    r_cov = row_of_type[pairs_i]
-    r_cap = n_t + row_of_tpl[pairs_d]
-    r_err = n_t + n_a + row_of_type[pairs_i]
-    x_index = np.stack([r_cov, r_cap, r_err], axis=1)
-    x_value = np.stack([np.ones(E), lam[pairs_i] / cap[pairs_i, pairs_d], err_coef], axis=1)
-    keep = np.ones_like(x_value, dtype=bool)
-    keep[:, 2] = err_coef != 0.0
-    x_counts = keep.sum(axis=1)
-    index = np.concatenate([x_index[keep], np.arange(n_t), n_t + n_a + np.arange(n_t)])
-    value = np.concatenate([x_value[keep], np.ones(n_t), -np.ones(n_t)])
-    counts = np.concatenate([x_counts, np.ones(2 * n_t, dtype=np.int64)])
-    start = np.concatenate([[0], np.cumsum(counts)])
+    cost = np.concatenate([blk.delay_cost, blk.unmet_cost[types], 3600.0 * lam[types] * problem.error_penalty[types]])
+    r, c, v = blk.x_entries(row_of_type[pairs_i], n_t + row_of_tpl[pairs_d], n_t + n_a + row_of_type[pairs_i],
+                            np.arange(E))
+    r = np.concatenate([r, np.arange(n_t), n_t + n_a + np.arange(n_t)])
+    c = np.concatenate([c, E + np.arange(n_t), E + n_t + np.arange(n_t)])
+    v = np.concatenate([v, np.ones(n_t), -np.ones(n_t)])
+    start, index, value = csc(r, c, v, num_col)
 
     lp = highspy.HighsLp()
     lp.num_col_ = num_col
@@ -172,7 +170,7 @@ def route_lp(problem: Problem, available: np.ndarray) -> tuple[np.ndarray, np.nd
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = start.astype(np.int32)
     lp.a_matrix_.index_ = index.astype(np.int32)
-    lp.a_matrix_.value_ = value.astype(float)
+    lp.a_matrix_.value_ = value
     h = _highs.new(primal_feasibility_tolerance=1e-9)
     h.passModel(lp)
     _highs.run_expect(h, "route_lp")  # always feasible (u = 1) and bounded: any other status is an error

@@ -282,7 +282,8 @@ def test_relaxation_exact_and_a_bound():
     import pulp
 
     from baselines.milp import build_model
-    from baselines.relaxation import round_fleet, solve_relaxation
+    from baselines.relaxation import solve_relaxation
+    from baselines.relaxation_rounding import round_fleet
 
     for p in (generate(3, 3, 3, seed=1), generate(5, 5, 5, seed=0)):
         for link in (True, False):  # column generation reaches the full model's optimum
