@@ -252,6 +252,7 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         self.cold_start_s, self.cold_start_windows = self._cold.seconds, self._cold.windows
         self._limits = fleet_limits(base)
         self._params: EnvParams | None = None  # built at the first reset (the split's token-mix table)
+        self._env_step = None  # the compiled step's entry point for this env's record types (first reset)
         self._mix_row = None
 
         # ---- reward scale
@@ -264,6 +265,7 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         self.action_space = gym.spaces.MultiDiscrete(np.full(D, R + 1 if self.action_mode == "target" else 3, dtype=np.int64))
         self.observation_layout = ObservationLayout(self.n_types, D, self.history)
         self.observation_space = self.observation_layout.space()
+        self._obs_size = self.observation_layout.size
         self._violation_names = violation_names(base)
         self._gpu_reason = [f"inventory[{g}]" for g in base.gpu_names]
         self._value_ok = value_masks(base, R)  # (R+1, D)
@@ -393,7 +395,9 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         self._state = state = episode_state(ep, ready, self._cold.windows, self._mean_rate, self.windows_per_day,
                                             self._mix_row, self.n_gpu_types)
         self._t, self._last_out, self._last_record = 0, None, None
-        self._obs = obs = np.empty(self.observation_layout.size, dtype=np.float32)
+        self._obs = obs = np.empty(self._obs_size, dtype=np.float32)
+        if self._env_step is None and self.router == "greedy":  # types fixed by this class: resolve the overload once
+            self._env_step = _kernels().bind(_kernels().env_step, params, state, ready, 0, obs)
         _kernels().observe(obs, params, state, 0, np.ones(self.n_types), float(self._limits.cost @ ready) / self.budget)
         info = {"day": days[0], "days": days, "window": int(ep.win[0]), "action_mask": self.action_masks(),
                 "demand": ep.rate[self.history - 1].copy()}
@@ -405,10 +409,13 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         if t >= self._T:
             raise RuntimeError("the episode is over (it was truncated at the end of its days of demand); call reset()")
         a = self._validate_action(action, what="action", mode=self.action_mode)
-        self._obs = obs = np.empty(self.observation_layout.size, dtype=np.float32)
-        out = self._step_kernels(a, t, obs)
+        self._obs = obs = np.empty(self._obs_size, dtype=np.float32)
+        if self._env_step is not None:  # greedy: the whole step in one compiled call
+            out = self._env_step(self._params, self._state, a, t, obs)
+        else:
+            out = self._step_with_router(a, t, obs)
         cost = dict(zip(COST_TERMS, out.costs.tolist()))
-        self._last_out = (t, out.billed, out.target, self._state.rec_avail[t], out.routing, out.unmet, cost)
+        self._last_out = (t, out.billed, out.target, self._state.rec_avail, out.routing, out.unmet, cost)
         self._last_record = None
         self._t = t + 1
         slo = dict(zip(self.type_names, out.attainment.tolist()))
@@ -454,12 +461,10 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
                                       clip_penalty=self.clip_penalty)
         return self._params
 
-    def _step_kernels(self, a: np.ndarray, t: int, obs: np.ndarray) -> StepOutput:
-        """The compiled step: one call with the greedy router; fleet update, LP routing, window otherwise."""
+    def _step_with_router(self, a: np.ndarray, t: int, obs: np.ndarray) -> StepOutput:
+        """The step with a router other than the greedy: compiled fleet update, routing in Python, compiled window."""
         k = _kernels()
         params, state = self._params, self._state
-        if self.router == "greedy":
-            return k.env_step(params, state, a, t, obs)
         fleet = k.fleet_update(a, params, state)
         billed = np.flatnonzero(fleet.target)
         alloc = route(self._window_problem(t, billed), fleet.available[billed], self.router, replicas=fleet.target[billed])

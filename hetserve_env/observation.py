@@ -10,6 +10,7 @@ the same components in the same order.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from gymnasium import spaces
@@ -41,7 +42,7 @@ class ObservationLayout:
     n_templates: int
     history: int
 
-    @property
+    @cached_property
     def components(self) -> tuple[ObsComponent, ...]:
         I, D, H = self.n_types, self.n_templates, self.history
         return (ObsComponent("rate", H * I, 0.0, RATE_OBS_MAX, "the type's mean rate"),
@@ -61,7 +62,7 @@ class ObservationLayout:
             k += c.size
         return out
 
-    @property
+    @cached_property
     def size(self) -> int:
         return sum(c.size for c in self.components)
 

@@ -19,14 +19,14 @@ from .problem import Problem
 
 class StepRecord:
     """The last step: episode window ``t``, the ``billed`` template indices (those with replicas), their
-    ``target`` replicas and ``available`` replica-equivalents, the routing ``x``/``u`` on them and the
+    ``target`` replicas and ``available`` replica-equivalents (row t of the episode's ``rec_avail``), the routing ``x``/``u`` on them and the
     window's ``cost`` terms ($, ``info["cost"]``). ``problem``/``allocation``/``evaluation`` are the window's
     Problem on the billed templates, the Allocation and ``evaluate(..., latency="load", available=...)``."""
 
     def __init__(self, window_problem: Callable[[int, np.ndarray], Problem], t: int, billed: np.ndarray,
-                 target: np.ndarray, available: np.ndarray, x: np.ndarray, u: np.ndarray, cost: dict[str, float]) -> None:
+                 target: np.ndarray, rec_avail: np.ndarray, x: np.ndarray, u: np.ndarray, cost: dict[str, float]) -> None:
         self._window_problem, self.t, self.billed, self.cost = window_problem, t, billed, cost
-        self._target, self._available, self._x, self._u = target, available, x, u
+        self._target, self._rec_avail, self._x, self._u = target, rec_avail, x, u
 
     @cached_property
     def target(self) -> np.ndarray:
@@ -34,7 +34,7 @@ class StepRecord:
 
     @cached_property
     def available(self) -> np.ndarray:
-        return self._available[self.billed]
+        return self._rec_avail[self.t][self.billed]
 
     @cached_property
     def problem(self) -> Problem:
