@@ -246,6 +246,7 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         self.budget = float(base.budget)
         self._labels = np.array(base.template_labels, dtype=object)
         self._shared = shared_fields(base, sc.name)
+        self.rate_scale = self._mean_rate  # per type, what the observed rate is divided by: its mean rate (I,)
         self.template_labels, self.type_names, self.gpu_names = base.template_labels, base.type_names, base.gpu_names
         self._cold = cold_start(sc, self.window_s)
         # seconds each template's replica takes to serve; K, the windows a cold start can span (K cohorts kept)
@@ -296,11 +297,6 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         return None if self._t < 0 else self._t
 
     @property
-    def rate_scale(self) -> np.ndarray:
-        """Per type, what the observed rate is divided by: its mean rate over the scenario's series (I,)."""
-        return self._mean_rate.copy()
-
-    @property
     def last_step(self) -> StepRecord | None:
         """The last step's :class:`~hetserve_env.step_record.StepRecord` (None before the first step)."""
         if self._last_record is None and self._last_out is not None:
@@ -322,10 +318,7 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def episode_trace(self) -> EpisodeTrace:
         """Demand, served rate, capacity at the request mix, GPUs and availability of the windows played so far."""
-        if self._state is None:
-            z = np.zeros(0)
-            return EpisodeTrace(z, z, z, z, np.zeros((0, self.n_gpu_types)), np.zeros((0, self.n_templates)))
-        return episode_trace(self._t, self.window_s, self.history, self._state, self._params.pairs)
+        return episode_trace(max(self._t, 0), self.window_s, self.history, self._state, self._params)
 
     def action_from_replicas(self, replicas: np.ndarray) -> np.ndarray:
         """A valid action that moves the fleet towards ``replicas`` (clipped to 0..R_max).
@@ -346,11 +339,8 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         return self._limit_names(*_kernels().limits_broken(_i(replicas), self._limits))
 
     def clip_to_limits(self, target: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
-        """What step 2 does to ``target`` when the fleet had ``current`` replicas: drop new replicas, most
-        expensive first, until budget, inventory and storage hold.
-
-        Returns (target, dropped replicas per template or None, names of the limits that were exceeded).
-        """
+        """Step 2 on its own: ``target`` after dropping new replicas (beyond ``current``), most expensive first,
+        until budget, inventory and storage hold; the dropped replicas (None if none) and the limits broken."""
         target, dropped, clipped, over_budget, over_gpu, over_storage = _kernels().enforce_limits(
             _i(target), _i(current), self._limits)
         if not clipped:
@@ -396,8 +386,8 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
                                             self._mix_row, self.n_gpu_types)
         self._t, self._last_out, self._last_record = 0, None, None
         self._obs = obs = np.empty(self._obs_size, dtype=np.float32)
-        if self._env_step is None and self.router == "greedy":  # types fixed by this class: resolve the overload once
-            self._env_step = _kernels().bind(_kernels().env_step, params, state, ready, 0, obs)
+        if self._env_step is None:
+            self._bind_step()
         _kernels().observe(obs, params, state, 0, np.ones(self.n_types), float(self._limits.cost @ ready) / self.budget)
         info = {"day": days[0], "days": days, "window": int(ep.win[0]), "action_mask": self.action_masks(),
                 "demand": ep.rate[self.history - 1].copy()}
@@ -460,6 +450,19 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
                                       history=self.history, delta_mode=self.action_mode == "delta",
                                       clip_penalty=self.clip_penalty)
         return self._params
+
+    def _bind_step(self) -> None:
+        """Resolve the compiled step's overload for this env's record types (fixed by this class) once."""
+        if self.router == "greedy":
+            self._env_step = _kernels().bind(_kernels().env_step, self._params, self._state, self._state.ready, 0, self._obs)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_env_step": None}  # a compiled entry point does not pickle: bound again below
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self._state is not None:
+            self._bind_step()
 
     def _step_with_router(self, a: np.ndarray, t: int, obs: np.ndarray) -> StepOutput:
         """The step with a router other than the greedy: compiled fleet update, routing in Python, compiled window."""

@@ -76,10 +76,14 @@ def capacity_at_mix(capacity: np.ndarray, rate: np.ndarray, available: np.ndarra
     return (per_replica * available).sum(axis=1)
 
 
-def episode_trace(n: int, window_s: float, history: int, state: Any, pairs: np.ndarray) -> EpisodeTrace:
-    """The EpisodeTrace of the first ``n`` windows of an episode from its EnvState (copies)."""
+def episode_trace(n: int, window_s: float, history: int, state: Any, params: Any) -> EpisodeTrace:
+    """The EpisodeTrace of the first ``n`` windows of an episode from its EnvState and EnvParams (copies; empty
+    before the first reset, when ``state`` is None)."""
+    if state is None:
+        z = np.zeros(0)
+        return EpisodeTrace(z, z, z, z, np.zeros((0, 0)), np.zeros((0, 0)))
     rate = state.rate[history:history + n]
     avail = state.rec_avail[:n].copy()
-    cap = capacity_at_mix(pairs[state.perf_row[:n], 0], rate, avail)
+    cap = capacity_at_mix(params.pairs[state.perf_row[:n], 0], rate, avail)
     return EpisodeTrace(np.arange(n) * window_s / 3600.0, rate.sum(axis=1), state.rec_served[:n].copy(), cap,
                         state.rec_gpus[:n].copy(), avail)
