@@ -410,7 +410,7 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         self._t = t + 1
         slo = dict(zip(self.type_names, out.attainment.tolist()))
         slo["overall"] = out.overall_attainment
-        reasons = self._limit_names(out.over_budget, out.over_gpu, out.over_storage) if out.clipped else []
+        reasons = self._limit_names(out.over_budget, out.over_gpu.tolist(), out.over_storage) if out.clipped else []
         v, names = out.violations.tolist(), self._violation_names
         violations = [names[v[j]][v[j + 1]] for j in range(0, len(v), 2)] if v else []
         info = {"cost": cost, "reward_scale": self.reward_scale, "served_rate": out.served_rate,
