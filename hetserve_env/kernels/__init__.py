@@ -18,7 +18,8 @@ Modules:
 * :mod:`.observe` — the observation vector, written at the offsets of
   :class:`hetserve_env.observation.ObservationLayout`.
 * :mod:`.step` — one environment step (fleet update, routing, evaluate, money, observation).
-* :mod:`.compiled` — all of the above in one namespace (what the Python wrappers load lazily).
+* :mod:`.compiled` — all of the above in one namespace (what the Python wrappers load lazily), and
+  ``bind``, which resolves a kernel's compiled overload once for callers whose argument types are fixed.
 
 This package's ``__init__`` imports nothing, so ``import hetserve_env`` (and the numba-free
 :mod:`.records`) never imports numba; the wrappers import :mod:`.compiled` on first call.
