@@ -1,7 +1,7 @@
 """Allocation and ``evaluate``: the one place that decides cost, feasibility and violations.
 
 The environment, every solver, every script and every test call :func:`evaluate`; nothing re-derives
-cost or feasibility on its own. Its numeric core is the compiled :func:`hetserve_env._kernels.evaluate_core`
+cost or feasibility on its own. Its numeric core is the compiled :func:`hetserve_env.kernels.evaluate.evaluate_core`
 (numba), which the environment's step calls directly; this module wraps it in the :class:`Evaluation` and
 :class:`Violation` objects.
 """
@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .kernels.records import FAMILY_INDEX, VIOLATION_FAMILIES, AllocationArrays, ProblemArrays
 from .problem import Problem
 
 #: Absolute tolerance on shares and capacities when judging feasibility (solver round-off).
@@ -172,7 +173,7 @@ def evaluate(
     passes fewer than ``replicas`` while new replicas cold-start). Capacity is judged against it; all
     ``replicas`` are billed, the share not serving as ``cold_start`` instead of ``rental``.
 
-    Every number and violation (family, index, amount) comes from :func:`hetserve_env._kernels.evaluate_core`;
+    Every number and violation (family, index, amount) comes from :func:`hetserve_env.kernels.evaluate.evaluate_core`;
     the :class:`Violation` objects are built only when it reports one.
     """
     allocation.check_shape(problem)
@@ -180,27 +181,24 @@ def evaluate(
     R = allocation.replicas.astype(float)
     serving = R if available is None else np.minimum(np.asarray(available, dtype=float), R)
     load_latency = latency == "load"
-    k = _kernels()
-    out = k.evaluate_core(*problem_arrays(problem), _f(R), _f(serving), _f(allocation.routing), _f(allocation.unmet),
-                          load_latency, float(tol))
-    scalars, utilisation, lat, served, on_time, mean_error, gpus_by_type, vf, vi, va, n_viol = out
-    if not load_latency:
-        lat = problem.latency
-    viol = violations_from_codes(problem.type_names, problem.template_labels, problem.gpu_names, vf, vi, va,
-                                 scalars[k.S_BILLED], problem.budget, scalars[k.S_STORAGE_USED]) if n_viol else []
+    ev = _kernels().evaluate_core(problem_arrays(problem), AllocationArrays(_f(R), _f(serving), _f(allocation.routing),
+                                                                            _f(allocation.unmet)), load_latency, float(tol))
+    lat = ev.latency if load_latency else problem.latency
+    viol = violations_from_codes(problem.type_names, problem.template_labels, problem.gpu_names, ev.families, ev.indices,
+                                 ev.amounts, ev.billed, problem.budget, ev.storage_used) if len(ev.families) else []
     return Evaluation(
         feasible=not viol,
-        objective=float(scalars[k.S_OBJECTIVE]),
-        rental=float(scalars[k.S_RENTAL]), cold_start=float(scalars[k.S_COLD_START]), storage=float(scalars[k.S_STORAGE]),
-        unmet_penalty=float(scalars[k.S_UNMET]), delay_penalty=float(scalars[k.S_DELAY]), error_penalty=float(scalars[k.S_ERROR]),
+        objective=ev.objective,
+        rental=ev.rental, cold_start=ev.cold_start, storage=ev.storage,
+        unmet_penalty=ev.unmet_penalty, delay_penalty=ev.delay_penalty, error_penalty=ev.error_penalty,
         violations=viol,
-        utilisation=utilisation,
+        utilisation=ev.utilisation,
         latency=lat,
-        served_share=served,
-        on_time_share=on_time,
-        mean_error=mean_error,
-        gpus_by_type=gpus_by_type,
-        storage_used_gb=float(scalars[k.S_STORAGE_USED]),
+        served_share=ev.served_share,
+        on_time_share=ev.on_time_share,
+        mean_error=ev.mean_error,
+        gpus_by_type=ev.gpus_by_type,
+        storage_used_gb=ev.storage_used,
     )
 
 
@@ -211,9 +209,9 @@ def _kernels():
     """The compiled kernels (imported on first use, so ``import hetserve_env`` does not import numba)."""
     global _KERNELS
     if _KERNELS is None:
-        from . import _kernels as k
+        from .kernels import compiled
 
-        _KERNELS = k
+        _KERNELS = compiled
     return _KERNELS
 
 
@@ -225,14 +223,17 @@ def _i(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.int64)
 
 
-def problem_arrays(problem: Problem) -> tuple:
-    """``problem``'s fields in the order of :func:`hetserve_env._kernels.evaluate_core`'s leading arguments
-    (float64 / int64, C-contiguous: one compiled specialisation)."""
+def problem_arrays(problem: Problem) -> ProblemArrays:
+    """``problem``'s arrays as the kernels' ProblemArrays record (float64 / int64, C-contiguous: one compiled
+    specialisation)."""
     p = problem
-    return (_f(p.rate), _f(p.capacity), _f(p.latency), _f(p.load_slope), _f(p.error), _f(p.error_slo), _f(p.delay_slo),
-            _f(p.max_unmet), _f(p.unmet_penalty), _f(p.delay_penalty), _f(p.error_penalty), _f(p.cost), _i(p.template_gpu),
-            _i(p.template_artifact), _i(p.gpus), _f(p.inventory), _f(p.artifact_gb), float(p.budget), float(p.storage_gb),
-            float(p.storage_cost), float(p.window_s), len(p.gpu_names))
+    return ProblemArrays(
+        rate=_f(p.rate), capacity=_f(p.capacity), latency=_f(p.latency), load_slope=_f(p.load_slope), error=_f(p.error),
+        error_slo=_f(p.error_slo), delay_slo=_f(p.delay_slo), max_unmet=_f(p.max_unmet), unmet_penalty=_f(p.unmet_penalty),
+        delay_penalty=_f(p.delay_penalty), error_penalty=_f(p.error_penalty), cost=_f(p.cost),
+        template_gpu=_i(p.template_gpu), template_artifact=_i(p.template_artifact), gpus=_i(p.gpus),
+        inventory=_f(p.inventory), artifact_gb=_f(p.artifact_gb), budget=float(p.budget), storage_gb=float(p.storage_gb),
+        storage_cost=float(p.storage_cost), window_s=float(p.window_s), n_gpu_types=len(p.gpu_names))
 
 
 #: Detail text of each violation family (budget and storage add their totals).
@@ -246,11 +247,10 @@ _DETAIL = {"coverage": "routing + unmet must sum to 1", "capacity": "replicas ne
 def violations_from_codes(type_names, template_labels, gpu_names, families, indices, amounts, billed: float,
                           budget: float, storage_used: float) -> list[Violation]:
     """The :class:`Violation` objects of evaluate_core's (family, index, amount) triples, in its order."""
-    k = _kernels()
     labels = {"type": type_names, "template": template_labels, "gpu": gpu_names}
     out = []
     for f, i, amount in zip(families.tolist(), indices.tolist(), amounts.tolist()):
-        name, kind = k.VIOLATION_FAMILIES[f], k.FAMILY_INDEX[f]
+        name, kind = VIOLATION_FAMILIES[f], FAMILY_INDEX[f]
         if name == "budget":
             detail = f"rental ${billed:.2f}/h over ${budget:.2f}/h"
         elif name == "storage":

@@ -1,6 +1,8 @@
-"""HetServeEnv: provision a heterogeneous GPU fleet for LLM inference, window after window (DESIGN §5).
+"""HetServeEnv: provision a heterogeneous GPU fleet for LLM inference, window after window.
 
-See :class:`HetServeEnv` for the full specification and ``docs/environment.md`` for the design notes.
+See :class:`HetServeEnv` for the full specification and ``docs/environment.md`` for the design notes. The
+step's numbers come from the compiled kernels (:mod:`hetserve_env.kernels`), called with the named records
+this module builds: EnvParams once per environment, EnvState once per episode.
 """
 
 from __future__ import annotations
@@ -11,62 +13,22 @@ from typing import Any, Mapping
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 
-from .allocation import TOL, Allocation, _f, _i, _kernels, evaluate
+from .actions import delta_mask, toward_replicas, validate_action
+from .allocation import _f, _i, _kernels
+from .episode import billed_window_problem, episode_days, episode_demand, episode_state
+from .env_params import (cold_start, env_params, fleet_limits, shared_fields, token_mix_table, value_masks,
+                         violation_names)
+from .kernels.records import COST_TERMS, EnvParams, EnvState, StepOutput
+from .observation import ObservationLayout
 from .problem import Problem
 from .routing import ROUTERS, route
 from .rules import ENV_RULES, Rule, check_int, check_number
 from .scenario import SCENARIO_RULES, Scenario, load_scenario
+from .step_record import EpisodeTrace, StepRecord, episode_trace
 from .traces.series import SPLIT_NAMES
 
 ACTION_MODES = ("target", "delta")
-
-#: Observation scales and clipping bounds (documented in the class docstring).
-TOKEN_SCALE = 1000.0  # tokens are observed in thousands
-RATE_OBS_MAX = 100.0  # rate / mean rate is clipped to [0, RATE_OBS_MAX]
-TOKEN_OBS_MAX = 1000.0  # tokens / 1000 clipped to [0, TOKEN_OBS_MAX]
-
-_COST_TERMS = ("rental", "cold_start", "storage", "unmet_penalty", "delay_penalty", "error_penalty", "clip_penalty", "total")
-_TYPE_STATIC = ("delay_slo", "error_slo", "max_unmet", "unmet_penalty", "delay_penalty", "error_penalty")
-
-
-def _trusted_problem(fields: dict[str, Any]) -> Problem:
-    """A Problem from arrays that are already validated (slices of a validated Problem): skips ``__post_init__``.
-
-    The environment builds one Problem per step from precomputed arrays; validating them again each step would
-    cost more than the step itself. The fields are exactly those ``Scenario.compile`` produces (tests check it).
-    """
-    p = object.__new__(Problem)
-    p.__dict__.update(fields)
-    return p
-
-
-class _LastStep(dict):
-    """The last step's record (for ``render`` and tests). The window's Problem, Allocation and Evaluation are
-    built on first access (the step itself never needs them as objects); the Evaluation is ``evaluate``'s,
-    on the same inputs as the step's own compiled call, so its numbers are the step's."""
-
-    def __init__(self, env: "HetServeEnv", t: int, act: np.ndarray, target: np.ndarray, x: np.ndarray, u: np.ndarray,
-                 cost: dict[str, float]) -> None:
-        super().__init__(t=t, act=act, cost=cost)
-        self._env, self._target, self._x, self._u, self._rec = env, target, x, u, env._rec_avail
-
-    def __missing__(self, key: str) -> Any:
-        if key == "available":
-            value = self._rec[self["t"]][self["act"]]
-        elif key == "target":
-            value = self._target[self["act"]]
-        elif key == "problem":
-            value = self._env._window_problem(self["t"], self["act"])
-        elif key == "allocation":
-            value = Allocation(self["target"].copy(), self._x, self._u)
-        elif key == "evaluation":
-            value = evaluate(self["problem"], self["allocation"], latency="load", available=self["available"])
-        else:
-            raise KeyError(key)
-        self[key] = value
-        return value
 
 
 class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -193,7 +155,16 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
     (small), ``hetserve_env/HetServePaper-v0`` (paper, 5-minute windows).
 
     Helpers for policies: :meth:`action_from_replicas`, :meth:`last_window_problem` (what a reactive planner
-    sees), :meth:`next_window_problem` (the oracle's view), :attr:`replicas`, :attr:`scenario`.
+    sees), :meth:`next_window_problem` (the oracle's view), :meth:`limits_broken`, :meth:`clip_to_limits`
+    (step 2 on its own), :attr:`replicas`, :attr:`hourly_cost`, :attr:`budget`, :attr:`scenario`. For
+    rendering and inspection: :attr:`observation_layout` (each component's slice), :attr:`last_step`,
+    :meth:`episode_trace`, :meth:`minute_of_day`, :attr:`elapsed_steps`, :attr:`cold_start_windows`.
+
+    ## Version History
+
+    * v0: Initial version release: the step above (cold starts, clipping most expensive first, greedy or LP
+      routing, load-dependent latency), the scenarios ``default``, ``small`` and ``paper`` (5-minute windows)
+      and the observation layout of :class:`hetserve_env.observation.ObservationLayout`.
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
@@ -250,148 +221,123 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         self._day_end = {int(d): int(np.searchsorted(day_of, d, "right")) for d in self.split_days}
         self._mean_rate = np.maximum(demand.rate.mean(axis=0), 1e-9)
 
-        # ---- static problem data (from one validated Problem: the single source of field values)
-        tpl = sc.templates
+        self._build_static(sc, demand, reward_scale)
+        self._t, self._T = -1, 0  # not reset yet
+        self._state: EnvState | None = None
+        self._last_out: tuple | None = None
+        self._last_record: StepRecord | None = None
+
+    def _build_static(self, sc: Scenario, demand: Any, reward_scale: float | None) -> None:
+        """Static problem data (from one validated Problem: the single source of field values), cold starts,
+        limits, reward scale, spaces and the names a step reports."""
         first = self._day_start[self.split_days[0]]
         base = sc.compile(demand.rate[first], demand.input_tokens[first], demand.output_tokens[first])
         self._base = base
         self.n_types, self.n_templates, self.n_gpu_types = base.n_types, base.n_templates, base.n_gpu_types
-        I, D, G = self.n_types, self.n_templates, self.n_gpu_types
+        D = self.n_templates
+        self.budget = float(base.budget)
         self._labels = np.array(base.template_labels, dtype=object)
-        self._cost = base.cost
-        self._gpus = base.gpus
-        self._tgpu = base.template_gpu
-        self._tart = base.template_artifact
-        self._error = base.error
-        self._inventory = base.inventory
-        self._budget = base.budget
-        self._storage_gb = base.storage_gb
-        self._artifact_gb = base.artifact_gb
-        self._tpl_int = np.stack([self._tgpu, self._tart, self._gpus]).astype(np.int64)
-        self._cheap_first = np.argsort(self._cost, kind="stable")
-        self._shared = {f: getattr(base, f) for f in ("type_names", "gpu_names", "artifact_names", *_TYPE_STATIC, "inventory",
-                                                      "artifact_gb", "budget", "storage_gb", "storage_cost", "window_s")}
-        self._shared.update(name=f"{sc.name}", meta={"scenario": sc.name})
-
-        # ---- cold start: availability of a replica of age k (windows since asked for) in that window
-        cs = np.asarray(sc.env.cold_start.seconds(tpl.weight_gb), dtype=float)
-        self.cold_start_s = cs
-        K = max(1, int(math.ceil(float(cs.max()) / self.window_s - 1e-12)))
-        self._K = K
-        ages = np.arange(K)[:, None]
-        self._avail_by_age = np.clip(ages + 1.0 - cs[None, :] / self.window_s, 0.0, 1.0)  # (K, D)
-        next_full = np.ones((K, D), dtype=bool)
-        if K > 1:
-            next_full[:-1] = self._avail_by_age[1:] >= 1.0
-        self._next_full = next_full
-        # argument groups of the compiled step (hetserve_env._kernels), in their order; float64/int64, C-contiguous.
-        # "fleet" is fleet_update's tail: [0] avail_by_age, then [1:11] limits_broken's and [1:] enforce_limits' tails
-        self._static = {
-            "fleet": (_f(self._avail_by_age), _f(self._cost), _i(self._tgpu), _i(self._gpus), _f(self._inventory),
-                      float(self._budget), TOL, bool(math.isfinite(self._storage_gb)), _f(self._artifact_gb),
-                      _i(self._tart), float(self._storage_gb), _i(self._cheap_first)),
-            "types": (_f(base.delay_slo), _f(base.error_slo), _f(base.max_unmet), _f(base.unmet_penalty),
-                      _f(base.delay_penalty), _f(base.error_penalty), float(base.storage_cost), float(self.window_s),
-                      int(G)),
-        }
-        fl, ty = self._static["fleet"], self._static["types"]
-        self._static["window"] = (*ty, fl[1], fl[2], fl[9], fl[3], fl[4], fl[8], fl[5], fl[10], TOL)  # env_window's order
+        self._shared = shared_fields(base, sc.name)
+        self.rate_scale = self._mean_rate  # per type, what the observed rate is divided by: its mean rate (I,)
+        self.template_labels, self.type_names, self.gpu_names = base.template_labels, base.type_names, base.gpu_names
+        self._cold = cold_start(sc, self.window_s)
+        # seconds each template's replica takes to serve; K, the windows a cold start can span (K cohorts kept)
+        self.cold_start_s, self.cold_start_windows = self._cold.seconds, self._cold.windows
+        self._limits = fleet_limits(base)
+        self._params: EnvParams | None = None  # built at the first reset (the split's token-mix table)
+        self._env_step = None  # the compiled step's entry point for this env's record types (first reset)
+        self._mix_row = None
 
         # ---- reward scale
-        hours = self.window_s / 3600.0
-        self.reward_scale = float(self._budget * hours if reward_scale is None else reward_scale)
+        self.reward_scale = float(self.budget * (self.window_s / 3600.0) if reward_scale is None else reward_scale)
         if not math.isfinite(self.reward_scale) or self.reward_scale <= 0:
             raise ValueError(f"reward_scale must be > 0, got {reward_scale!r}")
 
         # ---- spaces
         R = self.max_replicas
-        if action_mode == "target":
-            self.action_space = spaces.MultiDiscrete(np.full(D, R + 1, dtype=np.int64))
-        else:
-            self.action_space = spaces.MultiDiscrete(np.full(D, 3, dtype=np.int64))
-        H = self.history
-        self._obs_slices = {}
-        low, high, k = [], [], 0
-        for name, size, lo, hi in (("rate", H * I, 0.0, RATE_OBS_MAX), ("input_tokens", I, 0.0, TOKEN_OBS_MAX),
-                                   ("output_tokens", I, 0.0, TOKEN_OBS_MAX), ("serving", D, 0.0, 1.0), ("warming", D, 0.0, 1.0),
-                                   ("time", 2, -1.0, 1.0), ("slo_attainment", I, 0.0, 1.0), ("budget_used", 1, 0.0, 1.0)):
-            self._obs_slices[name] = slice(k, k + size)
-            low.append(np.full(size, lo)), high.append(np.full(size, hi))
-            k += size
-        self.observation_space = spaces.Box(np.concatenate(low).astype(np.float32), np.concatenate(high).astype(np.float32), dtype=np.float32)
-        self._obs_size = k
-        # names of what a step can report: violations by (family code, index), clipped inventories by GPU type
-        kern = _kernels()
-        labels = {"type": base.type_names, "template": base.template_labels, "gpu": base.gpu_names}
-        self._violation_names = [[f"{fam}[{lbl}]" for lbl in labels[kind]] if kind else [fam]
-                                 for fam, kind in zip(kern.VIOLATION_FAMILIES, kern.FAMILY_INDEX)]
+        self.action_space = gym.spaces.MultiDiscrete(np.full(D, R + 1 if self.action_mode == "target" else 3, dtype=np.int64))
+        self.observation_layout = ObservationLayout(self.n_types, D, self.history)
+        self.observation_space = self.observation_layout.space()
+        self._obs_size = self.observation_layout.size
+        self._violation_names = violation_names(base)
         self._gpu_reason = [f"inventory[{g}]" for g in base.gpu_names]
-
-        # ---- per-value feasibility for masks: ok[v, d] for v = 0..R
-        v = np.arange(R + 1)[:, None]
-        fits = (v * self._gpus[None, :] <= self._inventory[self._tgpu][None, :]) & (v * self._cost[None, :] <= self._budget + TOL)
-        fits &= (v == 0) | (self._artifact_gb[self._tart] <= self._storage_gb + TOL)[None, :]
-        self._value_ok = fits  # (R+1, D)
-        self._target_mask = fits.T.reshape(-1).copy()
+        self._value_ok = value_masks(base, R)  # (R+1, D)
+        self._target_mask = self._value_ok.T.reshape(-1).copy()
         self._target_mask.flags.writeable = False
-
-        self._perf_cache: dict[str, np.ndarray] | None = None
-        self._t = -1  # not reset yet
-        self._T = 0
-        self._ready = np.zeros(D, dtype=np.int64)
-        self._warm = np.zeros((K, D), dtype=np.int64)
-        self._last = None
-
-    @property
-    def _last(self) -> "_LastStep | None":
-        """The last step's record (render, tests), built on first access from what the step kept."""
-        if self._last_record is None and self._last_step is not None:
-            self._last_record = _LastStep(self, *self._last_step)
-        return self._last_record
-
-    @_last.setter
-    def _last(self, value: None) -> None:
-        self._last_step = self._last_record = value
 
     # ================================================================================== public helpers
     @property
-    def template_labels(self) -> tuple[str, ...]:
-        return self._base.template_labels
-
-    @property
-    def type_names(self) -> tuple[str, ...]:
-        return self._base.type_names
-
-    @property
     def replicas(self) -> np.ndarray:
         """Billed replicas per template after the last action (serving + cold-starting), int64 (D,)."""
-        return (self._ready + self._warm.sum(axis=0)).astype(np.int64)
+        if self._state is None:
+            return np.zeros(self.n_templates, dtype=np.int64)
+        return (self._state.ready + self._state.warm.sum(axis=0)).astype(np.int64)
+
+    @property
+    def hourly_cost(self) -> float:
+        """$/h of the current fleet (:attr:`replicas` × each template's rental; the budget is :attr:`budget`)."""
+        return float(self._limits.cost @ self.replicas)
 
     @property
     def episode_length(self) -> int:
         """Steps in the current episode (0 before the first reset)."""
         return self._T
 
+    @property
+    def elapsed_steps(self) -> int | None:
+        """Windows played in the current episode (None before the first reset)."""
+        return None if self._t < 0 else self._t
+
+    @property
+    def last_step(self) -> StepRecord | None:
+        """The last step's :class:`~hetserve_env.step_record.StepRecord` (None before the first step)."""
+        if self._last_record is None and self._last_out is not None:
+            self._last_record = StepRecord(self._window_problem, *self._last_out)
+        return self._last_record
+
+    def observation(self) -> np.ndarray:
+        """A copy of the observation of the window about to be played (what reset/step returned last)."""
+        self._require_reset()
+        return self._obs.copy()
+
+    # old private names still read outside this module (agents/train.py, tests/test_policies.py)
+    _observation = observation
+    _obs_slices = property(lambda self: self.observation_layout.slices())
+
+    def minute_of_day(self, t: int) -> int:
+        """Minute of the day at which episode window ``t`` starts (0..1439)."""
+        return int(self._episode.window_of_day[t]) * int(round(self.window_s)) // 60 % 1440
+
+    def episode_trace(self) -> EpisodeTrace:
+        """Demand, served rate, capacity at the request mix, GPUs and availability of the windows played so far."""
+        return episode_trace(max(self._t, 0), self.window_s, self.history, self._state, self._params)
+
     def action_from_replicas(self, replicas: np.ndarray) -> np.ndarray:
         """A valid action that moves the fleet towards ``replicas`` (clipped to 0..R_max).
 
         Target mode: the counts themselves; delta mode: the sign of the change (+1/−1 per step).
         """
-        r = np.clip(np.rint(np.asarray(replicas, dtype=float)), 0, self.max_replicas).astype(np.int64)
-        if r.shape != (self.n_templates,):
-            raise ValueError(f"replicas has shape {r.shape}, expected ({self.n_templates},)")
-        if self.action_mode == "target":
-            return r
-        return (np.sign(r - self.replicas) + 1).astype(np.int64)
+        return toward_replicas(replicas, self.replicas, self.max_replicas, self.action_mode == "delta")
 
     def action_masks(self) -> np.ndarray:
         """Flat bool mask of length ``sum(action_space.nvec)`` (sb3-contrib MaskablePPO convention)."""
         if self.action_mode == "target":
             return self._target_mask.copy()
-        cur = self.replicas if self._t >= 0 else np.zeros(self.n_templates, dtype=np.int64)
-        up = np.minimum(cur + 1, self.max_replicas)
-        add_ok = (cur < self.max_replicas) & self._value_ok[up, np.arange(self.n_templates)]
-        return np.stack([cur > 0, np.ones(self.n_templates, dtype=bool), add_ok], axis=1).reshape(-1)
+        return delta_mask(self.replicas, self.max_replicas, self._value_ok)
+
+    def limits_broken(self, replicas: np.ndarray) -> list[str]:
+        """Names of the limits a fleet of ``replicas`` (D,) breaks (``budget``, ``inventory[<gpu>]``, ``storage``),
+        judged as the step judges them; [] if it is within every limit."""
+        return self._limit_names(*_kernels().limits_broken(_i(replicas), self._limits))
+
+    def clip_to_limits(self, target: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+        """Step 2 on its own: ``target`` after dropping new replicas (beyond ``current``), most expensive first,
+        until budget, inventory and storage hold; the dropped replicas (None if none) and the limits broken."""
+        target, dropped, clipped, over_budget, over_gpu, over_storage = _kernels().enforce_limits(
+            _i(target), _i(current), self._limits)
+        if not clipped:
+            return target, None, []
+        return target, dropped, self._limit_names(over_budget, over_gpu, over_storage)
 
     def last_window_problem(self) -> Problem:
         """The full, validated Problem of the most recent observed window (realised rate and its tokens).
@@ -399,18 +345,14 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         What a reactive planner plans the next window for. Before the first step: the last history window.
         """
         self._require_reset()
-        row = self._t + self.history - 1
-        return self.scenario.compile(self._rate[row].copy(), self._tok_in[row].copy(), self._tok_out[row].copy(),
-                                     name=f"{self.scenario.name}:w{self._hist_index[row]}")
+        return self._full_problem(self._t + self.history - 1)
 
     def next_window_problem(self) -> Problem:
         """The full, validated Problem of the next window (its realised demand): an oracle's view."""
         self._require_reset()
         if self._t >= self._T:
             raise RuntimeError("the episode is over: there is no next window")
-        row = self._t + self.history
-        return self.scenario.compile(self._rate[row].copy(), self._tok_in[row].copy(), self._tok_out[row].copy(),
-                                     name=f"{self.scenario.name}:w{self._hist_index[row]}")
+        return self._full_problem(self._t + self.history)
 
     # ======================================================================================= gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
@@ -419,66 +361,29 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         unknown = sorted(set(options) - {"day", "replicas"})
         if unknown:
             raise ValueError(f"reset options: unknown key(s) {unknown}; known: ['day', 'replicas']")
-        n_start = len(self.split_days) - self.episode_days + 1
-        if options.get("day") is not None:
-            day = options["day"]
-            if isinstance(day, (bool, np.bool_)) or not isinstance(day, (int, np.integer)):
-                raise ValueError(f"reset options['day'] must be an integer day id, got {day!r}")
-            if int(day) not in self.split_days[:n_start]:
-                raise ValueError(f"reset options['day'] = {day} is not a start day of split {self.split!r} with "
-                                 f"episode_days={self.episode_days}; allowed: {list(self.split_days[:n_start])}")
-            k0 = self.split_days.index(int(day))
-        else:
-            k0 = int(self.np_random.integers(n_start))
-        days = self.split_days[k0:k0 + self.episode_days]
+        days = episode_days(self.split, self.split_days, self.episode_days, options.get("day"), self.np_random)
         self.days = days
-        win = np.concatenate([np.arange(self._day_start[d], self._day_end[d]) for d in days])
-        H, I, D = self.history, self.n_types, self.n_templates
-        hist = np.maximum(np.arange(win[0] - H, win[0]), 0)
-        idx = np.concatenate([hist, win])
-        self._hist_index = idx
-        self._win = win
-        self._T = T = win.size
-        dm = self._demand
-        rate = dm.rate[idx]
-        if self.noise > 0:
-            rate = rate * np.exp(self.noise * self.np_random.standard_normal(rate.shape))
-        self._rate = rate
-        self._tok_in, self._tok_out = dm.input_tokens[idx], dm.output_tokens[idx]
-        self._rate_obs = np.minimum(rate / self._mean_rate, RATE_OBS_MAX).astype(np.float32)
-        self._tok_obs = np.minimum(np.concatenate([self._tok_in, self._tok_out], axis=1) / TOKEN_SCALE, TOKEN_OBS_MAX).astype(np.float32)
-        # time of day of each episode window (and one past the end)
-        pos = np.concatenate([np.arange(self._day_end[d] - self._day_start[d]) for d in days])
-        pos = np.append(pos, pos[-1] + 1)
-        phase = 2 * np.pi * pos / self.windows_per_day
-        self._time_obs = np.stack([np.sin(phase), np.cos(phase)], axis=1).astype(np.float32)
-        perf = self._perf()
-        self._row = perf["row_of_window"][win]
-
-        self._ready = np.zeros(D, dtype=np.int64)
-        self._warm = np.zeros((self._K, D), dtype=np.int64)
+        ep = episode_demand(self._demand, days, self._day_start, self._day_end, self.history, self.noise, self.np_random)
+        self._episode = ep
+        self._T = ep.win.size
+        params = self._static_params()
+        ready = np.zeros(self.n_templates, dtype=np.int64)
         if options.get("replicas") is not None:
             r = self._validate_action(options["replicas"], what="reset options['replicas']", mode="target")
-            over = self._over_limits(r)
+            over = self.limits_broken(r)
             if over:
                 raise ValueError(f"reset options['replicas'] exceeds {', '.join(over)}")
-            self._ready = r.copy()
-        self._t = 0
-        self._attain = np.ones(I, dtype=np.float32)
-        self._budget_used = float(self._cost @ self._ready) / self._budget
-        # per-step records for rendering
-        self._rec_avail = np.zeros((T, D))
-        self._rec_served = np.zeros(T)
-        self._rec_gpus = np.zeros((T, self.n_gpu_types))
-        self._last = None
-        st = self._static
-        self._step_args = (self.action_mode == "delta", self._ready, self._warm, self.max_replicas, *st["fleet"],
-                           self._perf_cache["pairs"], self._rate, *st["types"], self.window_s / 3600.0,
-                           self.history, self._rate_obs, self._tok_obs, self._time_obs, self._next_full, self._rec_avail,
-                           self._rec_served, self._rec_gpus)
-        info = {"day": days[0], "days": days, "window": int(win[0]), "action_mask": self.action_masks(),
-                "demand": rate[H - 1].copy()}
-        return self._observation(), info
+            ready = r.copy()
+        self._state = state = episode_state(ep, ready, self._cold.windows, self._mean_rate, self.windows_per_day,
+                                            self._mix_row, self.n_gpu_types)
+        self._t, self._last_out, self._last_record = 0, None, None
+        self._obs = obs = np.empty(self._obs_size, dtype=np.float32)
+        if self._env_step is None:
+            self._bind_step()
+        _kernels().observe(obs, params, state, 0, np.ones(self.n_types), float(self._limits.cost @ ready) / self.budget)
+        info = {"day": days[0], "days": days, "window": int(ep.win[0]), "action_mask": self.action_masks(),
+                "demand": ep.rate[self.history - 1].copy()}
+        return obs, info
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         self._require_reset()
@@ -486,58 +391,26 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         if t >= self._T:
             raise RuntimeError("the episode is over (it was truncated at the end of its days of demand); call reset()")
         a = self._validate_action(action, what="action", mode=self.action_mode)
-        k = _kernels()
-        h = t + self.history
-        obs = np.empty(self._obs_size, dtype=np.float32)
-        if self.router == "greedy":
-            # the whole step (ageing, limits, routing, evaluate, money, observation) in one compiled call
-            target, act, x, u, out, viol = k.env_step(a, self._row[t], h, t, obs, self.clip_penalty, *self._step_args)
+        self._obs = obs = np.empty(self._obs_size, dtype=np.float32)
+        if self._env_step is not None:  # greedy: the whole step in one compiled call
+            out = self._env_step(self._params, self._state, a, t, obs)
         else:
-            st = self._static
-            fleet = k.fleet_update(a, self.action_mode == "delta", self._ready, self._warm, self.max_replicas, *st["fleet"])
-            target, available = fleet[0], fleet[6]
-            act = np.flatnonzero(target)
-            alloc = route(self._window_problem(t, act), available[act], self.router, replicas=target[act])
-            act, x, u, out, viol = k.env_window(
-                *fleet, self._perf_cache["pairs"], self._row[t], self._rate, h, *st["window"], self.window_s / 3600.0,
-                self.clip_penalty, obs, t, self.history, self._rate_obs, self._tok_obs, self._time_obs, self._ready,
-                self._warm, self._next_full, self.max_replicas, self._rec_avail, self._rec_served, self._rec_gpus, False,
-                _f(alloc.routing), _f(alloc.unmet))
-        vals = out.tolist()
-        I, G = self.n_types, self.n_gpu_types
-        cost = dict(zip(_COST_TERMS, vals[:k.N_COST]))
-        reward = -vals[k.N_COST - 1] / self.reward_scale
-        on_time = vals[k.E_HEAD:k.E_HEAD + I]
-        self._attain = on_time
-        self._budget_used = vals[k.E_BUDGET_USED]
-        self._last_step = (t, act, target, x, u, cost)
+            out = self._step_with_router(a, t, obs)
+        cost = dict(zip(COST_TERMS, out.costs.tolist()))
+        self._last_out = (t, out.billed, out.target, self._state.rec_avail, out.routing, out.unmet, cost)
         self._last_record = None
         self._t = t + 1
-        slo = dict(zip(self._base.type_names, on_time))
-        slo["overall"] = vals[k.E_OVERALL]
-        reasons = (self._limit_names(vals[k.E_OVER_BUDGET], vals[k.E_HEAD + I + G:], vals[k.E_OVER_STORAGE])
-                   if vals[k.E_CLIPPED] else [])
-        if vals[k.E_N_VIOL]:
-            names, v = self._violation_names, viol.tolist()
-            violations = [names[v[j]][v[j + 1]] for j in range(0, len(v), 2)]
-        else:
-            violations = []
-        info = {
-            "cost": cost,
-            "reward_scale": self.reward_scale,
-            "served_rate": vals[k.E_SERVED],
-            "unmet_rate": vals[k.E_UNMET],
-            "demand": self._rate[h].copy(),
-            "slo_attainment": slo,
-            "gpus_by_type": dict(zip(self._base.gpu_names, vals[k.E_HEAD + I:k.E_HEAD + I + G])),
-            "replicas": target,
-            "violations": violations,
-            "clipped": bool(vals[k.E_CLIPPED]),
-            "clip_reason": reasons,
-            "action_mask": self.action_masks(),
-            "window": int(self._win[t]),
-        }
-        return obs, reward, False, self._t == self._T, info
+        slo = dict(zip(self.type_names, out.attainment.tolist()))
+        slo["overall"] = out.overall_attainment
+        reasons = self._limit_names(out.over_budget, out.over_gpu.tolist(), out.over_storage) if out.clipped else []
+        v, names = out.violations.tolist(), self._violation_names
+        violations = [names[v[j]][v[j + 1]] for j in range(0, len(v), 2)] if v else []
+        info = {"cost": cost, "reward_scale": self.reward_scale, "served_rate": out.served_rate,
+                "unmet_rate": out.unmet_rate, "demand": self._state.rate[t + self.history].copy(), "slo_attainment": slo,
+                "gpus_by_type": dict(zip(self.gpu_names, out.gpus_by_type.tolist())), "replicas": out.target,
+                "violations": violations, "clipped": out.clipped, "clip_reason": reasons,
+                "action_mask": self.action_masks(), "window": int(self._episode.win[t])}
+        return obs, -cost["total"] / self.reward_scale, False, self._t == self._T, info
 
     def render(self) -> str | np.ndarray | None:
         if self.render_mode is None:
@@ -559,87 +432,59 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         if self._t < 0:
             raise RuntimeError("call reset() before step() or the problem helpers")
 
-    def _perf(self) -> dict[str, np.ndarray]:
-        """Performance arrays of every distinct token mix of the split's windows (computed once, cached).
+    def _static_params(self) -> EnvParams:
+        """The kernels' EnvParams, built at the first reset (the split's token-mix table is computed then)."""
+        if self._params is None:
+            table = token_mix_table(self.scenario, self.split_days, self._base.error)
+            self._mix_row = table.row_of_window
+            self._params = env_params(self._base, self._limits, self.observation_layout.offsets(), table.pairs,
+                                      self._cold, window_s=self.window_s, max_replicas=self.max_replicas,
+                                      history=self.history, delta_mode=self.action_mode == "delta",
+                                      clip_penalty=self.clip_penalty)
+        return self._params
 
-        Capacity, latency and load slope depend on the token means only (not on the rate), and the series
-        holds few distinct token mixes, so the whole split costs a handful of vectorised model calls.
-        """
-        if self._perf_cache is None:
-            dm = self._demand
-            mask = np.isin(dm.day, self.split_days)
-            toks = np.concatenate([dm.input_tokens, dm.output_tokens], axis=1)
-            uniq, inverse = np.unique(toks[mask], axis=0, return_inverse=True)
-            row_of_window = np.full(dm.n_windows, -1, dtype=np.int64)
-            row_of_window[mask] = inverse.reshape(-1)
-            I = self.n_types
-            p = self.scenario.perf(uniq[:, :I], uniq[:, I:])
-            load_slope = np.minimum(p.load_slope, 1 - 1e-12)  # as Scenario.compile
-            self._perf_cache = {
-                "row_of_window": row_of_window,
-                # one array per distinct token mix so a step slices all pair fields at once: (U, 4, I, D) of
-                # capacity, latency, load slope, error
-                "pairs": np.stack([p.capacity_rps, p.latency_s, load_slope, np.broadcast_to(self._error, p.latency_s.shape)], axis=1),
-            }
-        return self._perf_cache
+    def _bind_step(self) -> None:
+        """Resolve the compiled step's overload for this env's record types (fixed by this class) once."""
+        if self.router == "greedy":
+            self._env_step = _kernels().bind(_kernels().env_step, self._params, self._state, self._state.ready, 0, self._obs)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_env_step": None}  # a compiled entry point does not pickle: bound again below
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self._state is not None:
+            self._bind_step()
+
+    def _step_with_router(self, a: np.ndarray, t: int, obs: np.ndarray) -> StepOutput:
+        """The step with a router other than the greedy: compiled fleet update, routing in Python, compiled window."""
+        k = _kernels()
+        params, state = self._params, self._state
+        fleet = k.fleet_update(a, params, state)
+        billed = np.flatnonzero(fleet.target)
+        alloc = route(self._window_problem(t, billed), fleet.available[billed], self.router, replicas=fleet.target[billed])
+        return k.env_window(params, state, fleet, t, obs, False, _f(alloc.routing), _f(alloc.unmet))
 
     def _validate_action(self, action: Any, *, what: str, mode: str) -> np.ndarray:
-        a = action if isinstance(action, np.ndarray) else np.asarray(action)
-        D = self.n_templates
-        if a.dtype.kind not in "iu":
-            raise ValueError(f"{what} must be an integer array (MultiDiscrete), got dtype {a.dtype}; "
-                             "floats and booleans are not converted")
-        if a.shape != (D,):
-            raise ValueError(f"{what} has shape {a.shape}, expected ({D},) — one entry per template")
         hi = self.max_replicas if mode == "target" else 2
-        a64 = a.astype(np.int64)  # a copy; a value that wraps (uint64 >= 2**63) turns negative and is caught
-        k = int(_kernels().out_of_range(a64, hi))
-        if k >= 0:
-            meaning = "target replicas" if mode == "target" else "0 remove one / 1 keep / 2 add one"
-            raise ValueError(f"{what}[{k}] = {int(a[k])} is out of range 0..{hi} ({meaning}) for template "
-                             f"{self._labels[k]!r}")
-        return a64
-
-    def _over_limits(self, r: np.ndarray) -> list[str]:
-        """Names of the limits ``r`` breaks (budget, inventory[g], storage), judged as the step judges them."""
-        return self._limit_names(*_kernels().limits_broken(_i(r), *self._static["fleet"][1:11]))
+        return validate_action(action, labels=self._labels, hi=hi, what=what, mode=mode)
 
     def _limit_names(self, over_budget: Any, over_gpu: Any, over_storage: Any) -> list[str]:
         """``info["clip_reason"]`` / reset's error: names of the broken limits from the kernels' flags."""
         return ((["budget"] if over_budget else []) + [self._gpu_reason[g] for g, o in enumerate(over_gpu) if o]
                 + (["storage"] if over_storage else []))
 
-    def _enforce_limits(self, target: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
-        """Clip ``target`` to budget, inventory and storage by dropping new replicas, most expensive first.
+    def _full_problem(self, row: int) -> Problem:
+        """The full, validated Problem of history/episode row ``row`` (realised rate and its tokens)."""
+        ep = self._episode
+        return self.scenario.compile(ep.rate[row].copy(), ep.input_tokens[row].copy(), ep.output_tokens[row].copy(),
+                                     name=f"{self.scenario.name}:w{ep.index[row]}")
 
-        Returns (target, dropped replicas per template or None, names of the limits that were exceeded). The rule
-        is computed by :func:`hetserve_env._kernels.enforce_limits` (what ``step`` runs).
-        """
-        target, dropped, clipped, over_budget, over_gpu, over_storage = _kernels().enforce_limits(
-            _i(target), _i(current), *self._static["fleet"][1:])
-        if not clipped:
-            return target, None, []
-        return target, dropped, self._limit_names(over_budget, over_gpu, over_storage)
-
-    def _window_problem(self, t: int, act: np.ndarray) -> Problem:
-        """The window's Problem on the billed templates ``act`` only (exact: the others carry no load and no cost)."""
-        h = t + self.history
-        pair = self._perf_cache["pairs"][self._row[t]][:, :, act]  # capacity, latency, load_slope, error: (4, I, K)
-        ints = self._tpl_int[:, act]  # template_gpu, template_artifact, gpus: (3, K)
-        return _trusted_problem({
-            **self._shared,
-            "template_labels": tuple(self._labels[act]),
-            "rate": self._rate[h], "input_tokens": self._tok_in[h], "output_tokens": self._tok_out[h],
-            "template_gpu": ints[0], "template_artifact": ints[1], "gpus": ints[2], "cost": self._cost[act],
-            "capacity": pair[0], "latency": pair[1], "load_slope": pair[2], "error": pair[3],
-        })
-
-    def _observation(self) -> np.ndarray:
-        """The observation of the window about to be played (the layout of the class docstring), by the same
-        compiled function the step uses."""
-        return _kernels().observe(np.empty(self._obs_size, dtype=np.float32), self._t, self.history, self._rate_obs,
-                                  self._tok_obs, self._time_obs, self._ready, self._warm, self._next_full,
-                                  self.max_replicas, np.asarray(self._attain, dtype=np.float64), float(self._budget_used))
+    def _window_problem(self, t: int, billed: np.ndarray) -> Problem:
+        """Episode window ``t``'s Problem on the billed templates (what the LP router and the step record use)."""
+        h, ep = t + self.history, self._episode
+        return billed_window_problem(self._shared, self._labels, self._limits, self._params.pairs[self._state.perf_row[t]],
+                                     self._state.rate[h], ep.input_tokens[h], ep.output_tokens[h], billed)
 
     def __repr__(self) -> str:
         return (f"HetServeEnv(scenario={self.scenario.name!r}, split={self.split!r}, window={self.window_s / 60:g} min, "

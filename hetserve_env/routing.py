@@ -35,7 +35,7 @@ Two methods:
     after it would lose per replica-unit it takes); and, when demand is unmet, a pair-by-pair fill in
     descending net value per replica-unit (``capacity * (unmet_penalty - own delay and error cost)``, the
     fractional-knapsack order of the overloaded LP). Compiled with numba
-    (:func:`hetserve_env._kernels.route_greedy_core`, the only implementation; the environment's step calls it
+    (:func:`hetserve_env.kernels.router.route_greedy_core`, the only implementation; the environment's step calls it
     too), so a route costs microseconds.
 ``"lp"`` (optimal for the zero-load router objective)
     The linear program above (error excess as a penalised slack variable), built from
@@ -55,7 +55,7 @@ from typing import Literal
 import numpy as np
 
 from . import highs as _highs
-from .allocation import Allocation, _f, _kernels
+from .allocation import Allocation, _f, _kernels, problem_arrays
 from .formulation import csc, routing_block
 from .problem import Problem
 
@@ -97,25 +97,22 @@ def route(
 def router_objective(problem: Problem, routing: np.ndarray, unmet: np.ndarray) -> float:
     """The router's objective in $/h (unmet + zero-load delay + error penalties), as :func:`evaluate` counts them."""
     p = problem
-    return float(_kernels().router_objective_core(_f(p.rate), _f(p.latency), _f(p.error), _f(p.error_slo), _f(p.unmet_penalty),
-                                                  _f(p.delay_penalty), _f(p.error_penalty), _f(routing), _f(unmet)))
+    return float(_kernels().router_objective_core(problem_arrays(p), _f(routing), _f(unmet)))
 
 
 # ----------------------------------------------------------------------------------------------- greedy
 def route_greedy(problem: Problem, available: np.ndarray, passes: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy routing (see the module docstring), compiled: :func:`hetserve_env._kernels.route_greedy_core`.
+    """Greedy routing (see the module docstring), compiled: :func:`hetserve_env.kernels.router.route_greedy_core`.
 
     Returns (x (I, D), u (I,)).
     """
     p = problem
-    return _kernels().route_greedy_core(_f(p.rate), _f(p.capacity), _f(p.latency), _f(p.error), _f(p.error_slo),
-                                        _f(p.unmet_penalty), _f(p.delay_penalty), _f(p.error_penalty), _f(available),
-                                        int(passes))
+    return _kernels().route_greedy_core(problem_arrays(p), _f(available), int(passes))
 
 
 def _zero_rate(i: int, x: np.ndarray, u: np.ndarray, cap: np.ndarray, avail: np.ndarray, score: np.ndarray) -> None:
     """A type with no demand: give its (load-free) share to the best servable template so no unmet share shows."""
-    _kernels()._zero_rate(i, x, u, _f(cap), _f(avail), _f(score))
+    _kernels().zero_rate_share(i, x, u, _f(cap), _f(avail), _f(score))
 
 
 # -------------------------------------------------------------------------------------------------- LP

@@ -61,7 +61,7 @@ def _warm_fleet(env: HetServeEnv, rng: np.random.Generator) -> np.ndarray:
     r = np.zeros(env.n_templates, dtype=np.int64)
     for d in rng.permutation(env.n_templates)[:6]:
         r[d] = rng.integers(1, 3)
-        if env._over_limits(r):
+        if env.limits_broken(r):
             r[d] = 0
     return r
 

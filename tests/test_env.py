@@ -145,7 +145,7 @@ def test_info_terms_reconstruct_reward(env_id: str) -> None:
         assert not term
         assert 0.0 <= info["slo_attainment"]["overall"] <= 1.0 + 1e-12
         assert info["served_rate"] + info["unmet_rate"] == pytest.approx(info["demand"].sum(), rel=1e-9)
-        assert sum(info["gpus_by_type"].values()) == int((u._gpus * info["replicas"]).sum())
+        assert sum(info["gpus_by_type"].values()) == int((u.last_window_problem().gpus * info["replicas"]).sum())
 
 
 @pytest.mark.parametrize("env_id", IDS)
@@ -265,24 +265,24 @@ def test_step_problem_is_the_compiled_problem(small: hetserve_env.Scenario) -> N
     for _ in range(5):
         a = np.where(rng.random(env.n_templates) < 0.1, rng.integers(1, 3, env.n_templates), 0)
         _, _, _, _, info = env.step(a)
-        last = env._last
-        p = last["problem"]
-        h = last["t"] + env.history
-        full = small.compile(env._rate[h], env._tok_in[h], env._tok_out[h])
-        act = last["act"]
+        last = env.last_step
+        p = last.problem
+        window = env.last_window_problem()  # the window just played: its realised rate and tokens
+        full = small.compile(window.rate, window.input_tokens, window.output_tokens)
+        act = last.billed
         for f in ("rate", "capacity", "latency", "error", "load_slope", "cost", "gpus", "template_gpu", "template_artifact"):
             ref = getattr(full, f)
             ref = ref[..., act] if f not in ("rate",) else ref
             np.testing.assert_array_equal(getattr(p, f), ref, err_msg=f)
         assert p.template_labels == tuple(full.template_labels[k] for k in act)
         # evaluate on the full problem with the routing embedded gives the same money
-        alloc = last["allocation"]
+        alloc = last.allocation
         x = np.zeros((full.n_types, full.n_templates))
         x[:, act] = alloc.routing
         R = np.zeros(full.n_templates, dtype=np.int64)
         R[act] = alloc.replicas
         avail = np.zeros(full.n_templates)
-        avail[act] = last["available"]
+        avail[act] = last.available
         ev = evaluate(full, hetserve_env.Allocation(R, x, alloc.unmet), latency="load", available=avail)
         hours = env.window_s / 3600
         assert ev.rental * hours == pytest.approx(info["cost"]["rental"], rel=1e-12)
@@ -299,10 +299,10 @@ def test_cold_start_bills_but_does_not_serve_fully(small: hetserve_env.Scenario)
     _, _, _, _, info1 = env.step(a)
     frac = max(0.0, 1 - env.cold_start_s[d] / env.window_s)
     hours = env.window_s / 3600
-    billed = 2 * env._cost[d] * hours
+    billed = 2 * env.last_window_problem().cost[d] * hours
     assert info1["cost"]["cold_start"] == pytest.approx(billed * (1 - frac), rel=1e-12)
     assert info1["cost"]["rental"] == pytest.approx(billed * frac, rel=1e-12)
-    assert env._last["available"][0] == pytest.approx(2 * frac)
+    assert env.last_step.available[0] == pytest.approx(2 * frac)
     _, _, _, _, info2 = env.step(a)  # same fleet: now fully serving
     assert info2["cost"]["cold_start"] == 0.0
     assert info2["cost"]["rental"] == pytest.approx(billed, rel=1e-12)
@@ -313,18 +313,18 @@ def test_cold_start_bills_but_does_not_serve_fully(small: hetserve_env.Scenario)
 
 def test_cold_start_longer_than_a_window(small: hetserve_env.Scenario) -> None:
     env = HetServeEnv(small, window_minutes=1)  # cold starts of 2-3 minutes span several windows
-    assert env._K >= 2
+    assert env.cold_start_windows >= 2
     env.reset(seed=0)
     d = int(np.argmax(env.cold_start_s))
     a = np.zeros(env.n_templates, dtype=np.int64)
     a[d] = 1
     avail, warming = [], []
-    for _ in range(env._K + 1):
+    for _ in range(env.cold_start_windows + 1):
         obs, _, _, _, info = env.step(a)
-        avail.append(env._last["available"][0])
-        warming.append(obs[env._obs_slices["warming"]][d])
+        avail.append(env.last_step.available[0])
+        warming.append(obs[env.observation_layout.slices()["warming"]][d])
     cs, w = env.cold_start_s[d], env.window_s
-    expected = [min(max(k + 1 - cs / w, 0.0), 1.0) for k in range(env._K + 1)]
+    expected = [min(max(k + 1 - cs / w, 0.0), 1.0) for k in range(env.cold_start_windows + 1)]
     np.testing.assert_allclose(avail, expected)
     assert warming[0] > 0 and warming[-1] == 0
     # removing a cold-starting replica stops its billing at once
@@ -341,13 +341,14 @@ def test_budget_clipping_flags_and_penalises(small: hetserve_env.Scenario) -> No
     _, r, _, _, info = env.step(full)
     assert info["clipped"] and "budget" in info["clip_reason"]
     kept = info["replicas"]
-    assert float(env._cost @ kept) <= env._budget + 1e-6
-    assert (np.bincount(env._tgpu, weights=env._gpus * kept, minlength=env.n_gpu_types) <= env._inventory).all()
+    p = env.last_window_problem()
+    assert float(p.cost @ kept) <= env.budget + 1e-6 and env.budget == p.budget
+    assert (np.bincount(p.template_gpu, weights=p.gpus * kept, minlength=env.n_gpu_types) <= p.inventory).all()
     dropped = full - kept
     hours = env.window_s / 3600
-    assert info["cost"]["clip_penalty"] == pytest.approx(2.0 * float(env._cost @ dropped) * hours)
+    assert info["cost"]["clip_penalty"] == pytest.approx(2.0 * float(p.cost @ dropped) * hours)
     # the rule: the cheapest-first prefix of the new replicas, the boundary template partly
-    order = np.argsort(env._cost, kind="stable")
+    order = np.argsort(p.cost, kind="stable")
     kept_sorted = kept[order]
     partial = np.flatnonzero((kept_sorted > 0) & (kept_sorted < env.max_replicas))
     last = np.flatnonzero(kept_sorted > 0).max()
@@ -391,7 +392,7 @@ def test_reset_options_and_episode_span(small: hetserve_env.Scenario) -> None:
     warm[0] = 1
     env2 = HetServeEnv(small)
     obs, _ = env2.reset(seed=0, options={"replicas": warm})
-    assert obs[env2._obs_slices["serving"]][0] == pytest.approx(1 / env2.max_replicas)
+    assert obs[env2.observation_layout.slices()["serving"]][0] == pytest.approx(1 / env2.max_replicas)
     _, _, _, _, info = env2.step(warm)
     assert info["cost"]["cold_start"] == 0.0 and info["cost"]["rental"] > 0
     with pytest.raises(ValueError, match="exceeds"):
@@ -404,7 +405,7 @@ def test_reset_options_and_episode_span(small: hetserve_env.Scenario) -> None:
 def test_observation_layout_and_bounds_under_noise(small: hetserve_env.Scenario) -> None:
     env = HetServeEnv(small, noise=2.0)
     obs, _ = env.reset(seed=0)
-    s = env._obs_slices
+    s = env.observation_layout.slices()
     assert obs.shape == env.observation_space.shape and obs.dtype == np.float32
     assert obs[s["slo_attainment"]].tolist() == [1.0] * env.n_types
     assert obs[s["time"]].tolist() == pytest.approx([0.0, 1.0])
@@ -412,7 +413,7 @@ def test_observation_layout_and_bounds_under_noise(small: hetserve_env.Scenario)
     for _ in range(40):
         obs, _, _, _, info = env.step(env.action_space.sample())
         assert env.observation_space.contains(obs)
-    np.testing.assert_allclose(obs[s["rate"]][-env.n_types:], np.minimum(info["demand"] / env._mean_rate, 100), rtol=1e-6)
+    np.testing.assert_allclose(obs[s["rate"]][-env.n_types:], np.minimum(info["demand"] / env.rate_scale, 100), rtol=1e-6)
 
 
 def test_policy_helpers(small: hetserve_env.Scenario) -> None:
@@ -486,24 +487,65 @@ def test_clipping_rule_matches_one_at_a_time_reference(name: str) -> None:
     env = HetServeEnv(name)
     env.reset(seed=0)
     rng = np.random.default_rng(1)
-    order = list(np.argsort(env._cost, kind="stable"))[::-1]  # most expensive first
+    order = list(np.argsort(env.last_window_problem().cost, kind="stable"))[::-1]  # most expensive first
     for trial in range(40):
         # a current fleet within limits, then a random target
         cur = np.zeros(env.n_templates, dtype=np.int64)
         for d in rng.permutation(env.n_templates)[:8]:
             cur[d] = rng.integers(1, 3)
-            if env._over_limits(cur):
+            if env.limits_broken(cur):
                 cur[d] = 0
         target = np.where(rng.random(env.n_templates) < rng.uniform(0.05, 0.6), rng.integers(0, env.max_replicas + 1, env.n_templates), cur)
-        got, dropped, reasons = env._enforce_limits(target.copy(), cur)
+        got, dropped, reasons = env.clip_to_limits(target.copy(), cur)
         ref = target.copy()
         new = np.maximum(target - cur, 0)
-        while env._over_limits(ref):
+        while env.limits_broken(ref):
             d = next(d for d in order if new[d] > 0)
             new[d] -= 1
             ref[d] -= 1
         np.testing.assert_array_equal(got, ref)
-        assert (dropped is None) == (not env._over_limits(target))
+        assert (dropped is None) == (not env.limits_broken(target))
         if dropped is not None:
             np.testing.assert_array_equal(dropped, target - ref)
-            assert reasons == env._over_limits(target)
+            assert reasons == env.limits_broken(target)
+
+
+def test_observation_components_through_the_layout(small: hetserve_env.Scenario) -> None:
+    """Each component the kernel writes sits at the layout's slice and holds what the docstring says."""
+    env = HetServeEnv(small, noise=0.2)
+    obs, info = env.reset(seed=3)
+    lay = env.observation_layout
+    assert env.observation_space.shape == (lay.size,)
+    a = np.zeros(env.n_templates, dtype=np.int64)
+    a[[0, 5]] = [2, 1]
+    for _ in range(3):
+        obs, _, _, _, info = env.step(a)
+        part = lay.split(obs)
+        p = env.last_window_problem()
+        np.testing.assert_allclose(part["rate"][-env.n_types:], np.minimum(p.rate / env.rate_scale, 100), rtol=1e-6)
+        np.testing.assert_allclose(part["input_tokens"], p.input_tokens / 1000, rtol=1e-6)
+        np.testing.assert_allclose(part["output_tokens"], p.output_tokens / 1000, rtol=1e-6)
+        np.testing.assert_allclose(part["serving"] + part["warming"], env.replicas / env.max_replicas, rtol=1e-6)
+        phase = 2 * np.pi * env.minute_of_day(env.elapsed_steps) / 1440
+        np.testing.assert_allclose(part["time"], [np.sin(phase), np.cos(phase)], atol=1e-6)
+        np.testing.assert_allclose(part["slo_attainment"], [info["slo_attainment"][n] for n in env.type_names], rtol=1e-6)
+        assert part["budget_used"][0] == pytest.approx(env.hourly_cost / env.budget, rel=1e-6)
+    np.testing.assert_array_equal(env.observation(), obs)
+
+
+def test_episode_trace_and_last_step_are_the_steps(small: hetserve_env.Scenario) -> None:
+    env = HetServeEnv(small, noise=0.1)
+    assert env.elapsed_steps is None and env.episode_trace().served.size == 0 and env.last_step is None
+    env.reset(seed=1)
+    env.action_space.seed(1)
+    infos = [env.step(env.action_space.sample())[4] for _ in range(4)]
+    tr = env.episode_trace()
+    assert env.elapsed_steps == 4 and tr.hours.tolist() == pytest.approx([k * env.window_s / 3600 for k in range(4)])
+    np.testing.assert_allclose(tr.served, [i["served_rate"] for i in infos], rtol=1e-12)
+    np.testing.assert_allclose(tr.demand, [i["demand"].sum() for i in infos], rtol=1e-12)
+    np.testing.assert_allclose(tr.gpus_by_type, [list(i["gpus_by_type"].values()) for i in infos])
+    last = env.last_step
+    assert last.t == 3 and last.cost == infos[-1]["cost"]
+    np.testing.assert_array_equal(last.billed, np.flatnonzero(infos[-1]["replicas"]))
+    np.testing.assert_array_equal(tr.available[-1][last.billed], last.available)
+    assert last.evaluation.rental * env.window_s / 3600 == pytest.approx(last.cost["rental"], rel=1e-12)
