@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .allocation import _kernels
+from .kernels.access import compiled as _kernels
 
 
 def validate_action(action: Any, *, labels: np.ndarray, hi: int, what: str, mode: str) -> np.ndarray:

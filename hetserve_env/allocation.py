@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .kernels.access import as_float64, as_int64, compiled
 from .kernels.records import FAMILY_INDEX, VIOLATION_FAMILIES, AllocationArrays, ProblemArrays
 from .problem import Problem
 
@@ -202,25 +203,9 @@ def evaluate(
     )
 
 
-_KERNELS = None
-
-
-def _kernels():
-    """The compiled kernels (imported on first use, so ``import hetserve_env`` does not import numba)."""
-    global _KERNELS
-    if _KERNELS is None:
-        from .kernels import compiled
-
-        _KERNELS = compiled
-    return _KERNELS
-
-
-def _f(a: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(a, dtype=np.float64)
-
-
-def _i(a: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(a, dtype=np.int64)
+_kernels = compiled  # local short names for the kernel access helpers
+_f = as_float64
+_i = as_int64
 
 
 def problem_arrays(problem: Problem) -> ProblemArrays:

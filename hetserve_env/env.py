@@ -15,7 +15,7 @@ import gymnasium as gym
 import numpy as np
 
 from .actions import delta_mask, toward_replicas, validate_action
-from .allocation import _f, _i, _kernels
+from .kernels.access import as_float64 as _f, as_int64 as _i, compiled as _kernels
 from .episode import billed_window_problem, episode_days, episode_demand, episode_state
 from .env_params import (cold_start, env_params, fleet_limits, shared_fields, token_mix_table, value_masks,
                          violation_names)

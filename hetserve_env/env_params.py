@@ -12,7 +12,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .allocation import TOL, _f, _i
+from .allocation import TOL
+from .kernels.access import as_float64 as _f, as_int64 as _i
 from .kernels.records import FAMILY_INDEX, VIOLATION_FAMILIES, EnvParams, FleetLimits, ObsOffsets
 from .problem import Problem
 from .scenario import Scenario

@@ -55,7 +55,8 @@ from typing import Literal
 import numpy as np
 
 from . import highs as _highs
-from .allocation import Allocation, _f, _kernels, problem_arrays
+from .allocation import Allocation, problem_arrays
+from .kernels.access import as_float64 as _f, compiled as _kernels
 from .formulation import csc, routing_block
 from .problem import Problem
 
