@@ -444,8 +444,8 @@ def test_lp_router_in_env(small: hetserve_env.Scenario) -> None:
         for _ in range(5):
             _, _, _, _, info = env.step(a)
             total += info["cost"]["total"]
-            last = env._last
-            p, avail, alloc = last["problem"], last["available"], last["allocation"]
+            last = env.last_step
+            p, avail, alloc = last.problem, last.available, last.allocation
             ev = evaluate(p, alloc, latency="zero_load", available=avail)
             zl += ev.unmet_penalty + ev.delay_penalty + ev.error_penalty
             if router == "lp":  # per window: LP <= greedy on the objective the LP minimises, both priced by evaluate
