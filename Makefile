@@ -46,7 +46,7 @@ test-latest:
 	echo "$(TORCH)" > $(LATEST_VENV)/hold-torch.txt
 	$(LPY) -m pip install -q --upgrade --upgrade-strategy eager -c $(LATEST_VENV)/hold-torch.txt -e ".[dev]"
 	$(PYTHON) .ci/constraints.py diff $(LPY)
-	$(LPY) -m pytest -p no:cacheprovider -q -m smoke
+	$(LPY) -m pytest -p no:cacheprovider -m smoke
 
 constraints:
 	$(PYTHON) .ci/constraints.py freeze $(FROM)/bin/python
