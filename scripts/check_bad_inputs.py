@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from hetserve_env import Allocation, evaluate, load_scenario  # noqa: E402
 from hetserve_env.env import HetServeEnv  # noqa: E402
-from hetserve_env.instances import generate  # noqa: E402
+from baselines.instances import generate  # noqa: E402
 from hetserve_env.problem import Problem  # noqa: E402
 from hetserve_env.traces.azure import load_azure_trace  # noqa: E402
 

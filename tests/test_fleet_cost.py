@@ -17,7 +17,7 @@ from baselines.routing_lp import state_from_lp
 from hetserve_env import fleet_cost
 from hetserve_env.allocation import TOL, Allocation, evaluate
 from hetserve_env.formulation import csc, fleet_objective, fleet_rows, routing_block
-from hetserve_env.instances import generate
+from baselines.instances import generate
 from hetserve_env.problem import Problem
 from hetserve_env.routing import route, router_objective
 

@@ -17,7 +17,7 @@ import pytest
 import hetserve_env
 from baselines import experiments as ex
 from hetserve_env.allocation import evaluate
-from hetserve_env.instances import generate
+from baselines.instances import generate
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # PuLP 3.x API deprecations
 

@@ -13,7 +13,7 @@ import pytest
 import baselines
 from baselines.solution import Solution, clean_allocation
 from hetserve_env.allocation import Allocation, evaluate
-from hetserve_env.instances import generate
+from baselines.instances import generate
 from hetserve_env.problem import Problem
 from hetserve_env.scenario import builtin_scenarios, load_scenario
 
