@@ -1,12 +1,14 @@
-"""Env wrappers the hyperparameter YAML files name and evaluation reuses (DESIGN §6).
+"""Gymnasium wrappers of the HetServe env (kept with the env, as MiniGrid keeps ``wrappers.py``).
 
 * :class:`TemplateSubset`: the agent acts on K candidate templates of the D the scenario has (chosen from static
   scenario data; the rest stay at 0) and observes only their fleet components. It is a plain function of the
-  observation and the action, so :class:`agents.evaluation.AgentPolicy` applies it around a saved model.
+  observation and the action, so an agent's policy can apply it around a saved model.
 * :class:`CycleDays`: evaluation-env wrapper that resets on the split's days in turn (deterministic validation
   in ``EvalCallback``).
 
-Both are re-exported by :mod:`agents.train`, the name the YAML files use (``agents.train.TemplateSubset``).
+Both read only the env's public API (``observation_layout``, ``action_space``, ``action_masks``, the split's
+days). :mod:`agents.wrappers` and :mod:`agents.train` re-export them under the names the hyperparameter YAML
+files and the shipped model's record use (``agents.train.TemplateSubset``).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class TemplateSubset(gym.Wrapper):
         self.delta = base.action_mode == "delta"
         nvec = np.asarray(base.action_space.nvec)[self.templates]
         self.action_space = spaces.MultiDiscrete(nvec)
-        sl = base._obs_slices
+        sl = base.observation_layout.slices()
         keep = np.ones(base.observation_space.shape[0], dtype=bool)
         for name in ("serving", "warming"):
             s = sl[name]
