@@ -15,8 +15,8 @@ import pytest
 import baselines
 import baselines.milp
 from baselines.cli import format_solution
-from hetserve_env import highs
 from baselines.instances import generate
+from hetserve_env import highs
 from hetserve_env.routing import route_lp
 
 ORDER_SCRIPT = """

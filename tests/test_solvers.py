@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import baselines
+from baselines.instances import generate
 from baselines.solution import Solution, clean_allocation
 from hetserve_env.allocation import Allocation, evaluate
-from baselines.instances import generate
 from hetserve_env.problem import Problem
 from hetserve_env.scenario import builtin_scenarios, load_scenario
 
