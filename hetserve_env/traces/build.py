@@ -399,18 +399,9 @@ def build_demand(
 
     rate, cv, filled, inp, out, sources = _fill_columns(parsed, n, int(seed), ctx)
     try:
-        return DemandSeries(
-            type_names=tuple(names),
-            window_s=w,
-            rate=rate,
-            input_tokens=inp,
-            output_tokens=out,
-            day=np.arange(n) // wpd,
-            cv=cv,
-            filled=filled,
-            splits=splits,
-            meta={"sources": sources, "seed": int(seed), "n_days": n / wpd},
-        )
+        return DemandSeries(type_names=tuple(names), window_s=w, rate=rate, input_tokens=inp, output_tokens=out,
+                            day=np.arange(n) // wpd, cv=cv, filled=filled, splits=splits,
+                            meta={"sources": sources, "seed": int(seed), "n_days": n / wpd})
     except TraceError as exc:
         msg = str(exc)
         if msg.startswith("DemandSeries.splits"):
