@@ -8,8 +8,8 @@ Besides SB3's own pieces, this module publishes what the YAML files refer to by 
 
 * :class:`HetServePolicy` / :class:`HetServeMaskablePolicy`: the policies of :mod:`agents.networks` (SB3's MLP
   actor-critic with a vectorised MultiCategorical and an optional ``p_zero`` prior), built on first use.
-* :class:`TemplateSubset`, :class:`CycleDays`: the env wrappers of :mod:`agents.wrappers`, re-exported here
-  under the names the YAML files use.
+* :class:`TemplateSubset`, :class:`CycleDays`: the env wrappers of :mod:`hetserve_env.wrappers`, re-exported
+  here under the names the YAML files use.
 
 Hyperparameter entries are read by :mod:`agents.zoo_config` (expressions parsed without ``eval``); run
 directories, refusal to overwrite and resuming from a checkpoint are :mod:`agents.runs`.
@@ -33,9 +33,10 @@ from typing import Any, Mapping
 import gymnasium as gym
 import numpy as np
 
+from hetserve_env.wrappers import CycleDays, TemplateSubset, candidate_templates, start_days  # noqa: F401 (YAML names)
+
 from . import runs
 from .networks import policy_classes
-from .wrappers import CycleDays, TemplateSubset, candidate_templates, start_days  # noqa: F401 (YAML names)
 from .zoo_config import (ALGOS, algo_class, check_algo, hyperparams_path, import_class, load_hyperparams,
                          make_wrapper, parse_expression, schedule, wrapper_spec)
 

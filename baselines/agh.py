@@ -170,58 +170,92 @@ def solve_agh(problem: Problem, *, m1: bool = True, m2: bool = True, m3: bool = 
         raise ValueError(f"unknown AGH start(s) {unknown}; known: load, slo, error, hub, lp")
     opt = GHOptions(m1, m2, m3, explain)
     ctx = Context(problem, m1=m1, m3=m3)
-    lines: list[str] = []
-    quiet = DecisionLog(False, lines)
+    run = _AGHRun(ctx, opt, deadline, local_search, consolidation)
     orders = _orderings(ctx, starts, random_starts, seed)
     if explain:
-        log_filter(ctx, opt, DecisionLog(True, lines))
-    improving = local_search or consolidation
-    per_start: list[dict] = []
-    results: list[tuple[tuple[int, float], str, State]] = []
-
-    def stage1(name: str, st: State, log: DecisionLog, gh: bool = False) -> tuple[float, State, tuple[int, float], int]:
-        """One round of relocate + consolidation moves on a start, recorded in ``per_start`` and ``results``
-        (``gh``: also its construction, as GH's own result). Returns ($/h constructed, state, key, moves)."""
-        built = (len(st.failed), st.objective(ctx))
-        if gh:
-            results.append((built, "gh", st.copy()))  # GH's own result: AGH is never worse
-        moves = 0
-        if not st.failed and improving:
-            mv = improve(ctx, st, log, local_search=local_search, consolidation=consolidation, deadline=deadline,
-                         opt=opt, max_rounds=1, recreate=False)
-            st, moves = mv.st, mv.n_moves
-        key = (len(st.failed), st.objective(ctx))
-        per_start.append({"start": name, "constructed": built[1], "improved": key[1], "failed_types": key[0],
-                          "moves": moves})
-        results.append((key, name, st))
-        return built[1], st, key, moves
-
-    for n, (name, order, hub) in enumerate(orders):
-        if n > 0 and time.perf_counter() > deadline:
-            lines.append(f"[start] AGH: time budget reached after {n} start(s)")
-            break
-        # the decision log of the first (GH's) start is kept in full with explain=True; others are summarised
-        log = DecisionLog(explain, lines) if n == 0 else quiet
-        if explain and n == 0:
-            lines.append("[start] start 'load' (GH's ordering): " + ", ".join(problem.type_names[int(i)] for i in order))
-            lines.append(f"[start] AGH: {len(orders)} starts (" + ", ".join(o[0] for o in orders) + "); the first is "
-                         "logged in full, the others summarised; then the best fleets are polished (stage 2)")
-        built, st, key, moves = stage1(name, construct(ctx, order, opt, log, hub), log, gh=n == 0)
-        lines.append(f"[start] AGH start {name!r}: construction ${built:.4f}/h"
-                     + (f" -> local search ${key[1]:.4f}/h ({moves} moves)" if moves else "")
-                     + (f" [{len(st.failed)} type(s) not placed]" if st.failed else ""))
+        log_filter(ctx, opt, DecisionLog(True, run.lines))
+    run.construct_starts(orders)
 
     lp_info = None  # the LP-relaxation starts (baselines/relaxation.py): relaxation -> rounded fleets -> routing LP
     if lp_start and "lp" in starts and time.perf_counter() <= deadline:
         lp_states, lp_info = _lp_start(ctx)  # "lp" (branch-and-bound rounding) and "lp-greedy"
         if explain:
-            lines.append(describe(lp_info))
+            run.lines.append(describe(lp_info))
         for name, st in lp_states:
-            stage1(name, st, quiet)
+            run.stage1(name, st, run.quiet)
 
-    lp_stats: dict = {}
-    if improving:
-        # stage 2: the best distinct fleets and every hub start
+    lp_stats = run.stage2(time_budget_s) if run.improving else {}
+    results, lines = run.results, run.lines
+    key, name, st = min(results, key=lambda t: (t[0], t[1] != "gh"))
+    lines.append(f"[result] AGH: best {name!r}" + (f" (${key[1]:.4f}/h; GH's own construction: "
+                                                   f"${results[0][0][1]:.4f}/h)" if explain else ""))
+    runtime = time.perf_counter() - t0
+    stats = {"best_start": name, "starts": run.per_start, "n_starts": len(run.per_start),
+             "local_search": local_search, "consolidation": consolidation, "seed": seed, **lp_stats}
+    if lp_info is not None:
+        stats["lp_start"] = lp_info
+    if work_deadline is not None and time.perf_counter() > work_deadline:
+        stats["stopped_at_deadline"] = True
+    return gh_solution(problem, "agh", st, ctx, opt, lines, runtime, stats)
+
+
+class _AGHRun:
+    """The state of one AGH run: the decision lines, every start's result (``results``: (key, name, state),
+    GH's own first) and the per-start summary; stage 1 (constructions + one improvement round) and stage 2
+    (polishing the best distinct fleets) are its methods."""
+
+    def __init__(self, ctx: Context, opt: GHOptions, deadline: float, local_search: bool, consolidation: bool) -> None:
+        self.ctx, self.opt, self.deadline = ctx, opt, deadline
+        self.local_search, self.consolidation = local_search, consolidation
+        self.explain = opt.explain
+        self.lines: list[str] = []
+        self.quiet = DecisionLog(False, self.lines)
+        self.improving = local_search or consolidation
+        self.per_start: list[dict] = []
+        self.results: list[tuple[tuple[int, float], str, State]] = []
+
+    def stage1(self, name: str, st: State, log: DecisionLog,
+               gh: bool = False) -> tuple[float, State, tuple[int, float], int]:
+        """One round of relocate + consolidation moves on a start, recorded in ``per_start`` and ``results``
+        (``gh``: also its construction, as GH's own result). Returns ($/h constructed, state, key, moves)."""
+        ctx = self.ctx
+        built = (len(st.failed), st.objective(ctx))
+        if gh:
+            self.results.append((built, "gh", st.copy()))  # GH's own result: AGH is never worse
+        moves = 0
+        if not st.failed and self.improving:
+            mv = improve(ctx, st, log, local_search=self.local_search, consolidation=self.consolidation,
+                         deadline=self.deadline, opt=self.opt, max_rounds=1, recreate=False)
+            st, moves = mv.st, mv.n_moves
+        key = (len(st.failed), st.objective(ctx))
+        self.per_start.append({"start": name, "constructed": built[1], "improved": key[1], "failed_types": key[0],
+                               "moves": moves})
+        self.results.append((key, name, st))
+        return built[1], st, key, moves
+
+    def construct_starts(self, orders: list[tuple[str, np.ndarray, int | None]]) -> None:
+        """Stage 1 on every ordering (GH's first, its decision log kept in full with explain) until the deadline."""
+        lines, explain = self.lines, self.explain
+        for n, (name, order, hub) in enumerate(orders):
+            if n > 0 and time.perf_counter() > self.deadline:
+                lines.append(f"[start] AGH: time budget reached after {n} start(s)")
+                break
+            # the decision log of the first (GH's) start is kept in full with explain=True; others are summarised
+            log = DecisionLog(explain, lines) if n == 0 else self.quiet
+            if explain and n == 0:
+                lines.append("[start] start 'load' (GH's ordering): "
+                             + ", ".join(self.ctx.problem.type_names[int(i)] for i in order))
+                lines.append(f"[start] AGH: {len(orders)} starts (" + ", ".join(o[0] for o in orders) + "); the first "
+                             "is logged in full, the others summarised; then the best fleets are polished (stage 2)")
+            built, st, key, moves = self.stage1(name, construct(self.ctx, order, self.opt, log, hub), log, gh=n == 0)
+            lines.append(f"[start] AGH start {name!r}: construction ${built:.4f}/h"
+                         + (f" -> local search ${key[1]:.4f}/h ({moves} moves)" if moves else "")
+                         + (f" [{len(st.failed)} type(s) not placed]" if st.failed else ""))
+
+    def pick_for_polish(self) -> list[tuple[tuple[int, float], str, State]]:
+        """The best distinct fleets (POLISH_TOP, counting the lp starts) and every hub and lp start: the best
+        fleet first, then the hub starts (they may need repair), then the other good fleets."""
+        results = self.results
         ranked = sorted(results[1:], key=lambda t: (t[0], t[1]))
         seen: set[bytes] = set()
         picked = []
@@ -236,27 +270,54 @@ def solve_agh(problem: Problem, *, m1: bool = True, m2: bool = True, m3: bool = 
                 seen.add(sig)
                 picked.append((key, name, st))
                 n_top += 0 if (name.startswith("hub") or name.startswith("lp")) else 1
-        # the best fleet first, then the hub starts (they may need repair), then the other good fleets
         first = picked[0][1] if picked else None
         picked.sort(key=lambda t: 0 if t[1] == first else (1 if t[1].startswith("hub") else 2))
+        return picked
+
+    def stage2(self, time_budget_s: float | None) -> dict:
+        """Polish the picked fleets: local search to a local optimum, then the routing LP and (consolidation on)
+        the LP fleet search, in two rounds of LP budget; every outcome joins ``results``. Returns the LP stats."""
+        ctx = self.ctx
+        picked = self.pick_for_polish()
         lp_per_fleet, lp_total = _lp_budgets(ctx) if time_budget_s is None else (10**9, 10**9)
-        fs = FleetSearch(ctx, DecisionLog(explain, lines), deadline, lp_total)
+        fs = FleetSearch(ctx, DecisionLog(self.explain, self.lines), self.deadline, lp_total)
+        outcomes = self._polish_round1(picked, fs, lp_per_fleet // 2)
+        if self.consolidation:  # round 2: the best unfinished fleets continue with the rest of the budget
+            for total, name, R, res, conv in sorted(outcomes, key=lambda t: (t[0], t[1]))[:2]:
+                if conv or fs.exhausted():
+                    continue
+                out = fs.run(R.copy(), lp_per_fleet)
+                if out is not None and out[2]["shortfall"] <= 1e-9 and out[1] < total:
+                    outcomes.append((out[1], name + "+", out[0], out[2], fs.converged))
+                    self.lines.append(f"[stage2] AGH start {name!r}: fleet moves continued -> ${out[1]:.4f}/h")
         polished = {}
+        for total, name, R, res, _ in outcomes:
+            st2 = state_from_lp(ctx, R, res)
+            st2.trim(ctx)
+            key2 = (0, st2.objective(ctx))
+            polished[name] = key2[1]
+            self.results.append((key2, name + "+lp", st2))
+        return {"lp_solves": fs.lp.n_solves, "fleet_moves": fs.n_moves, "polished": polished}
+
+    def _polish_round1(self, picked: list, fs: FleetSearch, budget_a: int) -> list:
+        """Round 1: every picked fleet with half the per-fleet LP budget. Returns the outcomes
+        (total, name, R, routing result, converged) of the fleets whose routing covers every type."""
+        ctx, lines, explain, consolidation = self.ctx, self.lines, self.explain, self.consolidation
         polished_fleets: set[bytes] = set()
         outcomes = []  # (total, name, R, res, converged)
-        budget_a = lp_per_fleet // 2
-        for key, name, st in picked:  # round 1: every picked fleet, half budget
-            if time.perf_counter() > deadline and outcomes:
+        for key, name, st in picked:
+            if time.perf_counter() > self.deadline and outcomes:
                 break
             if not st.failed and not name.startswith("lp"):  # the lp fleets go straight to the fleet search
                 if explain:
                     lines.append(f"[stage2] polishing start {name!r} (${key[1]:.4f}/h): local search"
                                  + (" and consolidation" if consolidation else "") + " to a local optimum")
-                mv = improve(ctx, st, DecisionLog(explain, lines), local_search=local_search, consolidation=consolidation,
-                             deadline=deadline, opt=opt, max_rounds=STAGE2_ROUNDS)
+                mv = improve(ctx, st, DecisionLog(explain, lines), local_search=self.local_search,
+                             consolidation=consolidation, deadline=self.deadline, opt=self.opt,
+                             max_rounds=STAGE2_ROUNDS)
                 st = mv.st
                 key = (0, st.objective(ctx))
-                results.append((key, name + "+ls", st))
+                self.results.append((key, name + "+ls", st))
                 sig = st.R.tobytes()
                 if sig in polished_fleets:
                     if explain:
@@ -278,29 +339,4 @@ def solve_agh(problem: Problem, *, m1: bool = True, m2: bool = True, m3: bool = 
             outcomes.append((out[1], name, out[0], out[2], conv))
             lines.append(f"[stage2] AGH start {name!r}: local search ${key[1]:.4f}/h -> routing LP"
                          f"{' + fleet moves' if consolidation else ''} ${out[1]:.4f}/h")
-        if consolidation:  # round 2: the best unfinished fleets continue with the rest of the budget
-            for total, name, R, res, conv in sorted(outcomes, key=lambda t: (t[0], t[1]))[:2]:
-                if conv or fs.exhausted():
-                    continue
-                out = fs.run(R.copy(), lp_per_fleet)
-                if out is not None and out[2]["shortfall"] <= 1e-9 and out[1] < total:
-                    outcomes.append((out[1], name + "+", out[0], out[2], fs.converged))
-                    lines.append(f"[stage2] AGH start {name!r}: fleet moves continued -> ${out[1]:.4f}/h")
-        for total, name, R, res, _ in outcomes:
-            st2 = state_from_lp(ctx, R, res)
-            st2.trim(ctx)
-            key2 = (0, st2.objective(ctx))
-            polished[name] = key2[1]
-            results.append((key2, name + "+lp", st2))
-        lp_stats = {"lp_solves": fs.lp.n_solves, "fleet_moves": fs.n_moves, "polished": polished}
-    key, name, st = min(results, key=lambda t: (t[0], t[1] != "gh"))
-    lines.append(f"[result] AGH: best {name!r}" + (f" (${key[1]:.4f}/h; GH's own construction: "
-                                                   f"${results[0][0][1]:.4f}/h)" if explain else ""))
-    runtime = time.perf_counter() - t0
-    stats = {"best_start": name, "starts": per_start, "n_starts": len(per_start),
-             "local_search": local_search, "consolidation": consolidation, "seed": seed, **lp_stats}
-    if lp_info is not None:
-        stats["lp_start"] = lp_info
-    if work_deadline is not None and time.perf_counter() > work_deadline:
-        stats["stopped_at_deadline"] = True
-    return gh_solution(problem, "agh", st, ctx, opt, lines, runtime, stats)
+        return outcomes

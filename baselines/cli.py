@@ -59,7 +59,7 @@ def load_target(target: str, window: int | None = None) -> Problem:
     if t.startswith("instance:"):
         if window is not None:
             raise ValueError("--window applies to scenarios, not to synthetic instances")
-        from hetserve_env.instances import parse_spec
+        from baselines.instances import parse_spec
 
         return parse_spec(t)
     p = Path(t)

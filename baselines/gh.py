@@ -50,6 +50,7 @@ from hetserve_env import fleet_cost
 from hetserve_env.problem import Problem
 
 from .gh_explain import blocked_text, log_filter, step_text
+from .gh_options import StepOptions, option_scores, step_options, upgrade_pairs
 from .gh_state import (EPS, Context, DecisionLog, GHOptions, State, budget_left, inv_left, kmax,  # noqa: F401
                        label)
 from .solution import Solution, finish, type_reasons
@@ -101,47 +102,21 @@ def _release(ctx: Context, st: State, i: int) -> None:
 def place_type(ctx: Context, st: State, i: int, opt: GHOptions, log: DecisionLog, banned: np.ndarray | None = None) -> None:
     """Cover type i's residual demand in greedy steps (main phase); sets ``st.failed[i]`` if it cannot.
 
-    ``banned`` (D bool) excludes templates from new replicas and upgrades (used by AGH's ruin-and-recreate)."""
-    p = ctx.problem
+    ``banned`` (D bool) excludes templates from new replicas and upgrades (used by AGH's ruin-and-recreate).
+    Each step weighs the options of :func:`baselines.gh_options.step_options` and applies the best."""
     lam = ctx.lam[i]
-    name = p.type_names[i]
+    name = ctx.problem.type_names[i]
     _release(ctx, st, i)
     if lam <= 0:
         _place_zero_rate(ctx, st, i)
         return
-    mu_i, w_i, dl_i, inv_mu_i = ctx.mu[i], ctx.w[i], ctx.delay_unit[i], ctx.inv_mu[i]
     c = ctx.cidx[i]
     if banned is not None:
         c = c[~banned[c]]
-    has_up = opt.m3 and len(ctx.up_src) > 0
-    if has_up:
-        up_ok = ctx.servable[i, ctx.up_dst]
-        if banned is not None:
-            up_ok &= ~banned[ctx.up_dst]
-        up_src_all, up_dst_all = ctx.up_src[up_ok], ctx.up_dst[up_ok]
+    up_src, up_dst = upgrade_pairs(ctx, i, opt, banned)
     tol = 1e-9 * max(lam, 1.0)
     max_steps = 4 * ctx.D + 16 if opt.m2 else 64 * ctx.D + 16
-    step_tag = "[M2]" if opt.m2 else "[step]"
-
-    def put(d: int, amount: float, why: str) -> float:
-        """Route up to ``amount`` req/s of i to d, opening the replicas it needs; returns the amount routed.
-
-        The amount is capped by what budget, inventory and storage still allow on d (a blend's two sides may
-        share a GPU type, so the second side is re-checked after the first has opened its replicas)."""
-        room = (st.R[d] + float(kmax(ctx, st, np.array([d]))[0]) - st.load[d]) * mu_i[d]
-        amount = min(amount, max(room, 0.0))
-        if amount <= tol:
-            return 0.0
-        kk = max(int(math.ceil(st.load[d] + amount * inv_mu_i[d] - st.R[d] - EPS)), 0)
-        st.add_replicas(ctx, d, kk)
-        st.route(ctx, i, d, amount)
-        if kk:
-            tag = "" if ctx.m1_cand[i, d] else " [M3: higher-TP sibling of the M1 choice]"
-            log(lambda: f"{'[M3]' if tag else step_tag} type {name!r}: open {kk} x {label(ctx, d)} for {amount:.4g} "
-                        f"req/s (${kk * ctx.cost[d]:.3f}/h, {why}){tag}")
-        else:
-            log(lambda: f"{step_tag} type {name!r}: {amount:.4g} req/s on spare capacity of {label(ctx, d)} ({why})")
-        return amount
+    put = _Putter(ctx, st, i, tol, "[M2]" if opt.m2 else "[step]", log)
 
     for _step in range(max_steps):
         r = st.residual(ctx, i)
@@ -150,53 +125,8 @@ def place_type(ctx: Context, st: State, i: int, opt: GHOptions, log: DecisionLog
         S = max(st.slack(ctx, i), 0.0)
         if _step == 0:
             st.ignore_reserve = False
-        # ---- option 1: spare capacity on active replicas (any template that serves i)
-        act = np.flatnonzero((st.R > 0) & ctx.servable[i])
-        sp_cap = np.maximum(st.R[act] - st.load[act], 0.0) * mu_i[act]
-        sp_lim = np.where(w_i[act] > 0, S / np.where(w_i[act] > 0, w_i[act], 1.0), np.inf)
-        sp_eff = np.minimum(np.minimum(sp_cap, sp_lim), r)
-        sp_add = np.zeros(len(act))
-        # ---- option 2: a block of new replicas of a candidate
-        km = kmax(ctx, st, c)
-        if not opt.m2:
-            km = np.minimum(km, 1.0)  # naive: one replica at a time
-        nw_cap = (st.R[c] + km - st.load[c]) * mu_i[c]
-        nw_lim = np.where(w_i[c] > 0, S / np.where(w_i[c] > 0, w_i[c], 1.0), np.inf)
-        nw_eff = np.maximum(np.minimum(np.minimum(nw_cap, nw_lim), r), 0.0)
-        nw_k = np.maximum(np.ceil(st.load[c] + nw_eff * inv_mu_i[c] - st.R[c] - EPS), 0.0)
-        nw_add = nw_k * ctx.cost[c] + ctx.storage_add[ctx.art[c]] * ((st.art_R[ctx.art[c]] == 0) & (nw_k > 0))
-        nw_eff = np.where(nw_k > 0, nw_eff, 0.0)  # k = 0 is the spare option, scored above
-        # ---- option 3: M3 TP upgrade of an active deployment
-        if has_up:
-            live = st.R[up_src_all] > 0
-            us, ud = up_src_all[live], up_dst_all[live]
-        else:
-            us = ud = np.zeros(0, dtype=np.int64)
-        if len(us):
-            X = st.x[:, us]
-            blocked = ((X > 0) & ~ctx.servable[:, ud]).any(axis=0)
-            conv = (ctx.lam[:, None] * X * ctx.inv_mu[:, ud]).sum(axis=0)
-            ddelay = (ctx.lam[:, None] * X * (ctx.delay_unit[:, ud] - ctx.delay_unit[:, us])).sum(axis=0)
-            ld = st.load[ud] + conv
-            freed_cost = st.R[us] * ctx.cost[us]
-            kmax_tot = st.R[ud] + fleet_cost.new_replicas_within(
-                ctx.cost[ud], ctx.gpus[ud], budget_left(ctx, st) + freed_cost,
-                inv_left(ctx, st, ctx.gpu[ud]) + st.R[us] * ctx.gpus[us], np.zeros(len(us)), math.inf)
-            up_lim = np.where(w_i[ud] > 0, S / np.where(w_i[ud] > 0, w_i[ud], 1.0), np.inf)
-            up_eff = np.maximum(np.minimum(np.minimum((kmax_tot - ld) * mu_i[ud], up_lim), r), 0.0)
-            up_tot = np.ceil(ld + up_eff * inv_mu_i[ud] - EPS)
-            up_add = (up_tot - st.R[ud]) * ctx.cost[ud] - freed_cost + ddelay
-            up_eff = np.where(blocked | (up_tot > kmax_tot + 0.5), 0.0, up_eff)
-        else:
-            up_eff = up_add = up_tot = np.zeros(0)
-        # ---- option 4: unmet demand (within ζ_i)
-        un_eff = min(r, max(ctx.unmet_cap[i] - lam * st.u[i], 0.0))
-
-        eff = np.concatenate([sp_eff, nw_eff, up_eff, [un_eff]])
-        add = np.concatenate([sp_add, nw_add, up_add, [0.0]])
-        delay = np.concatenate([dl_i[act], dl_i[c], dl_i[ud], [ctx.unmet_unit[i]]])
-        valid = eff > tol
-        n1, n2, n3 = len(act), len(c), len(ud)
+        o = step_options(ctx, st, i, c, up_src, up_dst, S, r, opt.m2)
+        valid = o.eff > tol
         if not valid[:-1].any() and st.reserve and not st.ignore_reserve:
             # nothing fits beside the other types' reserved paths: use them (they may find spare capacity later)
             st.ignore_reserve = True
@@ -204,21 +134,13 @@ def place_type(ctx: Context, st: State, i: int, opt: GHOptions, log: DecisionLog
             continue
         if not valid.any():
             break
-        if opt.m2:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                score = np.where(valid, add / np.where(valid, eff, 1.0) + delay, np.inf)
-        else:
-            # raw added $/h; unmet only when nothing else can take demand (unavoidable)
-            score = np.where(valid, add, np.inf)
-            if valid[:-1].any():
-                score[-1] = np.inf
+        score = option_scores(o, valid, opt.m2)
         k = int(np.argmin(score))
-        amount = float(eff[k])
-        ids = np.concatenate([act, c])
+        ids = np.concatenate([o.act, c])
         if log.explain:
-            log(lambda: step_text(ctx, st, i, _step, r, S, tol, opt, act, c, us, ud, nw_k, score, valid, sp_eff))
+            log(lambda: step_text(ctx, st, i, _step, r, S, tol, opt, o.act, c, o.us, o.ud, o.nw_k, score, valid, o.sp_eff))
         if opt.m2:
-            blend = _blend(ctx, st, i, r, S, float(score[k]), ids, n1, np.concatenate([sp_cap, nw_cap]), log)
+            blend = _blend(ctx, st, i, r, S, float(score[k]), ids, len(o.act), np.concatenate([o.sp_cap, o.nw_cap]), log)
             if blend is not None:
                 (da, a_amt), (db, b_amt), val = blend
                 got = put(da, a_amt, f"low-error side of a blend, ${val:.4g}/h per req/s blended")
@@ -226,24 +148,65 @@ def place_type(ctx: Context, st: State, i: int, opt: GHOptions, log: DecisionLog
                     put(db, b_amt * got / a_amt, "high-error side of the blend, within the error slack")
                 if got > 0:
                     continue
-        if k < n1 + n2:
-            d = int(ids[k])
-            put(d, amount, f"${score[k]:.4g}/h per effective req/s" if opt.m2 else "cheapest option")
-        elif k < n1 + n2 + n3:
-            j = k - n1 - n2
-            s, d = int(us[j]), int(ud[j])
-            _upgrade(ctx, st, s, d, int(up_tot[j]))
-            st.route(ctx, i, d, amount)
-            log(lambda: f"[M3] type {name!r}: M3 TP upgrade {label(ctx, s)} -> {label(ctx, d)} x {int(up_tot[j])}, "
-                        f"takes {amount:.4g} req/s (${up_add[j]:+.3f}/h, ${score[k]:.4g}/h per effective req/s)")
-        else:
-            st.u[i] += amount / lam
-            log(lambda: f"{step_tag} type {name!r}: leave {amount:.4g} req/s unmet (${ctx.unmet_unit[i]:.4g}/h per req/s, "
-                        f"share {st.u[i]:.4g} <= {p.max_unmet[i]:.4g})")
+        _apply_option(ctx, st, i, o, ids, k, float(score[k]), put, opt, log)
     st.ignore_reserve = False
+    _leave_unmet_or_fail(ctx, st, i, tol, log)
+
+
+class _Putter:
+    """``put(d, amount, why)``: route up to ``amount`` req/s of type i to template d, opening the replicas it
+    needs; returns the amount routed.
+
+    The amount is capped by what budget, inventory and storage still allow on d (a blend's two sides may share
+    a GPU type, so the second side is re-checked after the first has opened its replicas)."""
+
+    def __init__(self, ctx: Context, st: State, i: int, tol: float, step_tag: str, log: DecisionLog) -> None:
+        self.ctx, self.st, self.i, self.tol, self.step_tag, self.log = ctx, st, i, tol, step_tag, log
+
+    def __call__(self, d: int, amount: float, why: str) -> float:
+        ctx, st, i, step_tag, name = self.ctx, self.st, self.i, self.step_tag, self.ctx.problem.type_names[self.i]
+        room = (st.R[d] + float(kmax(ctx, st, np.array([d]))[0]) - st.load[d]) * ctx.mu[i][d]
+        amount = min(amount, max(room, 0.0))
+        if amount <= self.tol:
+            return 0.0
+        kk = max(int(math.ceil(st.load[d] + amount * ctx.inv_mu[i][d] - st.R[d] - EPS)), 0)
+        st.add_replicas(ctx, d, kk)
+        st.route(ctx, i, d, amount)
+        if kk:
+            tag = "" if ctx.m1_cand[i, d] else " [M3: higher-TP sibling of the M1 choice]"
+            self.log(lambda: f"{'[M3]' if tag else step_tag} type {name!r}: open {kk} x {label(ctx, d)} for {amount:.4g} "
+                             f"req/s (${kk * ctx.cost[d]:.3f}/h, {why}){tag}")
+        else:
+            self.log(lambda: f"{step_tag} type {name!r}: {amount:.4g} req/s on spare capacity of {label(ctx, d)} ({why})")
+        return amount
+
+
+def _apply_option(ctx: Context, st: State, i: int, o: StepOptions, ids: np.ndarray, k: int, score: float,
+                  put: _Putter, opt: GHOptions, log: DecisionLog) -> None:
+    """Apply option ``k`` of the step (spare or new replicas, an M3 upgrade, or unmet demand)."""
+    name, lam, amount = ctx.problem.type_names[i], ctx.lam[i], float(o.eff[k])
+    n1, n2, n3 = len(o.act), len(ids) - len(o.act), len(o.ud)
+    if k < n1 + n2:
+        d = int(ids[k])
+        put(d, amount, f"${score:.4g}/h per effective req/s" if opt.m2 else "cheapest option")
+    elif k < n1 + n2 + n3:
+        j = k - n1 - n2
+        s, d = int(o.us[j]), int(o.ud[j])
+        _upgrade(ctx, st, s, d, int(o.up_tot[j]))
+        st.route(ctx, i, d, amount)
+        log(lambda: f"[M3] type {name!r}: M3 TP upgrade {label(ctx, s)} -> {label(ctx, d)} x {int(o.up_tot[j])}, "
+                    f"takes {amount:.4g} req/s (${o.up_add[j]:+.3f}/h, ${score:.4g}/h per effective req/s)")
+    else:
+        st.u[i] += amount / lam
+        log(lambda: f"{put.step_tag} type {name!r}: leave {amount:.4g} req/s unmet (${ctx.unmet_unit[i]:.4g}/h per "
+                    f"req/s, share {st.u[i]:.4g} <= {ctx.problem.max_unmet[i]:.4g})")
+
+
+def _leave_unmet_or_fail(ctx: Context, st: State, i: int, tol: float, log: DecisionLog) -> None:
+    """After the steps: what is left goes unmet within ζ (unavoidable), or the type fails with a reason."""
+    name, lam = ctx.problem.type_names[i], ctx.lam[i]
     r = st.residual(ctx, i)
     if r > tol:
-        # unavoidable: unmet within ζ
         take = min(r, max(ctx.unmet_cap[i] - lam * st.u[i], 0.0))
         if take > 0:
             st.u[i] += take / lam
@@ -252,7 +215,6 @@ def place_type(ctx: Context, st: State, i: int, opt: GHOptions, log: DecisionLog
         if r > tol:
             st.failed[i] = _failure_reason(ctx, st, i, r)
             log(lambda: f"[failed] type {name!r}: FAILED: {st.failed[i]}")
-
 
 
 def _place_zero_rate(ctx: Context, st: State, i: int) -> None:

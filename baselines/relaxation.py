@@ -92,6 +92,27 @@ _RELAXATION_STATUS = {"Optimal": "optimal", "Infeasible": "infeasible", "Primal 
 _RELAXATION_NO_LIMIT = ("Optimal", "Infeasible", "Primal infeasible or unbounded")
 
 
+class _Rows:
+    """Row bounds and (row, column, value) triplets of the relaxation's LP, appended block by block."""
+
+    def __init__(self) -> None:
+        self.lo: list[float] = []
+        self.hi: list[float] = []
+        self.r: list[np.ndarray] = []
+        self.c: list[np.ndarray] = []
+        self.v: list[np.ndarray] = []
+        self.m = 0
+
+    def add(self, k: int, lo: Any, hi: Any, r: Any, c: Any, v: Any) -> None:
+        """k rows with bounds [lo, hi] and entries (m + r, c, v)."""
+        self.lo.extend(np.broadcast_to(np.asarray(lo, dtype=float), (k,)).tolist())
+        self.hi.extend(np.broadcast_to(np.asarray(hi, dtype=float), (k,)).tolist())
+        self.r.append(self.m + np.asarray(r, dtype=np.int64))
+        self.c.append(np.asarray(c, dtype=np.int64))
+        self.v.append(np.asarray(v, dtype=float))
+        self.m += k
+
+
 class RelaxationModel:
     """The relaxation as one persistent highspy model. :meth:`solve` solves it (by column generation when
     ``colgen``); :meth:`set_replica_bounds` changes the bounds of R (re-solves start from the last basis; used by
@@ -106,7 +127,7 @@ class RelaxationModel:
         self.hs, self.problem, self.link, self.colgen = hs, problem, link, colgen
         self.time_limit = _highs.check_time_limit(time_limit)
         p = problem
-        I, D, A, G = p.n_types, p.n_templates, len(p.artifact_names), p.n_gpu_types
+        I, D, A = p.n_types, p.n_templates, len(p.artifact_names)
         lam = p.rate
         maxR = p.max_replicas().astype(float)
         if allowed is not None:
@@ -115,82 +136,84 @@ class RelaxationModel:
         # every pair (type-major) but those on a template that may not get replicas (they carry nothing)
         blk = routing_block(p, (maxR[None, :] > 0) | (lam[:, None] <= 0))
         self.block = blk
-        ii, dd, w, load, c_x = blk.ii, blk.dd, blk.error, blk.load, blk.delay_cost
-        self.ii, self.dd, self.w, self.load, self.c_x = ii, dd, w, load, c_x
+        self.ii, self.dd, self.w, self.load, self.c_x = blk.ii, blk.dd, blk.error, blk.load, blk.delay_cost
 
         # columns: u (I), R (D), z (A), then the x columns in the order they enter the model
         self.cu, self.cR, self.cz, self.cx0 = 0, I, I + D, I + D + A
-        cR, cz, cx0 = self.cR, self.cz, self.cx0
         # rows: coverage (I), capacity (D), error (I), stored (templates that may get replicas), budget,
         # inventory (where it can bind), storage; then one link row per x column (link=True)
         self.r_cov, self.r_cap, self.r_err = 0, I, I + D
-        inf = hs.kHighsInf
-        rows_lo: list[float] = []
-        rows_hi: list[float] = []
-        tr: list[np.ndarray] = []
-        tc: list[np.ndarray] = []
-        tv: list[np.ndarray] = []
-        m = 0
+        rows = self._fixed_rows(hs.kHighsInf)
+        tpl_in = self._initial_templates()
+        sel = np.flatnonzero(tpl_in[self.dd])
+        self._x_rows(rows, sel, hs.kHighsInf)
+        self.h = self._pass_model(rows, sel, time_limit)
+        self.tpl_in = tpl_in
+        self.in_model = tpl_in[self.dd].copy()
+        self.order_x = sel.astype(np.int64)  # pair index of every x column, in column order
+        self.n_solves = self.rounds = self.iterations = self.added = 0
+        self.gain: np.ndarray | None = None
+        self.build_s = time.perf_counter() - t0
 
-        def rows(k: int, lo: Any, hi: Any, r: Any, c: Any, v: Any) -> None:
-            nonlocal m
-            rows_lo.extend(np.broadcast_to(np.asarray(lo, dtype=float), (k,)).tolist())
-            rows_hi.extend(np.broadcast_to(np.asarray(hi, dtype=float), (k,)).tolist())
-            tr.append(m + np.asarray(r, dtype=np.int64))
-            tc.append(np.asarray(c, dtype=np.int64))
-            tv.append(np.asarray(v, dtype=float))
-            m += k
-
-        rows(I, 1.0, 1.0, np.arange(I), self.cu + np.arange(I), np.ones(I))  # coverage (u part)
-        rows(D, -inf, 0.0, np.arange(D), cR + np.arange(D), -np.ones(D))  # capacity (R part)
-        rows(I, -inf, 0.0, [], [], [])  # error SLO (x entries only)
-        n_fixed = len(tr)
-        fleet = fleet_rows(p, maxR)  # stored, budget, inventory, storage: columns d (R_d) and D + a (z_a)
-        rows(len(fleet.upper), -inf, fleet.upper, fleet.rows, cR + fleet.cols, fleet.values)
-        # R's coefficients in the fleet rows, for the effective $/h of a template in the pricing
-        fr, fc, fv = (np.concatenate(t[n_fixed:]) for t in (tr, tc, tv))
-        is_R = (fc >= cR) & (fc < cz)
+    def _fixed_rows(self, inf: float) -> _Rows:
+        """Coverage, capacity and error rows (u and R parts) and the fleet rows; records R's coefficients in the
+        fleet rows (``fr``, ``fc``, ``fv``: the effective $/h of a template in the pricing)."""
+        p, I, D, cR = self.problem, self.problem.n_types, self.problem.n_templates, self.cR
+        rows = _Rows()
+        rows.add(I, 1.0, 1.0, np.arange(I), self.cu + np.arange(I), np.ones(I))  # coverage (u part)
+        rows.add(D, -inf, 0.0, np.arange(D), cR + np.arange(D), -np.ones(D))  # capacity (R part)
+        rows.add(I, -inf, 0.0, [], [], [])  # error SLO (x entries only)
+        n_fixed = len(rows.r)
+        fleet = fleet_rows(p, self.maxR)  # stored, budget, inventory, storage: columns d (R_d) and D + a (z_a)
+        rows.add(len(fleet.upper), -inf, fleet.upper, fleet.rows, cR + fleet.cols, fleet.values)
+        fr, fc, fv = (np.concatenate(t[n_fixed:]) for t in (rows.r, rows.c, rows.v))
+        is_R = (fc >= cR) & (fc < self.cz)
         self.fr, self.fc, self.fv = fr[is_R], fc[is_R] - cR, fv[is_R]
+        return rows
 
-        # initial working set of templates (a template's pairs all enter together)
-        tpl_in = np.ones(D, dtype=bool)
-        if colgen:
-            per_share = c_x + p.cost[dd] * (np.maximum(load, 1.0) if link else load)
+    def _initial_templates(self) -> np.ndarray:
+        """The initial working set of templates (all without column generation; a template's pairs enter together)."""
+        tpl_in = np.ones(self.problem.n_templates, dtype=bool)
+        if self.colgen:
+            dd, load = self.dd, self.load
+            per_share = self.c_x + self.problem.cost[dd] * (np.maximum(load, 1.0) if self.link else load)
             tpl_in[:] = False
-            tpl_in[dd[_initial_pairs(ii, w, per_share)]] = True
-        sel = np.flatnonzero(tpl_in[dd])
-        k = len(sel)
-        xc = cx0 + np.arange(k)
-        xr, xcol, xv = blk.take(sel).x_entries(self.r_cov + ii[sel], self.r_cap + dd[sel], self.r_err + ii[sel], xc)
-        tr.append(xr)
-        tc.append(xcol)
-        tv.append(xv)
-        if link:
-            rows(k, 0.0, inf, np.concatenate([np.arange(k)] * 2), np.concatenate([cR + dd[sel], xc]),
-                 np.concatenate([np.ones(k), -np.ones(k)]))
-        n = cx0 + k
-        start, r, v = csc(*(np.concatenate(t) for t in (tr, tc, tv)), n)
+            tpl_in[dd[_initial_pairs(self.ii, self.w, per_share)]] = True
+        return tpl_in
+
+    def _x_rows(self, rows: _Rows, sel: np.ndarray, inf: float) -> None:
+        """The x columns of pairs ``sel``: their coverage, capacity and error entries, then their link rows."""
+        ii, dd, k = self.ii, self.dd, len(sel)
+        xc = self.cx0 + np.arange(k)
+        xr, xcol, xv = self.block.take(sel).x_entries(self.r_cov + ii[sel], self.r_cap + dd[sel],
+                                                      self.r_err + ii[sel], xc)
+        rows.r.append(xr)
+        rows.c.append(xcol)
+        rows.v.append(xv)
+        if self.link:
+            rows.add(k, 0.0, inf, np.concatenate([np.arange(k)] * 2), np.concatenate([self.cR + dd[sel], xc]),
+                     np.concatenate([np.ones(k), -np.ones(k)]))
+
+    def _pass_model(self, rows: _Rows, sel: np.ndarray, time_limit: float | None) -> Any:
+        """The HiGHS model of these rows and columns (colwise), passed to a new HiGHS instance."""
+        hs, p, k = self.hs, self.problem, len(sel)
+        n = self.cx0 + k
+        start, r, v = csc(*(np.concatenate(t) for t in (rows.r, rows.c, rows.v)), n)
         lp = hs.HighsLp()
         lp.num_col_ = n
-        lp.num_row_ = m
-        lp.col_cost_ = np.concatenate([blk.unmet_cost, *fleet_objective(p), c_x[sel]])
+        lp.num_row_ = rows.m
+        lp.col_cost_ = np.concatenate([self.block.unmet_cost, *fleet_objective(p), self.c_x[sel]])
         lp.col_lower_ = np.zeros(n)
-        lp.col_upper_ = np.concatenate([p.max_unmet, maxR, np.ones(A), np.ones(k)])
-        lp.row_lower_ = np.asarray(rows_lo)
-        lp.row_upper_ = np.asarray(rows_hi)
+        lp.col_upper_ = np.concatenate([p.max_unmet, self.maxR, np.ones(len(p.artifact_names)), np.ones(k)])
+        lp.row_lower_ = np.asarray(rows.lo)
+        lp.row_upper_ = np.asarray(rows.hi)
         lp.a_matrix_.format_ = hs.MatrixFormat.kColwise
         lp.a_matrix_.start_ = start
         lp.a_matrix_.index_ = r
         lp.a_matrix_.value_ = v
         h = _highs.new(time_limit=time_limit)
         h.passModel(lp)
-        self.h = h
-        self.tpl_in = tpl_in
-        self.in_model = tpl_in[dd].copy()
-        self.order_x = sel.astype(np.int64)  # pair index of every x column, in column order
-        self.n_solves = self.rounds = self.iterations = self.added = 0
-        self.gain: np.ndarray | None = None
-        self.build_s = time.perf_counter() - t0
+        return h
 
     def set_replica_bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:
         """Bounds on every R_d (upper capped at maxR_d)."""

@@ -300,10 +300,6 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         self._require_reset()
         return self._obs.copy()
 
-    # old private names still read outside this module (agents/train.py, tests/test_policies.py)
-    _observation = observation
-    _obs_slices = property(lambda self: self.observation_layout.slices())
-
     def minute_of_day(self, t: int) -> int:
         """Minute of the day at which episode window ``t`` starts (0..1439)."""
         return int(self._episode.window_of_day[t]) * int(round(self.window_s)) // 60 % 1440

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .allocation import TOL
+from .fleet_cost import LIMIT_TOL
 from .kernels.access import as_float64 as _f, as_int64 as _i
 from .kernels.records import FAMILY_INDEX, VIOLATION_FAMILIES, EnvParams, FleetLimits, ObsOffsets
 from .problem import Problem
@@ -46,7 +46,7 @@ def fleet_limits(base: Problem) -> FleetLimits:
     """The budget, inventory and storage limits of ``base`` as the kernels' record."""
     return FleetLimits(
         cost=_f(base.cost), template_gpu=_i(base.template_gpu), gpus=_i(base.gpus), inventory=_f(base.inventory),
-        budget=float(base.budget), tol=TOL, finite_storage=bool(math.isfinite(base.storage_gb)),
+        budget=float(base.budget), tol=LIMIT_TOL, finite_storage=bool(math.isfinite(base.storage_gb)),
         artifact_gb=_f(base.artifact_gb), template_artifact=_i(base.template_artifact),
         storage_gb=float(base.storage_gb), cheap_first=_i(np.argsort(base.cost, kind="stable")))
 
@@ -92,8 +92,9 @@ def value_masks(base: Problem, max_replicas: int) -> np.ndarray:
     """ok[v, d] for v = 0..R_max: whether v replicas of template d fit its GPU type's inventory, the budget
     and (for v > 0) the storage, each on its own (the per-dimension action masks)."""
     v = np.arange(max_replicas + 1)[:, None]
-    fits = (v * base.gpus[None, :] <= base.inventory[base.template_gpu][None, :]) & (v * base.cost[None, :] <= base.budget + TOL)
-    fits &= (v == 0) | (base.artifact_gb[base.template_artifact] <= base.storage_gb + TOL)[None, :]
+    fits = ((v * base.gpus[None, :] <= base.inventory[base.template_gpu][None, :] + LIMIT_TOL)
+            & (v * base.cost[None, :] <= base.budget + LIMIT_TOL))
+    fits &= (v == 0) | (base.artifact_gb[base.template_artifact] <= base.storage_gb + LIMIT_TOL)[None, :]
     return fits
 
 

@@ -2,8 +2,13 @@
 and beyond, calibrated to the catalog and compiled through the same performance model as the scenarios.
 
 >>> from hetserve_env.instances import generate
->>> p = generate(5, 5, 5, seed=1)            # a Problem; deterministic for (sizes, seed)
->>> p.n_types, p.meta["models"][:2]          # doctest: +SKIP
+>>> p = generate(5, 5, 5, seed=1, budget=500.0)   # a Problem; deterministic for (sizes, seed)
+>>> p.n_types, p.meta["models"][:2]               # doctest: +SKIP
+
+This module draws instances; the *budget* is given (a number) or computed by a budget rule (a callable). The
+default rule (1.3x GH's rental without budget) needs a solver, so it lives one layer up, with the public
+``generate``/``parse_spec`` that use it: :mod:`baselines.instances` (``hetserve_env`` never imports
+``baselines``).
 
 How an instance is drawn (all from one ``numpy`` generator seeded by ``(seed, sizes, attempt)``):
 
@@ -25,23 +30,22 @@ How an instance is drawn (all from one ``numpy`` generator seeded by ``(seed, si
   :func:`hetserve_env.templates.prune_dominated`, computed per (model, GPU, precision) group so it scales to
   thousands of templates) and templates that serve no type are dropped.
 * **Fleet** — inventory = the catalog's default per GPU type x max(1, |I|/6); storage 1,000 GB at
-  $0.00011/GB-h (the paper's storage). ``budget=None`` sets the budget to 1.3x the rental of GH's allocation
-  of the instance without budget (rounded up to the cent): GH's allocation then fits, so the instance is
-  feasible by construction, and the budget binds moderately. If GH finds no allocation the budget is the
-  rental of :func:`certificate` (each type alone on its cheapest template within its delay and error SLOs,
-  types on one template sharing its replicas), which is feasible by construction too. Note: the budget
-  therefore depends on GH's implementation (``problem.meta`` records the rule and the figures).
+  $0.00011/GB-h (the paper's storage). The budget is a number, or a :data:`BudgetRule` called with the drawn
+  problem (budget ∞) that returns the budget and the notes recorded in ``problem.meta``. The default rule,
+  :func:`baselines.instances.gh_budget`, is 1.3x the rental of GH's allocation without budget, or the rental
+  of :func:`certificate` (each type alone on its cheapest template within its delay and error SLOs, types on
+  one template sharing its replicas) if GH finds none — feasible by construction either way.
 * **Retries** — if the draw has no template, or the certificate breaks inventory or storage, the draw is
   repeated with the next sub-seed (``attempt``, recorded in ``problem.meta``); deterministic for a seed.
 
-GH (``baselines.gh``, numpy only) is imported lazily for the budget; PuLP is never imported.
+No solver is imported here; PuLP is never imported.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -60,8 +64,10 @@ DELAY_PENALTY = (1e-5, 3e-5)
 MAX_UNMET = (0.02, 0.08)
 STORAGE_GB = 1000.0
 STORAGE_COST = 0.00011
-BUDGET_FACTOR = 1.3
 MAX_ATTEMPTS = 50
+
+BudgetRule = Callable[[Problem], "tuple[float, dict[str, Any]]"]
+"""A budget rule: the drawn problem (budget ∞, ``meta["certificate_rental"]`` set) -> (budget, meta notes)."""
 
 
 class InstanceError(ValueError):
@@ -222,15 +228,18 @@ def certificate(problem: Problem) -> np.ndarray | None:
 
 
 def generate(n_types: int, n_models: int, n_tiers: int, seed: int = 0, *, tp: Sequence[int] = (1, 2, 4, 8),
-             pp: Sequence[int] = (1, 2, 4), budget: float | None = None, catalog: Catalog | None = None,
+             pp: Sequence[int] = (1, 2, 4), budget: float | BudgetRule | None = None, catalog: Catalog | None = None,
              constants: PerfConstants | None = None) -> Problem:
-    """A feasible synthetic Problem with ``n_types`` query types, ``n_models`` models and ``n_tiers`` tiers.
+    """A synthetic Problem with ``n_types`` query types, ``n_models`` models and ``n_tiers`` tiers.
 
-    ``budget=None`` sets it to 1.3x the rental of GH's allocation of the instance without budget (or, if GH
-    finds none, to the rental of :func:`certificate`), so the instance is feasible by construction; a number
-    fixes it (feasibility is then not guaranteed). Deterministic for (sizes, seed, tp, pp, catalog). Raises :class:`InstanceError` if no
-    servable draw is found within ``MAX_ATTEMPTS`` sub-seeds.
+    ``budget`` is a number (feasibility is then not guaranteed) or a :data:`BudgetRule`. It is required here:
+    the default GH-based rule is in :func:`baselines.instances.generate`, which calls this function.
+    Deterministic for (sizes, seed, tp, pp, catalog). Raises :class:`InstanceError` if no servable draw is
+    found within ``MAX_ATTEMPTS`` sub-seeds.
     """
+    if budget is None:
+        raise ValueError("hetserve_env.instances.generate(): budget is required (a number or a budget rule); "
+                         "for the default rule (1.3x GH's rental without budget) use baselines.instances.generate")
     for name, v in (("n_types", n_types), ("n_models", n_models), ("n_tiers", n_tiers)):
         if int(v) != v or v < 1:
             raise ValueError(f"generate(): {name} must be a positive integer, got {v!r}")
@@ -251,27 +260,20 @@ def generate(n_types: int, n_models: int, n_tiers: int, seed: int = 0, *, tp: Se
         if R is None:
             continue
         meta["certificate_rental"] = float(problem.cost @ R)
-        if budget is not None:
+        if callable(budget):
+            b, notes = budget(problem)
+            meta.update(notes)
+        else:
             b = float(budget)
             meta["budget_rule"] = "given"
-        else:
-            from baselines.gh import solve_gh  # numpy only, imported lazily: hetserve_env does not need baselines
-
-            gh = solve_gh(problem)
-            if gh.feasible:
-                meta["gh_rental_unbounded"] = gh.evaluation.rental
-                b = math.ceil(BUDGET_FACTOR * gh.evaluation.rental * 100.0) / 100.0
-                meta["budget_rule"] = f"{BUDGET_FACTOR} x the rental of GH without budget"
-            else:
-                b = math.ceil(meta["certificate_rental"] * 100.0) / 100.0
-                meta["budget_rule"] = "rental of instances.certificate() (GH found no allocation)"
-        return Problem(**data, budget=b, name=label, meta=meta)
+        return Problem(**data, budget=float(b), name=label, meta=meta)
     raise InstanceError(f"generate({n_types}, {n_models}, {n_tiers}, seed={seed}): no servable instance in "
                         f"{MAX_ATTEMPTS} draws")
 
 
-def parse_spec(spec: str) -> Problem:
-    """``"instance:20x20x20:seed=1"`` (also ``"instance:5x5x5"``, seed 0) -> :func:`generate`'s Problem."""
+def spec_arguments(spec: str) -> tuple[tuple[int, int, int], dict[str, Any]]:
+    """``"instance:20x20x20:seed=1"`` (also ``"instance:5x5x5"``, ``...:budget=123``) -> (sizes, keyword
+    arguments of :func:`generate`): the parsing half of :func:`baselines.instances.parse_spec`."""
     text = spec.strip()
     if not text.startswith("instance:"):
         raise ValueError(f"not an instance spec: {spec!r} (expected 'instance:IxJxK[:seed=S]')")
@@ -291,4 +293,4 @@ def parse_spec(spec: str) -> Problem:
             kwargs["budget"] = float(value)
         else:
             raise ValueError(f"instance spec {spec!r}: unknown key {key!r} (known: seed, budget)")
-    return generate(*sizes, **kwargs)
+    return (sizes[0], sizes[1], sizes[2]), kwargs

@@ -9,7 +9,7 @@ exactly as ``evaluate`` counts those terms) is compared:
 
 Cases:
 
-* ``synthetic``: ``hetserve_env.instances.generate`` instances on a size grid, each with random fleets
+* ``synthetic``: ``baselines.instances.generate`` instances on a size grid, each with random fleets
   (random templates, 1-3 replicas, some still cold-starting) and with the GH plan's fleet under 1.0x / 1.3x its
   planned demand (contention);
 * ``scenario:<name>``: random windows of each bundled scenario with random fleets, and reactive fleets (GH plan
@@ -72,7 +72,7 @@ def compare(problem, avail: np.ndarray, kind: str = "random fleet") -> dict[str,
 
 
 def synthetic_cases(rng: np.random.Generator, per_size: int) -> list[dict]:
-    from hetserve_env.instances import generate
+    from baselines.instances import generate
 
     rows = []
     for size in SIZES:

@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import baselines  # noqa: E402
-from hetserve_env.instances import generate  # noqa: E402
+from baselines.instances import generate  # noqa: E402
 
 FIELDS = ["size", "seed", "n_types", "n_templates", "method", "status", "objective", "runtime_s", "best_bound",
           "gap", "rental", "replicas", "detail"]

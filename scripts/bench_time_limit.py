@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import baselines  # noqa: E402
+from baselines.instances import generate  # noqa: E402
 from baselines.milp import overrun_allowance  # noqa: E402
-from hetserve_env.instances import generate  # noqa: E402
 
 FIELDS = ["size", "seed", "solver", "time_limit", "status", "objective", "wall_s", "allowance_s", "within",
           "overrun_flag_s", "warm_start_s", "build_s", "solve_s", "solver_status", "reason"]

@@ -31,9 +31,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from baselines.instances import generate  # noqa: E402
 from hetserve_env import Allocation, evaluate, load_scenario  # noqa: E402
 from hetserve_env.env import HetServeEnv  # noqa: E402
-from hetserve_env.instances import generate  # noqa: E402
 from hetserve_env.problem import Problem  # noqa: E402
 from hetserve_env.traces.azure import load_azure_trace  # noqa: E402
 

@@ -128,7 +128,7 @@ def write_tables(out: Path, name: str, tables: Sequence[tuple[str, Table]], note
 # -------------------------------------------------------------------------------------------- scaling
 def heuristic_rows(size: int, seed: int, methods: Sequence[str], progress: Callable[[str], None]) -> list[dict[str, Any]]:
     """GH / AGH / AGH (paper) on ``generate(size, size, size, seed)`` with today's code (``ex.SPECS`` keys)."""
-    from hetserve_env.instances import generate
+    from baselines.instances import generate
 
     p = generate(size, size, size, seed=seed)
     rows = []
@@ -255,7 +255,7 @@ def _paper_problem() -> Any:
 
 
 def _generated(instances: Sequence[tuple[int, int]]) -> list[tuple[str, Any]]:
-    from hetserve_env.instances import generate
+    from baselines.instances import generate
 
     return [(f"gen{n}x{n}x{n}s{s}", generate(n, n, n, seed=s)) for n, s in instances]
 

@@ -210,7 +210,7 @@ for line in agh.log:
 # M3 (no TP upgrades) runs out of budget:
 
 # %%
-from hetserve_env.instances import generate
+from baselines.instances import generate
 
 inst = generate(2, 2, 2, seed=5)
 with_m3 = baselines.solve(inst, "gh", explain=True)

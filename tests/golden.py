@@ -29,10 +29,10 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
+from baselines.instances import generate
 import hetserve_env  # noqa: F401  (registers the ids)
 from hetserve_env import Allocation, evaluate, load_scenario
 from hetserve_env.env import HetServeEnv
-from hetserve_env.instances import generate
 from hetserve_env.registration import ENV_IDS
 from hetserve_env.routing import route, route_greedy, router_objective
 

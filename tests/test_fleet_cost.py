@@ -12,12 +12,12 @@ import baselines
 from baselines.fleet_search import FleetSearch
 from baselines.gh import construct
 from baselines.gh_state import Context, DecisionLog, GHOptions
+from baselines.instances import generate
 from baselines.relaxation import RelaxationModel
 from baselines.routing_lp import state_from_lp
 from hetserve_env import fleet_cost
 from hetserve_env.allocation import TOL, Allocation, evaluate
 from hetserve_env.formulation import csc, fleet_objective, fleet_rows, routing_block
-from hetserve_env.instances import generate
 from hetserve_env.problem import Problem
 from hetserve_env.routing import route, router_objective
 
@@ -205,3 +205,24 @@ def test_formulation_blocks(case: tuple[Problem, Allocation]) -> None:
     assert c_R @ alloc.replicas + c_z @ stored == pytest.approx(fleet_cost.fleet_cost(p, alloc.replicas), rel=1e-12)
     start, index, value = csc(np.array([2, 0, 1]), np.array([1, 0, 1]), np.array([3.0, 1.0, 2.0]), 3)
     assert start.tolist() == [0, 1, 3, 3] and index.tolist() == [0, 1, 2] and value.tolist() == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("name", ["small", "default"])
+def test_env_limit_checks_are_check_limits(name: str) -> None:
+    """The env's compiled budget, inventory and storage checks (tolerance ``fleet_cost.LIMIT_TOL``, passed in the
+    kernels' limits record) judge every fleet as ``fleet_cost.check_limits`` does: random fleets, many over a limit."""
+    from hetserve_env.env import HetServeEnv
+
+    env = HetServeEnv(name)
+    env.reset(seed=0)
+    p = env.last_window_problem()
+    rng = np.random.default_rng(3)
+    n_broken = 0
+    for _ in range(200):
+        k = int(rng.integers(1, 12))  # templates with replicas
+        R = np.zeros(env.n_templates, dtype=np.int64)
+        R[rng.choice(env.n_templates, size=k, replace=False)] = rng.integers(1, env.max_replicas + 1, size=k)
+        want = fleet_cost.check_limits(p, R).broken()
+        assert env.limits_broken(R) == want
+        n_broken += bool(want)
+    assert 10 <= n_broken <= 190, n_broken  # both sides of the limits are exercised

@@ -15,15 +15,15 @@ import pytest
 import baselines
 import baselines.milp
 from baselines.cli import format_solution
+from baselines.instances import generate
 from hetserve_env import highs
-from hetserve_env.instances import generate
 from hetserve_env.routing import route_lp
 
 ORDER_SCRIPT = """
 import json, sys
 import numpy as np
 import baselines
-from hetserve_env.instances import generate
+from baselines.instances import generate
 from hetserve_env.routing import route_lp
 
 def run(lp_first):

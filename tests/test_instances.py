@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from baselines.gh import solve_gh
+from baselines.instances import generate, gh_budget, parse_spec
 from hetserve_env.catalog import TASKS, load_catalog
-from hetserve_env.instances import generate, parse_spec
 from hetserve_env.problem import Problem
 
 
@@ -84,6 +84,22 @@ def test_json_roundtrip():
 
 
 def test_no_pulp_import():
-    code = ("import sys; from hetserve_env.instances import generate; generate(3, 3, 3, seed=2); "
+    code = ("import sys; from baselines.instances import generate; generate(3, 3, 3, seed=2); "
             "assert 'pulp' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_drawing_layer_needs_a_budget_and_no_solver():
+    """hetserve_env.instances draws without any solver: budget None is an error pointing to baselines, a number or
+    a rule gives the same instance as baselines.instances.generate with that budget, and baselines is not imported."""
+    code = ("import sys; from hetserve_env import instances as d; "
+            "p = d.generate(2, 2, 2, seed=3, budget=123.0); assert p.meta['budget_rule'] == 'given'; "
+            "q = d.generate(2, 2, 2, seed=3, budget=lambda pr: (77.0, {'budget_rule': 'mine'})); "
+            "assert q.budget == 77.0 and q.meta['budget_rule'] == 'mine'; "
+            "assert not any(m == 'baselines' or m.startswith('baselines.') for m in sys.modules); print(p.to_json())")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert out.strip() == generate(2, 2, 2, seed=3, budget=123.0).to_json().strip()
+    from hetserve_env import instances as drawing
+    with pytest.raises(ValueError, match="baselines.instances.generate"):
+        drawing.generate(2, 2, 2, seed=3)
+    assert drawing.generate(2, 2, 2, seed=3, budget=gh_budget).to_json() == generate(2, 2, 2, seed=3).to_json()

@@ -109,10 +109,10 @@ def test_headroom_scales_the_planned_rates(monkeypatch):
 
     monkeypatch.setattr(pol, "solve", spy)
     p = SolverPolicy(env, "gh", estimate="headroom", headroom=0.25)
-    p.predict(env.unwrapped._observation())
+    p.predict(env.unwrapped.observation())
     np.testing.assert_allclose(seen[0], env.unwrapped.last_window_problem().rate * 1.25)
     p2 = SolverPolicy(env, "gh", estimate="oracle")
-    p2.predict(env.unwrapped._observation())
+    p2.predict(env.unwrapped.observation())
     np.testing.assert_allclose(seen[1], env.unwrapped.next_window_problem().rate)
 
 
@@ -164,3 +164,14 @@ def test_random_policy_and_bad_arguments():
         make_policy("xyz", env)
     with pytest.raises(TypeError):
         SolverPolicy(object(), "gh")
+
+
+def test_wrappers_live_with_the_env_and_keep_their_agent_names() -> None:
+    """The wrappers are hetserve_env's; the names the YAML files and the shipped model record use resolve to them."""
+    import agents.train
+    import agents.wrappers
+    import hetserve_env.wrappers as w
+
+    for name in ("CycleDays", "TemplateSubset", "candidate_templates", "start_days"):
+        assert getattr(agents.train, name) is getattr(w, name)
+        assert getattr(agents.wrappers, name) is getattr(w, name)

@@ -16,8 +16,8 @@ import pytest
 
 import hetserve_env
 from baselines import experiments as ex
+from baselines.instances import generate
 from hetserve_env.allocation import evaluate
-from hetserve_env.instances import generate
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # PuLP 3.x API deprecations
 

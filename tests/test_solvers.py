@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import baselines
+from baselines.instances import generate
 from baselines.solution import Solution, clean_allocation
 from hetserve_env.allocation import Allocation, evaluate
-from hetserve_env.instances import generate
 from hetserve_env.problem import Problem
 from hetserve_env.scenario import builtin_scenarios, load_scenario
 
@@ -62,7 +62,7 @@ def test_unknown_method_and_options():
 
 
 def test_import_does_not_load_pulp():
-    code = ("import sys, hetserve_env, baselines, hetserve_env.instances as I; "
+    code = ("import sys, hetserve_env, baselines, baselines.instances as I; "
             "import baselines.gh, baselines.agh; I.generate(2, 2, 2, seed=0); "
             "assert 'pulp' not in sys.modules, 'pulp imported'")
     subprocess.run([sys.executable, "-c", code], check=True)

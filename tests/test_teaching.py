@@ -18,7 +18,7 @@ import yaml
 import baselines
 import hetserve_env
 from baselines.gh import LOG_TAGS
-from hetserve_env.instances import generate, parse_spec
+from baselines.instances import generate, parse_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

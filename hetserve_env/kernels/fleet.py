@@ -2,7 +2,8 @@
 
 :func:`fleet_update` is the first half of the environment's step; :func:`limits_broken` and
 :func:`enforce_limits` are also what ``HetServeEnv.limits_broken`` / ``HetServeEnv.clip_to_limits`` run.
-Limits come as a :class:`~hetserve_env.kernels.records.FleetLimits` record.
+Limits come as a :class:`~hetserve_env.kernels.records.FleetLimits` record; its ``tol`` (``fleet_cost.LIMIT_TOL``,
+set by ``env_params.fleet_limits``) is the one tolerance of the budget, inventory and storage checks alike.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def limits_broken(target, lim):
     for d in range(target.shape[0]):
         billed += lim.cost[d] * target[d]
         use[lim.template_gpu[d]] += lim.gpus[d] * target[d]
-    over_gpu = use > lim.inventory
+    over_gpu = use > lim.inventory + lim.tol
     over_storage = False
     if lim.finite_storage:
         over_storage = _stored(target, lim.template_artifact, lim.artifact_gb)[1] > lim.storage_gb + lim.tol
@@ -83,7 +84,7 @@ def _prefix_gpus(n, kept, lim, over_gpu, fits):
                     if lim.template_gpu[d] == g:
                         cg += lim.gpus[d] * n[k]
                     cum_gpu[g, k] = base_gpu[g] + cg
-                    if not cum_gpu[g, k] <= lim.inventory[g]:
+                    if not cum_gpu[g, k] <= lim.inventory[g] + lim.tol:
                         fits[k] = False
     return base_gpu, cum_gpu
 
@@ -151,7 +152,7 @@ def enforce_limits(target, current, lim):
     g = lim.template_gpu[d]
     if over_gpu[g]:
         prev_gpu = cum_gpu[g, p - 1] if p > 0 else base_gpu[g]
-        k_fit = min(k_fit, int((lim.inventory[g] - prev_gpu) // lim.gpus[d]))
+        k_fit = min(k_fit, int((lim.inventory[g] + lim.tol - prev_gpu) // lim.gpus[d]))
     if over_storage and inc[p] > 0 and cum_sto[p] > lim.storage_gb + lim.tol:
         k_fit = 0  # its weights do not fit in the storage left
     out = kept.copy()

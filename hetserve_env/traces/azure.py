@@ -67,6 +67,22 @@ def load_azure_trace(path: str | os.PathLike, columns: Mapping[str, str] | None 
         if unknown:
             raise TraceError(f"load_azure_trace: columns= has unknown keys {unknown} (known: {list(AZURE_COLUMNS)})")
         names.update(columns)
+    raw = _read_raw(path, names)
+    secs, start = _seconds(path, raw, names["TIMESTAMP"])
+    tokens = _token_columns(path, raw, names)
+
+    order = np.argsort(secs, kind="stable")
+    t_s = secs[order]
+    t_s = t_s - t_s[0]
+    df = pd.DataFrame(
+        {"t_s": t_s, "input_tokens": tokens["input_tokens"][order], "output_tokens": tokens["output_tokens"][order]}
+    )
+    df.attrs.update({"path": str(path), "start": start, "span_s": float(t_s[-1])})
+    return df
+
+
+def _read_raw(path: Path, names: Mapping[str, str]) -> pd.DataFrame:
+    """The CSV as read (timestamps as text), with every expected column present and at least one data row."""
     if not path.is_file():
         raise TraceError(f"{path}: no such file")
     if path.stat().st_size == 0:
@@ -88,10 +104,12 @@ def load_azure_trace(path: str | os.PathLike, columns: Mapping[str, str] | None 
         )
     if len(raw) == 0:
         raise TraceError(f"{path}: no data rows (only a header)")
+    return raw
 
-    ts_col = names["TIMESTAMP"]
+
+def _seconds(path: Path, raw: pd.DataFrame, ts_col: str) -> tuple[np.ndarray, pd.Timestamp | None]:
+    """Arrival times in seconds (as given, or since the first date-time) and the first date-time (None when numeric)."""
     ts_str = raw[ts_col].astype(str).str.strip()
-    start = None
     try:  # the first row decides: plain numbers are seconds, anything else a date-time
         float(ts_str.iloc[0])
         numeric = True
@@ -114,18 +132,21 @@ def load_azure_trace(path: str | os.PathLike, columns: Mapping[str, str] | None 
                 f"year 5000 (allowed: below {_MAX_NUMERIC_TIMESTAMP:.0e} s); numeric timestamps must be seconds - "
                 "epoch milliseconds, microseconds or nanoseconds must be divided by 1e3, 1e6 or 1e9 first"
             )
-    else:
-        ts = pd.to_datetime(ts_str, format="ISO8601", utc=True, errors="coerce")
-        bad = ts.isna().to_numpy()
-        if bad.any():
-            r = int(np.argmax(bad))
-            raise TraceError(
-                f"{path}: {_line(r)}, column {ts_col!r}: cannot parse timestamp {ts_str.iloc[r]!r} "
-                "(expected e.g. '2023-11-16 18:17:03.9799600' or '2024-05-10 00:00:00.017000+00:00', or seconds)"
-            )
-        start = ts.min()
-        secs = (ts - start).dt.total_seconds().to_numpy(dtype=np.float64)
+        return secs, None
+    ts = pd.to_datetime(ts_str, format="ISO8601", utc=True, errors="coerce")
+    bad = ts.isna().to_numpy()
+    if bad.any():
+        r = int(np.argmax(bad))
+        raise TraceError(
+            f"{path}: {_line(r)}, column {ts_col!r}: cannot parse timestamp {ts_str.iloc[r]!r} "
+            "(expected e.g. '2023-11-16 18:17:03.9799600' or '2024-05-10 00:00:00.017000+00:00', or seconds)"
+        )
+    start = ts.min()
+    return (ts - start).dt.total_seconds().to_numpy(dtype=np.float64), start
 
+
+def _token_columns(path: Path, raw: pd.DataFrame, names: Mapping[str, str]) -> dict[str, np.ndarray]:
+    """``input_tokens`` and ``output_tokens`` as int64, every row checked (a bad count's error names its row)."""
     tokens = {}
     for key, out in (("ContextTokens", "input_tokens"), ("GeneratedTokens", "output_tokens")):
         col = names[key]
@@ -136,15 +157,7 @@ def load_azure_trace(path: str | os.PathLike, columns: Mapping[str, str] | None 
         s = raw[col].astype(str).str.strip()
         tokens[out] = nonnegative_numbers(s, lambda r, col=col: f"{path}: {_line(r)}, column {col!r}", integer=True,
                                           noun="token count", hi=MAX_TOKENS)
-
-    order = np.argsort(secs, kind="stable")
-    t_s = secs[order]
-    t_s = t_s - t_s[0]
-    df = pd.DataFrame(
-        {"t_s": t_s, "input_tokens": tokens["input_tokens"][order], "output_tokens": tokens["output_tokens"][order]}
-    )
-    df.attrs.update({"path": str(path), "start": start, "span_s": float(t_s[-1])})
-    return df
+    return tokens
 
 
 def azure_windows(df: pd.DataFrame, window_s: float, partial: bool = False) -> pd.DataFrame:

@@ -386,6 +386,31 @@ def build_demand(
         TraceError: naming the field, e.g. ``query_types[2].demand.rate.model: unknown ServeGen model 'm-huge'
             (known: ...)``.
     """
+    w, per_day, n_days = _check_arguments(query_types, window_s, n_days, seed)
+    ctx = _Ctx(window_s=w, base_dir=Path(base_dir) if base_dir is not None else None, traces={})
+    names, parsed = _parse_query_types(query_types, ctx)
+
+    wpd = int(round(per_day))
+    if n_days is not None:
+        n = int(n_days) * wpd
+    else:
+        lengths = [s.length for _, _, r, _, t in parsed for s in (r, t) if s.length is not None and not s.tile]
+        n = max(lengths) if lengths else DEFAULT_N_DAYS * wpd
+
+    rate, cv, filled, inp, out, sources = _fill_columns(parsed, n, int(seed), ctx)
+    try:
+        return DemandSeries(type_names=tuple(names), window_s=w, rate=rate, input_tokens=inp, output_tokens=out,
+                            day=np.arange(n) // wpd, cv=cv, filled=filled, splits=splits,
+                            meta={"sources": sources, "seed": int(seed), "n_days": n / wpd})
+    except TraceError as exc:
+        msg = str(exc)
+        if msg.startswith("DemandSeries.splits"):
+            msg = "splits" + msg[len("DemandSeries.splits") :]
+        raise TraceError(msg) from None
+
+
+def _check_arguments(query_types: Any, window_s: Any, n_days: Any, seed: Any) -> tuple[float, float, int | None]:
+    """build_demand's scalar arguments checked: (window length, windows per day, n_days as int or None)."""
     if isinstance(window_s, bool):
         raise TraceError(f"window_s: expected a number of seconds, got {window_s!r}")
     try:
@@ -407,8 +432,11 @@ def build_demand(
         raise TraceError(f"query_types: expected a list of query types, got {type(query_types).__name__}")
     if len(query_types) == 0:
         raise TraceError("query_types: at least one query type is required")
+    return w, per_day, n_days
 
-    ctx = _Ctx(window_s=w, base_dir=Path(base_dir) if base_dir is not None else None, traces={})
+
+def _parse_query_types(query_types: Sequence[Mapping[str, Any]], ctx: _Ctx) -> tuple[list[str], list[tuple]]:
+    """Names and parsed (name, path, rate source, rate post-processing, token source) of every query type."""
     names: list[str] = []
     parsed = []
     for i, qt in enumerate(query_types):
@@ -427,14 +455,12 @@ def build_demand(
         rate_src, post = _rate_source(demand["rate"], f"{p}.demand.rate", ctx)
         tok_src = _token_source(demand["tokens"], f"{p}.demand.tokens", ctx)
         parsed.append((name, p, rate_src, post, tok_src))
+    return names, parsed
 
-    wpd = int(round(per_day))
-    if n_days is not None:
-        n = int(n_days) * wpd
-    else:
-        lengths = [s.length for _, _, r, _, t in parsed for s in (r, t) if s.length is not None and not s.tile]
-        n = max(lengths) if lengths else DEFAULT_N_DAYS * wpd
 
+def _fill_columns(parsed: list[tuple], n: int, seed: int, ctx: _Ctx) -> tuple:
+    """(rate, cv, filled, input tokens, output tokens, sources) over ``n`` windows, one column per query type,
+    each type with its own generator and volatility streams (seeded by (seed, type index))."""
     I = len(parsed)
     rate = np.empty((n, I))
     cv = np.empty((n, I))
@@ -443,8 +469,8 @@ def build_demand(
     out = np.empty((n, I))
     sources: dict[str, dict[str, str]] = {}
     for i, (name, p, rate_src, post, tok_src) in enumerate(parsed):
-        gen_rng = np.random.default_rng([int(seed), i, 0])
-        vol_rng = np.random.default_rng([int(seed), i, 1])
+        gen_rng = np.random.default_rng([seed, i, 0])
+        vol_rng = np.random.default_rng([seed, i, 1])
         arr = rate_src.fit(n, name, f"{p}.demand.rate", ctx, gen_rng)
         r = np.asarray(arr["rate"], dtype=np.float64)
         if post["mean_rps"] is not None:
@@ -462,22 +488,4 @@ def build_demand(
         inp[:, i] = tok["input"]
         out[:, i] = tok["output"]
         sources[name] = {"rate": rate_src.label, "tokens": tok_src.label}
-
-    try:
-        return DemandSeries(
-            type_names=tuple(names),
-            window_s=w,
-            rate=rate,
-            input_tokens=inp,
-            output_tokens=out,
-            day=np.arange(n) // wpd,
-            cv=cv,
-            filled=filled,
-            splits=splits,
-            meta={"sources": sources, "seed": int(seed), "n_days": n / wpd},
-        )
-    except TraceError as exc:
-        msg = str(exc)
-        if msg.startswith("DemandSeries.splits"):
-            msg = "splits" + msg[len("DemandSeries.splits") :]
-        raise TraceError(msg) from None
+    return rate, cv, filled, inp, out, sources

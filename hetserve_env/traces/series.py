@@ -63,6 +63,98 @@ def _as_2d(name: str, value: Any, dtype: Any) -> np.ndarray:
     return arr
 
 
+def _type_names(type_names: Any) -> tuple[str, ...]:
+    """The query type names as a tuple: non-empty, distinct, non-empty strings."""
+    if isinstance(type_names, str):
+        raise TraceError("DemandSeries.type_names: expected a sequence of names, got a single string")
+    names = tuple(type_names)
+    if not names:
+        raise TraceError("DemandSeries.type_names: at least one query type is required")
+    for n in names:
+        if not isinstance(n, str) or not n:
+            raise TraceError(f"DemandSeries.type_names: every name must be a non-empty string, got {n!r}")
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise TraceError(f"DemandSeries.type_names: duplicate names {dup}")
+    return names
+
+
+def _window_s(value: Any) -> float:
+    """The window length as a positive finite float."""
+    try:
+        window_s = float(value)
+    except (TypeError, ValueError):
+        raise TraceError(f"DemandSeries.window_s: expected a number, got {value!r}") from None
+    if not np.isfinite(window_s) or window_s <= 0:
+        raise TraceError(f"DemandSeries.window_s: must be > 0, got {value!r}")
+    return window_s
+
+
+def _demand_arrays(values: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """rate, input_tokens, output_tokens and (if given) cv as (T, I) float64 arrays: finite, >= 0, one column
+    per type, the same number of windows (at least one)."""
+    n_types = len(names)
+    arrays = {}
+    for name, value in values.items():
+        if value is None:
+            if name == "cv":
+                continue
+            raise TraceError(f"DemandSeries.{name}: required")
+        arr = _as_2d(name, value, np.float64)
+        if arr.shape[1] != n_types:
+            raise TraceError(
+                f"DemandSeries.{name}: has {arr.shape[1]} columns but there are {n_types} type_names {names}"
+            )
+        if np.isnan(arr).any():
+            t, i = np.argwhere(np.isnan(arr))[0]
+            raise TraceError(f"DemandSeries.{name}: NaN at window {t}, type {names[i]!r}")
+        if not np.isfinite(arr).all():
+            t, i = np.argwhere(~np.isfinite(arr))[0]
+            raise TraceError(f"DemandSeries.{name}: infinite value at window {t}, type {names[i]!r}")
+        if (arr < 0).any():
+            t, i = np.argwhere(arr < 0)[0]
+            raise TraceError(f"DemandSeries.{name}: negative value {arr[t, i]!r} at window {t}, type {names[i]!r}")
+        arrays[name] = arr
+    n_windows = arrays["rate"].shape[0]
+    if n_windows == 0:
+        raise TraceError("DemandSeries.rate: the series has no windows")
+    for name, arr in arrays.items():
+        if arr.shape[0] != n_windows:
+            raise TraceError(f"DemandSeries.{name}: has {arr.shape[0]} windows but rate has {n_windows}")
+    return arrays
+
+
+def _filled(value: Any, shape: tuple[int, int]) -> np.ndarray:
+    """The gap-filled flags as a bool array of the rate's shape (0/1 integers accepted)."""
+    filled = np.array(value, copy=True)
+    if filled.dtype != np.bool_:
+        if filled.dtype.kind not in "biu" or not np.isin(filled, (0, 1)).all():
+            raise TraceError(f"DemandSeries.filled: expected booleans, got dtype {filled.dtype}")
+        filled = filled.astype(bool)
+    if filled.shape != shape:
+        raise TraceError(f"DemandSeries.filled: shape {filled.shape} does not match rate shape {shape}")
+    return filled
+
+
+def _days(value: Any, n_windows: int) -> np.ndarray:
+    """The day of each window as int64: integers >= 0, non-decreasing, one per window."""
+    day = np.array(value, copy=True)
+    if day.ndim != 1 or day.shape[0] != n_windows:
+        raise TraceError(f"DemandSeries.day: expected shape ({n_windows},), got {day.shape}")
+    if day.dtype.kind == "f":
+        if not np.isfinite(day).all() or not np.array_equal(day, np.round(day)):
+            raise TraceError("DemandSeries.day: day indices must be integers")
+    elif day.dtype.kind not in "iu":
+        raise TraceError(f"DemandSeries.day: expected integer day indices, got dtype {day.dtype}")
+    day = day.astype(np.int64)
+    if (day < 0).any():
+        raise TraceError(f"DemandSeries.day: negative day index {int(day[day < 0][0])}")
+    if (np.diff(day) < 0).any():
+        t = int(np.argmax(np.diff(day) < 0)) + 1
+        raise TraceError(f"DemandSeries.day: must be non-decreasing (chronological); drops at window {t}")
+    return day
+
+
 @dataclass(eq=False)
 class DemandSeries:
     """Demand per planning window and query type.
@@ -97,84 +189,17 @@ class DemandSeries:
 
     # ------------------------------------------------------------------ validation
     def __post_init__(self) -> None:
-        if isinstance(self.type_names, str):
-            raise TraceError("DemandSeries.type_names: expected a sequence of names, got a single string")
-        names = tuple(self.type_names)
-        if not names:
-            raise TraceError("DemandSeries.type_names: at least one query type is required")
-        for n in names:
-            if not isinstance(n, str) or not n:
-                raise TraceError(f"DemandSeries.type_names: every name must be a non-empty string, got {n!r}")
-        if len(set(names)) != len(names):
-            dup = sorted({n for n in names if names.count(n) > 1})
-            raise TraceError(f"DemandSeries.type_names: duplicate names {dup}")
+        names = _type_names(self.type_names)
         self.type_names = names
-
-        try:
-            window_s = float(self.window_s)
-        except (TypeError, ValueError):
-            raise TraceError(f"DemandSeries.window_s: expected a number, got {self.window_s!r}") from None
-        if not np.isfinite(window_s) or window_s <= 0:
-            raise TraceError(f"DemandSeries.window_s: must be > 0, got {self.window_s!r}")
-        self.window_s = window_s
-
-        n_types = len(names)
-        arrays = {}
-        for name in ("rate", "input_tokens", "output_tokens", "cv"):
-            value = getattr(self, name)
-            if value is None:
-                if name == "cv":
-                    continue
-                raise TraceError(f"DemandSeries.{name}: required")
-            arr = _as_2d(name, value, np.float64)
-            if arr.shape[1] != n_types:
-                raise TraceError(
-                    f"DemandSeries.{name}: has {arr.shape[1]} columns but there are {n_types} type_names {names}"
-                )
-            if np.isnan(arr).any():
-                t, i = np.argwhere(np.isnan(arr))[0]
-                raise TraceError(f"DemandSeries.{name}: NaN at window {t}, type {names[i]!r}")
-            if not np.isfinite(arr).all():
-                t, i = np.argwhere(~np.isfinite(arr))[0]
-                raise TraceError(f"DemandSeries.{name}: infinite value at window {t}, type {names[i]!r}")
-            if (arr < 0).any():
-                t, i = np.argwhere(arr < 0)[0]
-                raise TraceError(f"DemandSeries.{name}: negative value {arr[t, i]!r} at window {t}, type {names[i]!r}")
-            arrays[name] = arr
+        self.window_s = _window_s(self.window_s)
+        fields = ("rate", "input_tokens", "output_tokens", "cv")
+        arrays = _demand_arrays({name: getattr(self, name) for name in fields}, names)
         n_windows = arrays["rate"].shape[0]
-        if n_windows == 0:
-            raise TraceError("DemandSeries.rate: the series has no windows")
         for name, arr in arrays.items():
-            if arr.shape[0] != n_windows:
-                raise TraceError(f"DemandSeries.{name}: has {arr.shape[0]} windows but rate has {n_windows}")
             setattr(self, name, arr)
-
         if self.filled is not None:
-            filled = np.array(self.filled, copy=True)
-            if filled.dtype != np.bool_:
-                if filled.dtype.kind not in "biu" or not np.isin(filled, (0, 1)).all():
-                    raise TraceError(f"DemandSeries.filled: expected booleans, got dtype {filled.dtype}")
-                filled = filled.astype(bool)
-            if filled.shape != (n_windows, n_types):
-                raise TraceError(
-                    f"DemandSeries.filled: shape {filled.shape} does not match rate shape {(n_windows, n_types)}"
-                )
-            self.filled = filled
-
-        day = np.array(self.day, copy=True)
-        if day.ndim != 1 or day.shape[0] != n_windows:
-            raise TraceError(f"DemandSeries.day: expected shape ({n_windows},), got {day.shape}")
-        if day.dtype.kind == "f":
-            if not np.isfinite(day).all() or not np.array_equal(day, np.round(day)):
-                raise TraceError("DemandSeries.day: day indices must be integers")
-        elif day.dtype.kind not in "iu":
-            raise TraceError(f"DemandSeries.day: expected integer day indices, got dtype {day.dtype}")
-        day = day.astype(np.int64)
-        if (day < 0).any():
-            raise TraceError(f"DemandSeries.day: negative day index {int(day[day < 0][0])}")
-        if (np.diff(day) < 0).any():
-            t = int(np.argmax(np.diff(day) < 0)) + 1
-            raise TraceError(f"DemandSeries.day: must be non-decreasing (chronological); drops at window {t}")
+            self.filled = _filled(self.filled, (n_windows, len(names)))
+        day = _days(self.day, n_windows)
         self.day = day
 
         if self.splits is None:
