@@ -187,25 +187,29 @@ def make_env(env_id: str, split: str = "test", **kwargs: Any) -> gym.Env:
 
 def load_policy(spec: str, env: Any, *, milp_time_limit: float | None = None, headroom: float = 0.1,
                 cache: dict | None = None, seed: int = 0, name: str | None = None) -> Any:
-    """A policy from a name (``gh``, ``agh``, ``milp``, ``…-headroom``, ``…-oracle``, ``random``), the path
+    """A policy from a name (:func:`baselines.policies.policy_names`: ``gh``, ``agh``, ``milp``, ``…-headroom``,
+    ``…-oracle``, ``random``, …), the path
     of a saved model (``.zip``) or ``module:attr`` (see :func:`import_policy`)."""
-    from baselines.policies import POLICY_NAMES, make_policy
+    from baselines.policies import make_policy, policy_names, solver_policy_spec
 
     key = str(spec).lower()
-    if key in POLICY_NAMES or key == "random":
-        kw: dict[str, Any] = {"seed": seed} if key == "random" else {"cache": cache, "name": name}
-        if "headroom" in key:
-            kw["headroom"] = headroom
-        if key.startswith("milp") and milp_time_limit is not None:
-            kw["solve_options"] = {"time_limit": float(milp_time_limit)}
+    if key in policy_names():
+        solver = solver_policy_spec(key)
+        kw: dict[str, Any] = {"seed": seed} if key == "random" else {}
+        if solver is not None:
+            kw = {"cache": cache, "name": name}
+            if solver[1] == "headroom":
+                kw["headroom"] = headroom
+            if solver[0] == "milp" and milp_time_limit is not None:
+                kw["solve_options"] = {"time_limit": float(milp_time_limit)}
         return make_policy(key, env, **kw)
     p = Path(spec)
     if p.suffix == ".zip" or p.with_suffix(".zip").exists():
         return AgentPolicy(p, env, name=name)
     if ":" in str(spec):
         return import_policy(str(spec), env)
-    raise ValueError(f"unknown policy {spec!r}: give gh, agh, milp, agh-oracle, agh-headroom, random, a model "
-                     ".zip, or module:attr (your own class, docs/your-own.md)")
+    raise ValueError(f"unknown policy {spec!r}: give one of {', '.join(policy_names())}, a model .zip, or "
+                     "module:attr (your own class, docs/your-own.md)")
 
 
 def policy_env_kwargs(spec: str) -> dict[str, Any]:
