@@ -23,6 +23,10 @@ from .wrappers import TemplateSubset
 from .zoo_config import algo_class
 
 
+class PolicyImportError(ValueError):
+    """A user's ``module:attr`` policy cannot be imported or is not a policy (a user error: one line in the CLI)."""
+
+
 @runtime_checkable
 class Policy(Protocol):
     """What :func:`agents.evaluation.evaluate`, ``hetserve evaluate`` and ``hetserve compare`` need: SB3's
@@ -227,21 +231,21 @@ def import_policy(spec: str, env: Any) -> Any:
     ``predict``. The current directory is searched first, so ``my_policy.py`` next to you is found."""
     module, _, attr = spec.partition(":")
     if not module or not attr:
-        raise ValueError(f"policy {spec!r}: expected module:attr, e.g. my_policy:MyPolicy")
+        raise PolicyImportError(f"policy {spec!r}: expected module:attr, e.g. my_policy:MyPolicy")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         mod = importlib.import_module(module)
     except ImportError as exc:
-        raise ValueError(f"policy {spec!r}: cannot import module {module!r} ({exc})") from None
+        raise PolicyImportError(f"policy {spec!r}: cannot import module {module!r} ({exc})") from None
     obj = mod
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise ValueError(f"policy {spec!r}: module {module!r} has no attribute {attr!r}")
+            raise PolicyImportError(f"policy {spec!r}: module {module!r} has no attribute {attr!r}")
         obj = getattr(obj, part)
     policy = obj(env) if isinstance(obj, type) or not hasattr(obj, "predict") else obj
     if not isinstance(policy, Policy):
-        raise ValueError(f"policy {spec!r}: {type(policy).__name__} has no predict(observation, state=None, "
+        raise PolicyImportError(f"policy {spec!r}: {type(policy).__name__} has no predict(observation, state=None, "
                          "episode_start=None, deterministic=True) method")
     if not getattr(policy, "name", None):
         try:
@@ -251,5 +255,5 @@ def import_policy(spec: str, env: Any) -> Any:
     return policy
 
 
-__all__ = ["AgentPolicy", "Policy", "SCENARIO_ENV", "import_policy", "load_policy", "make_env", "policy_env_kwargs",
+__all__ = ["AgentPolicy", "Policy", "PolicyImportError", "SCENARIO_ENV", "import_policy", "load_policy", "make_env", "policy_env_kwargs",
            "read_record", "shipped_model"]

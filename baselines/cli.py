@@ -21,7 +21,12 @@ import numpy as np
 from hetserve_env.problem import Problem
 
 from . import Solution, solve
+from .solution import SolverError
 from .registry import get_solver, solver_names
+
+
+#: besides ValueError and FileNotFoundError, user errors of ``hetserve solve`` (one line, exit 2)
+USER_ERRORS = (SolverError,)
 
 
 def _positive_int(text: str) -> int:
