@@ -1,4 +1,4 @@
-"""Env wrappers the hyperparameter YAML files name and evaluation reuses (DESIGN §6).
+"""Env wrappers the hyperparameter YAML files name and evaluation reuses (docs/agents.md).
 
 * :class:`TemplateSubset`: the agent acts on K candidate templates of the D the scenario has (chosen from static
   scenario data; the rest stay at 0) and observes only their fleet components. It is a plain function of the
