@@ -9,8 +9,8 @@ import numpy as np
 
 from baselines import experiments as ex
 
-#: scaling methods and their labels (tables and figures)
-SCALING_METHODS = (("gh", "GH"), ("agh", "AGH"), ("agh-paper", "AGH (paper)"))
+#: scaling methods and their labels (tables and figures; labels from baselines.registry)
+SCALING_METHODS = tuple((m, ex.method_label(m)) for m in ("gh", "agh", "agh-paper"))
 
 
 def _plt():
