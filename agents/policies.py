@@ -18,6 +18,8 @@ from typing import Any, Protocol, runtime_checkable
 import gymnasium as gym
 import numpy as np
 
+from hetserve_env.registration import ENV_IDS
+
 from .paths import MODELS_DIR
 from .wrappers import TemplateSubset
 from .zoo_config import algo_class
@@ -40,11 +42,8 @@ class Policy(Protocol):
         ...
 
 
-SCENARIO_ENV = {
-    "default": "hetserve_env/HetServe-v0",
-    "small": "hetserve_env/HetServeSmall-v0",
-    "paper": "hetserve_env/HetServePaper-v0",
-}
+#: built-in scenario name -> its registered env id (read from the registration table, not repeated here)
+SCENARIO_ENV = {kw["scenario"]: env_id for env_id, kw in ENV_IDS.items()}
 
 #: the shipped model per env id (``agents/models/<name>.zip`` + ``.json``)
 SHIPPED_MODELS = {"hetserve_env/HetServe-v0": MODELS_DIR / "ppo_HetServe-v0.zip"}
