@@ -293,6 +293,14 @@ def register_policy(name: str, factory: Callable[..., Any], replace: bool = Fals
     _EXTRA_POLICIES[key] = factory
 
 
+def unregister_policy(name: str) -> None:
+    """Remove a policy added with :func:`register_policy` (``random`` stays)."""
+    key = str(name).lower()
+    if key == "random":
+        raise ValueError("'random' is a built-in policy and cannot be removed")
+    _EXTRA_POLICIES.pop(key, None)
+
+
 def policy_names() -> tuple[str, ...]:
     """Every env policy name: each per-window solver of :mod:`baselines.registry` as ``<name>``,
     ``<name>-headroom`` and ``<name>-oracle``, then ``random`` and the registered extras."""
@@ -330,4 +338,4 @@ def make_policy(spec: str, env: Any, **kwargs: Any) -> Any:
 
 
 __all__ = ["ESTIMATES", "MILP_STEP_OPTIONS", "RandomPolicy", "SolverPolicy", "make_policy", "policy_label",
-           "policy_names", "problem_key", "register_policy", "solver_policy_spec"]
+           "policy_names", "problem_key", "register_policy", "solver_policy_spec", "unregister_policy"]

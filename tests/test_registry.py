@@ -13,7 +13,8 @@ import pytest
 
 import baselines
 import hetserve_env  # noqa: F401  (registers the env ids)
-from baselines.policies import SolverPolicy, make_policy, policy_label, policy_names
+from baselines.policies import (RandomPolicy, SolverPolicy, make_policy, policy_label, policy_names,
+                                register_policy, unregister_policy)
 from baselines.registry import get_solver, register_solver, unregister_solver
 from baselines.solution import SolverError
 from hetserve_env.cli import main
@@ -77,6 +78,21 @@ def test_policy_table_makes_solver_policies_by_name():
     assert make_policy("agh-headroom", env, headroom=0.2).name == "AGH (headroom 20%)"
     with pytest.raises(ValueError, match="unknown policy"):
         make_policy("nope", env)
+
+
+def test_a_registered_policy_reaches_the_table_and_evaluate_help(capsys):
+    env = gym.make("hetserve_env/HetServeSmall-v0", split="test")
+    register_policy("lucky", lambda e: RandomPolicy(e, seed=7))
+    try:
+        assert "lucky" in policy_names() and isinstance(make_policy("lucky", env), RandomPolicy)
+        with pytest.raises(ValueError, match="already registered"):
+            register_policy("lucky", lambda e: None)
+        with pytest.raises(SystemExit):
+            main(["evaluate", "--help"])
+        assert "lucky" in capsys.readouterr().out
+    finally:
+        unregister_policy("lucky")
+    assert "lucky" not in policy_names()
 
 
 def test_scenario_replace_validates_and_derives():
