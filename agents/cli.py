@@ -128,9 +128,11 @@ def _train_defaults() -> dict[str, Any]:
 
 # ================================================================================================ evaluate
 def add_arguments_evaluate(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("policy", help="gh | agh | milp | gh-headroom | agh-headroom | agh-oracle | random | "
-                                       "path to a saved model (.zip) | module:attr (your own policy class or "
-                                       "factory, called with the env; the current directory is searched first)")
+    from baselines.policies import policy_names  # the policy table (solvers x estimates, random, registered)
+
+    parser.add_argument("policy", help=" | ".join(policy_names()) + " | path to a saved model (.zip) | module:attr "
+                                       "(your own policy class or factory, called with the env; the current "
+                                       "directory is searched first)")
     parser.add_argument("--env", default=None, help=f"env id (default: the model's, else {DEFAULT_ENV})")
     parser.add_argument("--scenario", default=None, help="scenario name or YAML path for the env (default: the env id's)")
     parser.add_argument("--split", default="test", choices=["train", "validation", "test"])

@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from baselines.experiments import COST_TERMS
+from hetserve_env.episodes import COST_PARTS
 from hetserve_env.runs import atomic_write, atomic_write_text, run_marker
 
 from .evaluation import evaluate, one_line, policy_notes, progress_bar, split_days, summarize, warm_up
@@ -247,7 +247,7 @@ def markdown_report(result: dict[str, Any]) -> str:
                       f"{rec.get('train_wall_s', 0) / 60:.1f} min wall / {rec.get('train_cpu_s', 0) / 60:.1f} min CPU; "
                       f"command `{rec.get('command')}`."]
     lines += ["", "Cost breakdown (mean $ per episode):", ""]
-    cols = ["policy", *[f"{k}_usd" for k in COST_TERMS]]
+    cols = ["policy", *[f"{k}_usd" for k in COST_PARTS]]
     bd = table[cols].copy()
     lines.append("| " + " | ".join(c.replace("_usd", "") for c in cols) + " |")
     lines.append("|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|")
@@ -308,10 +308,6 @@ def plot_compare(result: dict[str, Any], path: str | Path, trace_day: int | None
     fig.suptitle(f"hetserve compare — {result['env_id']}, {result['split']} days {result['days']}")
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-__all__ = ["AgentPolicy", "Episode", "SCENARIO_ENV", "compare", "evaluate", "format_table", "gap_summary",
-           "headroom_gaps", "load_policy", "make_env", "read_record", "run_episode", "shipped_model", "split_days", "summarize"]
 
 
 __all__ = ["COMPARE_HEADROOM", "DEFAULT_POLICIES", "compare", "format_table", "gap_summary", "headroom_gaps",

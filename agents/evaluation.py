@@ -20,10 +20,6 @@ and reading its ``info``:
 
 from __future__ import annotations
 
-
-from __future__ import annotations
-
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -31,7 +27,7 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 
-from baselines.experiments import COST_TERMS
+from hetserve_env.episodes import COST_PARTS, policy_act, run_episode
 
 from .policies import (SCENARIO_ENV, AgentPolicy, Policy, import_policy, load_policy, make_env,  # noqa: F401
                        policy_env_kwargs, read_record, shipped_model)
@@ -61,56 +57,38 @@ class Episode:
         return d
 
 
-def run_episode(policy: Any, env: gym.Env, day: int, seed: int | None = None,
-                on_step: Callable[[], None] | None = None) -> Episode:
-    """Run one deterministic episode of ``policy`` on ``env`` starting at ``day`` (``on_step`` after each step)."""
-    obs, info = env.reset(seed=seed, options={"day": int(day)})
-    base = env.unwrapped
-    hours = base.window_s / 3600.0
-    times = getattr(policy, "decision_times", None)
+def score_episode(policy: Any, env: gym.Env, day: int, seed: int | None = None,
+                  on_step: Callable[[], None] | None = None) -> Episode:
+    """One deterministic episode of ``policy`` on ``env`` from ``day`` (:func:`hetserve_env.episodes.run_episode`),
+    with its metrics and per-step trace (``on_step`` after each step)."""
+    log = run_episode(env, policy_act(policy), day, seed, on_step=on_step)
+    hours = env.unwrapped.window_s / 3600.0
     rows = []
-    terms = dict.fromkeys(COST_TERMS, 0.0)
-    reward_sum = 0.0
-    clipped = 0
-    t = 0
-    while True:
-        n_before = len(times) if times is not None else 0
-        t0 = time.perf_counter()
-        action, _ = policy.predict(obs, deterministic=True)
-        wall = time.perf_counter() - t0
-        dt = times[-1] if times is not None and len(times) > n_before else wall
-        obs, reward, terminated, truncated, info = env.step(action)
-        reward_sum += float(reward)
+    for t, (info, dt) in enumerate(zip(log.infos, log.decision_s)):
         c = info["cost"]
-        for k in COST_TERMS:
-            terms[k] += float(c.get(k, 0.0))
-        demand = float(np.sum(info["demand"]))
-        gpus = float(sum(info["gpus_by_type"].values()))
-        clipped += bool(info["clipped"])
         rows.append({
-            "step": t, "window": info["window"], "demand_rps": demand, "served_rps": info["served_rate"],
-            "unmet_rps": info["unmet_rate"], "slo": info["slo_attainment"]["overall"], "cost_usd": float(c["total"]),
+            "step": t, "window": info["window"], "demand_rps": float(np.sum(info["demand"])),
+            "served_rps": info["served_rate"], "unmet_rps": info["unmet_rate"],
+            "slo": info["slo_attainment"]["overall"], "cost_usd": float(c["total"]),
             "rental_usd": float(c["rental"] + c["cold_start"]),
             "penalty_usd": float(c["unmet_penalty"] + c["delay_penalty"] + c["error_penalty"] + c["clip_penalty"]),
-            "gpus": gpus, "replicas": int(np.sum(info["replicas"])), "decision_ms": dt * 1e3,
-            "clipped": bool(info["clipped"]),
+            "gpus": float(sum(info["gpus_by_type"].values())), "replicas": int(np.sum(info["replicas"])),
+            "decision_ms": dt * 1e3, "clipped": bool(info["clipped"]),
         })
-        t += 1
-        if on_step is not None:
-            on_step()
-        if terminated or truncated:
-            break
     tr = pd.DataFrame(rows)
     dem = tr["demand_rps"].to_numpy()
     tot = dem.sum()
+    reward_sum = 0.0
+    for r in log.rewards:
+        reward_sum += r
     return Episode(
-        policy=getattr(policy, "name", type(policy).__name__), day=int(day), steps=t,
+        policy=getattr(policy, "name", type(policy).__name__), day=int(day), steps=log.steps,
         cost=float(tr["cost_usd"].sum()),
         slo_pct=100.0 * float((tr["slo"].to_numpy() * dem).sum() / tot) if tot > 0 else 100.0,
         unmet_pct=100.0 * float(tr["unmet_rps"].sum() / tot) if tot > 0 else 0.0,
         gpu_hours=float(tr["gpus"].sum() * hours),
         decision_ms=float(tr["decision_ms"].mean()),
-        reward=reward_sum, breakdown=terms, clipped_steps=clipped, trace=tr,
+        reward=reward_sum, breakdown=log.cost_parts(), clipped_steps=int(tr["clipped"].sum()), trace=tr,
     )
 
 
@@ -137,7 +115,7 @@ def evaluate(policy: Any, env: gym.Env, days: Sequence[int], progress: Callable[
     for k, d in enumerate(days):
         if bar is not None:
             bar.set_postfix_str(f"{getattr(policy, 'name', type(policy).__name__)}, day {d}", refresh=False)
-        ep = run_episode(policy, env, d, seed=k, on_step=None if bar is None else bar.update)
+        ep = score_episode(policy, env, d, seed=k, on_step=None if bar is None else bar.update)
         out.append(ep)
         if progress:
             progress(f"  {ep.policy}: day {d}: ${ep.cost:,.2f}, SLO {ep.slo_pct:.2f}%, unmet {ep.unmet_pct:.2f}%, "
@@ -187,7 +165,7 @@ def summarize(episodes: Sequence[Episode], name: str | None = None, notes: str =
         "gpu_hours": float(np.mean([e.gpu_hours for e in episodes])),
         "decision_ms_per_step": float(np.mean([e.decision_ms for e in episodes])),
         "mean_reward": float(np.mean([e.reward for e in episodes])),
-        **{f"{k}_usd": float(np.mean([e.breakdown[k] for e in episodes])) for k in COST_TERMS},
+        **{f"{k}_usd": float(np.mean([e.breakdown[k] for e in episodes])) for k in COST_PARTS},
         "clipped_steps": int(sum(e.clipped_steps for e in episodes)),
         "notes": notes,
     }
@@ -258,5 +236,5 @@ def score_policy(policy: Any, env: str | gym.Env = "hetserve_env/HetServe-v0", s
             e.close()
 
 
-__all__ = ["Episode", "evaluate", "one_line", "policy_notes", "progress_bar", "run_episode", "score_policy",
+__all__ = ["Episode", "evaluate", "one_line", "policy_notes", "progress_bar", "score_episode", "score_policy",
            "split_days", "summarize", "warm_up"]

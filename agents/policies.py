@@ -18,9 +18,15 @@ from typing import Any, Protocol, runtime_checkable
 import gymnasium as gym
 import numpy as np
 
+from hetserve_env.registration import ENV_IDS
+
 from .paths import MODELS_DIR
 from .wrappers import TemplateSubset
 from .zoo_config import algo_class
+
+
+class PolicyImportError(ValueError):
+    """A user's ``module:attr`` policy cannot be imported or is not a policy (a user error: one line in the CLI)."""
 
 
 @runtime_checkable
@@ -36,11 +42,8 @@ class Policy(Protocol):
         ...
 
 
-SCENARIO_ENV = {
-    "default": "hetserve_env/HetServe-v0",
-    "small": "hetserve_env/HetServeSmall-v0",
-    "paper": "hetserve_env/HetServePaper-v0",
-}
+#: built-in scenario name -> its registered env id (read from the registration table, not repeated here)
+SCENARIO_ENV = {kw["scenario"]: env_id for env_id, kw in ENV_IDS.items()}
 
 #: the shipped model per env id (``agents/models/<name>.zip`` + ``.json``)
 SHIPPED_MODELS = {"hetserve_env/HetServe-v0": MODELS_DIR / "ppo_HetServe-v0.zip"}
@@ -187,25 +190,29 @@ def make_env(env_id: str, split: str = "test", **kwargs: Any) -> gym.Env:
 
 def load_policy(spec: str, env: Any, *, milp_time_limit: float | None = None, headroom: float = 0.1,
                 cache: dict | None = None, seed: int = 0, name: str | None = None) -> Any:
-    """A policy from a name (``gh``, ``agh``, ``milp``, ``…-headroom``, ``…-oracle``, ``random``), the path
+    """A policy from a name (:func:`baselines.policies.policy_names`: ``gh``, ``agh``, ``milp``, ``…-headroom``,
+    ``…-oracle``, ``random``, …), the path
     of a saved model (``.zip``) or ``module:attr`` (see :func:`import_policy`)."""
-    from baselines.policies import POLICY_NAMES, make_policy
+    from baselines.policies import make_policy, policy_names, solver_policy_spec
 
     key = str(spec).lower()
-    if key in POLICY_NAMES or key == "random":
-        kw: dict[str, Any] = {"seed": seed} if key == "random" else {"cache": cache, "name": name}
-        if "headroom" in key:
-            kw["headroom"] = headroom
-        if key.startswith("milp") and milp_time_limit is not None:
-            kw["solve_options"] = {"time_limit": float(milp_time_limit)}
+    if key in policy_names():
+        solver = solver_policy_spec(key)
+        kw: dict[str, Any] = {"seed": seed} if key == "random" else {}
+        if solver is not None:
+            kw = {"cache": cache, "name": name}
+            if solver[1] == "headroom":
+                kw["headroom"] = headroom
+            if solver[0] == "milp" and milp_time_limit is not None:
+                kw["solve_options"] = {"time_limit": float(milp_time_limit)}
         return make_policy(key, env, **kw)
     p = Path(spec)
     if p.suffix == ".zip" or p.with_suffix(".zip").exists():
         return AgentPolicy(p, env, name=name)
     if ":" in str(spec):
         return import_policy(str(spec), env)
-    raise ValueError(f"unknown policy {spec!r}: give gh, agh, milp, agh-oracle, agh-headroom, random, a model "
-                     ".zip, or module:attr (your own class, docs/your-own.md)")
+    raise ValueError(f"unknown policy {spec!r}: give one of {', '.join(policy_names())}, a model .zip, or "
+                     "module:attr (your own class, docs/your-own.md)")
 
 
 def policy_env_kwargs(spec: str) -> dict[str, Any]:
@@ -223,21 +230,21 @@ def import_policy(spec: str, env: Any) -> Any:
     ``predict``. The current directory is searched first, so ``my_policy.py`` next to you is found."""
     module, _, attr = spec.partition(":")
     if not module or not attr:
-        raise ValueError(f"policy {spec!r}: expected module:attr, e.g. my_policy:MyPolicy")
+        raise PolicyImportError(f"policy {spec!r}: expected module:attr, e.g. my_policy:MyPolicy")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         mod = importlib.import_module(module)
     except ImportError as exc:
-        raise ValueError(f"policy {spec!r}: cannot import module {module!r} ({exc})") from None
+        raise PolicyImportError(f"policy {spec!r}: cannot import module {module!r} ({exc})") from None
     obj = mod
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise ValueError(f"policy {spec!r}: module {module!r} has no attribute {attr!r}")
+            raise PolicyImportError(f"policy {spec!r}: module {module!r} has no attribute {attr!r}")
         obj = getattr(obj, part)
     policy = obj(env) if isinstance(obj, type) or not hasattr(obj, "predict") else obj
     if not isinstance(policy, Policy):
-        raise ValueError(f"policy {spec!r}: {type(policy).__name__} has no predict(observation, state=None, "
+        raise PolicyImportError(f"policy {spec!r}: {type(policy).__name__} has no predict(observation, state=None, "
                          "episode_start=None, deterministic=True) method")
     if not getattr(policy, "name", None):
         try:
@@ -247,5 +254,5 @@ def import_policy(spec: str, env: Any) -> Any:
     return policy
 
 
-__all__ = ["AgentPolicy", "Policy", "SCENARIO_ENV", "import_policy", "load_policy", "make_env", "policy_env_kwargs",
+__all__ = ["AgentPolicy", "Policy", "PolicyImportError", "SCENARIO_ENV", "import_policy", "load_policy", "make_env", "policy_env_kwargs",
            "read_record", "shipped_model"]

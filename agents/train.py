@@ -1,4 +1,4 @@
-"""Train PPO, A2C or MaskablePPO on a hetserve environment (DESIGN §6).
+"""Train PPO, A2C or MaskablePPO on a hetserve environment (docs/agents.md, "Training").
 
 Hyperparameters live in RL Zoo YAML files (``agents/hyperparams/<algo>.yml``, top-level key = env id), so the
 same file drives :func:`train` (``hetserve train``) and ``python -m rl_zoo3.train --algo ppo --env

@@ -12,24 +12,26 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from hetserve_env.problem import Problem
 
+from .registry import get_solver, register_solver, solver_names
 from .solution import Solution, SolverError
 
-METHODS = ("gh", "agh", "milp")
 
-_GH_OPTIONS = {"m1", "m2", "m3", "explain"}
-_AGH_OPTIONS = _GH_OPTIONS | {"starts", "random_starts", "seed", "local_search", "consolidation", "time_budget_s",
-                              "lp_start"}
-_MILP_OPTIONS = {"solver", "time_limit", "gap", "warm_start", "msg", "threads"}
-OPTIONS = {"gh": _GH_OPTIONS, "agh": _AGH_OPTIONS, "milp": _MILP_OPTIONS}
+def __getattr__(name: str) -> Any:
+    """``METHODS`` and ``OPTIONS``: live views of :mod:`baselines.registry` (a solver added later shows)."""
+    if name == "METHODS":
+        return solver_names()
+    if name == "OPTIONS":
+        return {m: set(get_solver(m).options()) for m in solver_names()}
+    raise AttributeError(f"module 'baselines' has no attribute {name!r}")
 
 
 def solve(problem: Problem, method: str = "agh", **options: Any) -> Solution:
-    """Solve ``problem`` with ``method``: ``"gh"``, ``"agh"`` or ``"milp"``.
+    """Solve ``problem`` with ``method``: ``"gh"``, ``"agh"``, ``"milp"`` or a solver added with
+    :func:`baselines.registry.register_solver`.
 
     Options — GH: ``m1=True, m2=True, m3=True`` (the three mechanisms; switch off for the ablation),
     ``explain=False`` (one log line per decision). AGH: those plus
@@ -47,38 +49,17 @@ def solve(problem: Problem, method: str = "agh", **options: Any) -> Solution:
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"solve() needs a hetserve_env.problem.Problem, got {type(problem).__name__}")
-    m = str(method).lower()
-    if m not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
-    unknown = sorted(set(options) - OPTIONS[m])
+    spec = get_solver(method)
+    unknown = sorted(set(options) - spec.options())
     if unknown:
-        raise TypeError(f"solve(method={m!r}) got unknown option(s) {unknown}; valid: {sorted(OPTIONS[m])}")
-    if m == "gh":
-        from .gh import solve_gh
-
-        return solve_gh(problem, **options)
-    if m == "agh":
-        from .agh import solve_agh
-
-        return solve_agh(problem, **options)
-    from .milp import solve_milp  # PuLP is imported here, not at package import
-
-    return solve_milp(problem, **options)
+        raise TypeError(f"solve(method={spec.name!r}) got unknown option(s) {unknown}; valid: {sorted(spec.options())}")
+    return spec.function()(problem, **options)
 
 
 def default_options(method: str) -> dict[str, Any]:
     """The default value of every option of ``method`` (for docs and the CLI)."""
-    m = str(method).lower()
-    if m not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
-    if m == "gh":
-        from .gh import solve_gh as fn
-    elif m == "agh":
-        from .agh import solve_agh as fn
-    else:
-        from .milp import solve_milp as fn
-    sig = inspect.signature(fn)
-    return {k: v.default for k, v in sig.parameters.items() if k in OPTIONS[m]}
+    return get_solver(method).defaults()
 
 
-__all__ = ["METHODS", "OPTIONS", "Solution", "SolverError", "default_options", "solve"]
+__all__ = ["METHODS", "OPTIONS", "Solution", "SolverError", "default_options", "register_solver", "solve",
+           "solver_names"]

@@ -1,4 +1,4 @@
-"""Adaptive Greedy Heuristic (AGH): GH + multi-start + relocate local search + GPU consolidation (DESIGN §3).
+"""Adaptive Greedy Heuristic (AGH): GH + multi-start + relocate local search + GPU consolidation (docs/solvers.md §4).
 
 Stage 1 — **multi-start construction.** GH's construction (coverage phase + main phase with M1/M2/M3) from
 several type orderings: GH's own (descending load) always first, then ``starts`` — "slo" (tightest delay SLO

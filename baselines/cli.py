@@ -21,6 +21,12 @@ import numpy as np
 from hetserve_env.problem import Problem
 
 from . import Solution, solve
+from .solution import SolverError
+from .registry import get_solver, solver_names
+
+
+#: besides ValueError and FileNotFoundError, user errors of ``hetserve solve`` (one line, exit 2)
+USER_ERRORS = (SolverError,)
 
 
 def _positive_int(text: str) -> int:
@@ -35,16 +41,21 @@ def _positive_int(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``hetserve solve``: methods from :mod:`baselines.registry`; a solver option left out is not
+    passed, so the solver's own default applies (:func:`baselines.default_options`; PuLP is not imported
+    to read them)."""
     parser.add_argument("target", metavar="TARGET",
                         help="scenario name or YAML path, Problem JSON path, or instance spec like instance:20x20x20:seed=1")
-    parser.add_argument("--method", choices=("gh", "agh", "milp"), default="agh", help="solver (default: agh)")
-    parser.add_argument("--solver", choices=("cbc", "highs"), default="cbc", help="MILP solver (default: cbc)")
-    parser.add_argument("--time-limit", type=float, default=600.0, metavar="S", help="MILP time limit in seconds (default 600)")
-    parser.add_argument("--gap", type=float, default=1e-4, metavar="G", help="MILP relative gap (default 1e-4)")
+    parser.add_argument("--method", choices=solver_names(), default="agh",
+                        help=f"solver: {', '.join(solver_names())} (default: agh)")
+    parser.add_argument("--solver", choices=("cbc", "highs"), default=None, help="MILP solver (default: the MILP's own)")
+    parser.add_argument("--time-limit", type=float, default=None, metavar="S",
+                        help="MILP time limit in seconds (default: the MILP's own)")
+    parser.add_argument("--gap", type=float, default=None, metavar="G", help="MILP relative gap (default: the MILP's own)")
     parser.add_argument("--no-warm-start", action="store_true", help="MILP: do not start from AGH's allocation")
     parser.add_argument("--window", type=int, default=None, metavar="K",
                         help="scenario window to solve (default: the static peak problem)")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="AGH seed (random starts)")
+    parser.add_argument("--seed", type=int, default=None, metavar="S", help="AGH seed (random starts; default: AGH's own)")
     parser.add_argument("--out", default=None, metavar="FILE", help="write the allocation and solution metadata as JSON")
     parser.add_argument("--explain", action="store_true", help="print the decision log (GH/AGH)")
     parser.add_argument("--max-rows", type=_positive_int, default=40, metavar="N", help="rows shown per table (default 40)")
@@ -75,13 +86,12 @@ def load_target(target: str, window: int | None = None) -> Problem:
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
-    if args.method == "milp":
-        return {"solver": args.solver, "time_limit": args.time_limit, "gap": args.gap,
-                "warm_start": not args.no_warm_start}
-    opts: dict[str, Any] = {"explain": bool(args.explain)}
-    if args.method == "agh":
-        opts["seed"] = args.seed
-    return opts
+    """The flags given that the chosen solver takes (by its option names); the rest keep the solver's defaults."""
+    given = {"solver": args.solver, "time_limit": args.time_limit, "gap": args.gap,
+             "warm_start": False if args.no_warm_start else None, "explain": True if args.explain else None,
+             "seed": args.seed}
+    accepted = get_solver(args.method).options()
+    return {k: v for k, v in given.items() if k in accepted and v is not None}
 
 
 def _table(header: list[str], rows: list[list[str]], right: set[int] | None = None) -> str:

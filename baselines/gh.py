@@ -1,4 +1,4 @@
-"""Greedy Heuristic (GH): a single constructive pass (DESIGN §3).
+"""Greedy Heuristic (GH): a single constructive pass (docs/solvers.md §3).
 
 Steps
 1. **M1 parallelism-aware filtering.** For every (query type i, model, tier) keep the cheapest (TP, PP)

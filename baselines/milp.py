@@ -1,4 +1,4 @@
-"""The exact MILP of DESIGN §2 in PuLP; CBC (default) or HiGHS.
+"""The exact MILP (docs/solvers.md §2) in PuLP; CBC (default) or HiGHS.
 
 Variables: R_d ∈ {0..maxR_d} integer replicas (maxR from ``problem.max_replicas()``); x_id ∈ [0, 1] only where
 μ_id > 0 (elsewhere fixed to 0 by omission); u_i ∈ [0, ζ_i]; z_a ∈ {0, 1} per weight artifact.

@@ -6,8 +6,9 @@ and maps the plan onto the environment's action (``env.action_from_replicas``):
 * ``estimate="reactive"`` (default, the fair comparison): the last observed window's realised demand
   (``env.last_window_problem()``), i.e. what an operator knows when deciding the next window;
 * ``estimate="headroom"``: the same, with every rate multiplied by ``1 + headroom``;
-* ``estimate="oracle"``: the *true next window* (``env.next_window_problem()``). No real policy knows it, so its
-  results are an **upper bound** and are labelled "(oracle, upper bound)" everywhere they appear.
+* ``estimate="oracle"``: the *true next window* (``env.next_window_problem()``). No real policy knows it; it is
+  labelled "(next-window oracle)" everywhere it appears. It is not a bound on the best achievable cost (it
+  still re-plans each window from scratch, blind to cold starts).
 
 ``predict(obs, state=None, episode_start=None, deterministic=True) -> (actions, state)`` behaves like
 ``model.predict``, so :func:`stable_baselines3.common.evaluation.evaluate_policy` scores a solver exactly as it
@@ -51,7 +52,8 @@ import numpy as np
 
 from hetserve_env.problem import Problem
 
-from . import METHODS, solve
+from . import solve
+from .registry import get_solver, solver_names
 from .solution import Solution
 
 ESTIMATES = ("reactive", "headroom", "oracle")
@@ -59,15 +61,12 @@ ESTIMATES = ("reactive", "headroom", "oracle")
 #: MILP defaults for per-step use: HiGHS, a per-window time limit and one thread (the MILP keeps its incumbent).
 MILP_STEP_OPTIONS: dict[str, Any] = {"solver": "highs", "time_limit": 10.0, "threads": 1}
 
-_DISPLAY = {"gh": "GH", "agh": "AGH", "milp": "MILP"}
-
-
 def policy_label(method: str, estimate: str = "reactive", headroom: float = 0.1) -> str:
     """The display name used in tables and plots, e.g. ``"AGH"``, ``"AGH (headroom 10%)"``,
-    ``"AGH (oracle, upper bound)"``."""
-    name = _DISPLAY.get(method, method.upper())
+    ``"AGH (next-window oracle)"`` (the solver's label from :mod:`baselines.registry`)."""
+    name = get_solver(method).label
     if estimate == "oracle":
-        return f"{name} (oracle, upper bound)"
+        return f"{name} (next-window oracle)"
     if estimate == "headroom":
         return f"{name} (headroom {headroom:.0%})"
     return name
@@ -116,10 +115,10 @@ class SolverPolicy:
     env:
         The environment the policy acts in: a Gymnasium env (wrapped or not) or an SB3 VecEnv.
     method:
-        ``"gh"``, ``"agh"`` or ``"milp"``.
+        A solver of :mod:`baselines.registry`: ``"gh"``, ``"agh"``, ``"milp"``, … .
     estimate:
         ``"reactive"`` (last observed window), ``"headroom"`` (last window × (1 + headroom)) or ``"oracle"``
-        (true next window: an upper bound).
+        (true next window: the next-window oracle).
     headroom:
         Relative margin for ``estimate="headroom"``.
     solve_options:
@@ -135,9 +134,7 @@ class SolverPolicy:
 
     def __init__(self, env: Any, method: str = "agh", estimate: str = "reactive", headroom: float = 0.1,
                  solve_options: Mapping[str, Any] | None = None, cache: dict | None = None, name: str | None = None) -> None:
-        method = str(method).lower()
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+        method = get_solver(method).name
         if estimate not in ESTIMATES:
             raise ValueError(f"estimate must be one of {list(ESTIMATES)}, got {estimate!r}")
         headroom = float(headroom)
@@ -284,31 +281,61 @@ class RandomPolicy:
         self.stats.clear()
 
 
-POLICY_NAMES: dict[str, Callable[..., Any]] = {
-    "gh": lambda env, **kw: SolverPolicy(env, "gh", **kw),
-    "agh": lambda env, **kw: SolverPolicy(env, "agh", **kw),
-    "milp": lambda env, **kw: SolverPolicy(env, "milp", **kw),
-    "gh-headroom": lambda env, **kw: SolverPolicy(env, "gh", estimate="headroom", **kw),
-    "agh-headroom": lambda env, **kw: SolverPolicy(env, "agh", estimate="headroom", **kw),
-    "gh-oracle": lambda env, **kw: SolverPolicy(env, "gh", estimate="oracle", **kw),
-    "agh-oracle": lambda env, **kw: SolverPolicy(env, "agh", estimate="oracle", **kw),
-    "milp-oracle": lambda env, **kw: SolverPolicy(env, "milp", estimate="oracle", **kw),
-}
+#: extra env policies by name (``random``, and any added with :func:`register_policy`): name -> factory(env)
+_EXTRA_POLICIES: dict[str, Callable[..., Any]] = {"random": lambda env, seed=0: RandomPolicy(env, seed=seed)}
+
+
+def register_policy(name: str, factory: Callable[..., Any], replace: bool = False) -> None:
+    """Add an env policy ``name`` made by ``factory(env)`` (``hetserve evaluate/compare`` find it by name)."""
+    key = str(name).lower()
+    if (key in _EXTRA_POLICIES or key in policy_names()) and not replace:
+        raise ValueError(f"policy {key!r} is already registered (pass replace=True to replace it)")
+    _EXTRA_POLICIES[key] = factory
+
+
+def unregister_policy(name: str) -> None:
+    """Remove a policy added with :func:`register_policy` (``random`` stays)."""
+    key = str(name).lower()
+    if key == "random":
+        raise ValueError("'random' is a built-in policy and cannot be removed")
+    _EXTRA_POLICIES.pop(key, None)
+
+
+def policy_names() -> tuple[str, ...]:
+    """Every env policy name: each per-window solver of :mod:`baselines.registry` as ``<name>``,
+    ``<name>-headroom`` and ``<name>-oracle``, then ``random`` and the registered extras."""
+    names = [f"{m}{suffix}" for m in solver_names() if get_solver(m).per_window
+             for suffix in ("", "-headroom", "-oracle")]
+    return tuple(names + [k for k in _EXTRA_POLICIES if k not in names])
+
+
+def solver_policy_spec(key: str) -> tuple[str, str] | None:
+    """``(method, estimate)`` of a solver policy name, None if ``key`` is not one."""
+    method, estimate = key, "reactive"
+    for suffix, est in (("-headroom", "headroom"), ("-oracle", "oracle")):
+        if key.endswith(suffix):
+            method, estimate = key[: -len(suffix)], est
+    if method in solver_names() and get_solver(method).per_window:
+        return method, estimate
+    return None
 
 
 def make_policy(spec: str, env: Any, **kwargs: Any) -> Any:
-    """A policy by name: ``gh``, ``agh``, ``milp``, their ``-headroom`` and ``-oracle`` variants, or ``random``.
+    """A policy by name (:func:`policy_names`): a solver, its ``-headroom`` and ``-oracle`` variants, ``random``.
 
     ``kwargs`` go to :class:`SolverPolicy` (``headroom``, ``solve_options``, ``cache``, ``name``) or, for
-    ``random``, ``seed``."""
+    ``random``, ``seed``; a policy added with :func:`register_policy` is made with ``factory(env)``."""
     key = str(spec).lower()
-    if key == "random":
-        return RandomPolicy(env, **{k: v for k, v in kwargs.items() if k == "seed"})
-    if key not in POLICY_NAMES:
-        raise ValueError(f"unknown policy {spec!r}; choose one of {sorted([*POLICY_NAMES, 'random'])}")
-    kwargs.pop("seed", None)
-    return POLICY_NAMES[key](env, **kwargs)
+    solver = solver_policy_spec(key)
+    if solver is not None:
+        kwargs.pop("seed", None)
+        return SolverPolicy(env, solver[0], estimate=solver[1], **kwargs)
+    if key in _EXTRA_POLICIES:
+        if key == "random":
+            return RandomPolicy(env, **{k: v for k, v in kwargs.items() if k == "seed"})
+        return _EXTRA_POLICIES[key](env)
+    raise ValueError(f"unknown policy {spec!r}; choose one of {sorted(policy_names())}")
 
 
-__all__ = ["ESTIMATES", "MILP_STEP_OPTIONS", "POLICY_NAMES", "RandomPolicy", "SolverPolicy", "make_policy",
-           "policy_label", "problem_key"]
+__all__ = ["ESTIMATES", "MILP_STEP_OPTIONS", "RandomPolicy", "SolverPolicy", "make_policy", "policy_label",
+           "policy_names", "problem_key", "register_policy", "solver_policy_spec", "unregister_policy"]

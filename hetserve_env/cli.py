@@ -1,5 +1,10 @@
 """The ``hetserve`` command. Each subcommand lives with the code it drives and is imported only when used,
-so ``hetserve scenarios`` never loads PuLP or torch. User errors print one line and exit with status 2."""
+so ``hetserve scenarios`` never loads PuLP or torch.
+
+A *user* error prints one line and exits with status 2: a bad argument, ``ValueError`` (the project's
+ScenarioError, CatalogError, TraceError, InstanceError and the policy import error are ValueErrors),
+``FileNotFoundError``, and the error classes a subcommand's module lists in ``USER_ERRORS`` (e.g. SolverError).
+Anything else (TypeError, AttributeError, KeyError, ...) is a programming error and keeps its traceback."""
 
 from __future__ import annotations
 
@@ -17,7 +22,8 @@ and score any policy (yours too: module:attr) on the same days and metrics.
 Start with:  hetserve scenarios    hetserve inspect small    hetserve compare --scenario small --episodes 1
 Your own scenario, catalog and policy: docs/your-own.md; every scenario field: docs/scenario-reference.md"""
 
-# name -> (module, help). The module defines add_arguments(parser) and run(args) -> int.
+# name -> (module, help). The module defines add_arguments(parser) and run(args) -> int (or
+# add_arguments_<name>/run_<name>), and optionally USER_ERRORS: more exception classes that are user errors.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "scenarios": ("hetserve_env.commands", "list the built-in scenarios"),
     "inspect": ("hetserve_env.commands", "show a scenario's templates: GPUs, $/h, capacity per type, latency"),
@@ -38,6 +44,10 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
 
 
+#: exceptions every subcommand reports as a user error (one line, exit 2)
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError)
+
+
 def _hook(module: str, name: str, what: str) -> Callable:
     mod = importlib.import_module(module)
     fn = getattr(mod, f"{what}_{name}", None) or getattr(mod, what)
@@ -56,21 +66,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fail(name: str, exc: BaseException) -> int:
+    msg = " ".join(str(exc).split())  # one line, whatever the message
+    print(f"hetserve {name}: error: {msg}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``hetserve ARGV``; the exit status (0 ok, 1 no feasible result, 2 a user error)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     # Build only the parser for the chosen command so unrelated modules are not imported.
     if argv and argv[0] in SUBCOMMANDS and argv[0] not in ("-h", "--help"):
         name = argv[0]
         module, help_ = SUBCOMMANDS[name]
+        try:
+            mod = importlib.import_module(module)
+        except ImportError as exc:  # an optional part (e.g. torch for the agents) is not installed
+            return _fail(name, ImportError(f"this command needs {module}, which cannot be imported: {exc}"))
+        user_errors = USER_ERRORS + tuple(getattr(mod, "USER_ERRORS", ()))
         parser = OneLineParser(prog=f"hetserve {name}", description=help_)
         _hook(module, name, "add_arguments")(parser)
         args = parser.parse_args(argv[1:])
         try:
             return int(_hook(module, name, "run")(args) or 0)
-        except (ValueError, FileNotFoundError, KeyError, TypeError, ImportError) as exc:
-            msg = " ".join(str(exc).split())  # one line, whatever the message
-            print(f"hetserve {name}: error: {msg}", file=sys.stderr)
-            return 2
+        except user_errors as exc:
+            return _fail(name, exc)
     build_parser().parse_args(argv)
     return 0
 

@@ -1,4 +1,4 @@
-"""Analytic two-phase performance model (DESIGN §2), vectorised over (query types x templates).
+"""Analytic two-phase performance model (docs/model.md §3), vectorised over (query types x templates).
 
 A *template* is one replica of model j on n·m GPUs of type g at precision p (TP n, PP m). For a query type
 with mean input h and output f tokens the model gives, per (type, template):

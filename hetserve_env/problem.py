@@ -1,4 +1,4 @@
-"""Problem: one planning window compiled to arrays (DESIGN §2), with JSON in/out.
+"""Problem: one planning window compiled to arrays (docs/model.md §4), with JSON in/out.
 
 Index sets: I query types, D templates, G GPU types, A weight artifacts ((model, precision) pairs, what
 storage holds). Rates are requests/s, costs $/h, latencies seconds.

@@ -1,4 +1,4 @@
-"""Routing: place one window's demand on the replicas that are serving (DESIGN §5).
+"""Routing: place one window's demand on the replicas that are serving (docs/environment.md, "Router").
 
 Given a :class:`~hetserve_env.problem.Problem` (rates, capacities, latencies, error rates) and the
 replica-equivalents ``available`` per template (fractional while replicas cold-start), :func:`route` returns an

@@ -115,6 +115,7 @@ class Scenario:
     def __init__(self, data: Mapping[str, Any], source: str = "<dict>", catalog: Catalog | None = None) -> None:
         self.source = source
         self.base_dir = Path(source).parent if source != "<dict>" else None
+        self.base_catalog = catalog  # what ``replace`` builds on (``catalog``/``catalog_overrides`` re-applied)
         _check_keys(source, data, _TOP_FIELDS)
         self.raw = dict(data)
         for req in ("name", "window_minutes", "templates", "query_types", "budget_per_hour"):
@@ -326,6 +327,13 @@ class Scenario:
             capacity=perf.capacity_rps, latency=perf.latency_s, load_slope=np.minimum(perf.load_slope, 1 - 1e-12),
             name=name or self.name, meta={"scenario": self.name},
         )
+
+    def replace(self, **overrides: Any) -> Scenario:
+        """A new scenario with top-level fields replaced (e.g. ``budget_per_hour=50``, ``query_types=[...]``,
+        ``env={...}``), validated like a loaded one: an unknown field or a bad value raises
+        :class:`ScenarioError` naming it. Nested fields are replaced whole (merge them yourself, e.g.
+        ``env={**sc.raw.get("env", {}), "noise": 0.1}``). The source path is kept, so relative paths still resolve."""
+        return Scenario({**self.raw, **overrides}, self.source, catalog=self.base_catalog)
 
     def summary(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "types": len(self.query_types),

@@ -2,7 +2,7 @@
 
     python scripts/check_layers.py            # prints the import graph's violations; exit 1 if any
 
-Rules (DESIGN §9): the layers are ``hetserve_env`` < ``baselines`` < ``agents``; a module may import its own
+Rules (docs/architecture.md): the layers are ``hetserve_env`` < ``baselines`` < ``agents``; a module may import its own
 layer or a lower one, never a higher one; there is no import cycle between modules (imports inside functions
 count: a lazy import is still a dependency; ``if TYPE_CHECKING:`` imports do not); a private name (``_x``) is never imported from another module.
 Every ``import`` and ``from … import`` statement of the three packages is read with :mod:`ast`, nothing is run.

@@ -9,8 +9,8 @@ import numpy as np
 
 from baselines import experiments as ex
 
-#: scaling methods and their labels (tables and figures)
-SCALING_METHODS = (("gh", "GH"), ("agh", "AGH"), ("agh-paper", "AGH (paper)"))
+#: scaling methods and their labels (tables and figures; labels from baselines.registry)
+SCALING_METHODS = tuple((m, ex.method_label(m)) for m in ("gh", "agh", "agh-paper"))
 
 
 def _plt():
@@ -29,8 +29,8 @@ def plot_scaling(rows: Sequence[dict[str, Any]], path: Path) -> None:
     methods = list(dict.fromkeys(r["method"] for r in rows if r["method"] != "agh-tb"))
     sizes = sorted({int(r["size"]) for r in rows})
     for m in methods:
-        t = [ex._mean(float(r["runtime_s"]) for r in rows if r["method"] == m and int(r["size"]) == n) for n in sizes]
-        o = [ex._mean(float(r["objective"]) for r in rows if r["method"] == m and int(r["size"]) == n) for n in sizes]
+        t = [ex.mean_finite(float(r["runtime_s"]) for r in rows if r["method"] == m and int(r["size"]) == n) for n in sizes]
+        o = [ex.mean_finite(float(r["objective"]) for r in rows if r["method"] == m and int(r["size"]) == n) for n in sizes]
         lab = dict(SCALING_METHODS).get(m, m.upper())
         ax.plot(sizes, t, marker="o", label=lab)
         ax2.plot(sizes, o, marker="o", label=lab)
@@ -64,9 +64,9 @@ def plot_stress(rows: Sequence[dict[str, Any]], factors: Sequence[float], path: 
                     if rel:
                         nom = {r["instance"]: r["realised_cost"] for r in rows if sel(r) and r["method"] == m
                                and r["routing"] == rt and r["factor"] == 1.0}
-                        out.append(ex._mean(r["realised_cost"] / nom[r["instance"]] for r in cell if r["instance"] in nom))
+                        out.append(ex.mean_finite(r["realised_cost"] / nom[r["instance"]] for r in cell if r["instance"] in nom))
                     else:
-                        out.append(ex._mean(r[key] for r in cell))
+                        out.append(ex.mean_finite(r[key] for r in cell))
                 return out
             paper = lambda r: r["instance"] == "paper"  # noqa: E731
             gen = lambda r: r["instance"] != "paper"  # noqa: E731
@@ -95,7 +95,7 @@ def plot_rolling(rows: Sequence[dict[str, Any]], path: Path) -> None:
         for p in dict.fromkeys(r["policy"] for r in rows):
             sel = [r for r in rows if r["policy"] == p and r.get("cold_starts", "on") == cold]
             cost = [sum(r.get("cost_usd", float("nan")) for r in sel if r["sigma"] == s) for s in sigmas]
-            slo = [ex._mean(r.get("slo_attainment_pct", float("nan")) for r in sel if r["sigma"] == s) for s in sigmas]
+            slo = [ex.mean_finite(r.get("slo_attainment_pct", float("nan")) for r in sel if r["sigma"] == s) for s in sigmas]
             lab = p + (f" (cold starts {cold})" if len(colds) > 1 else "")
             ls = "-" if cold == "on" else "--"
             ax.plot(sigmas, cost, ls, marker="o", label=lab)

@@ -127,7 +127,7 @@ def write_tables(out: Path, name: str, tables: Sequence[tuple[str, Table]], note
 
 # -------------------------------------------------------------------------------------------- scaling
 def heuristic_rows(size: int, seed: int, methods: Sequence[str], progress: Callable[[str], None]) -> list[dict[str, Any]]:
-    """GH / AGH / AGH (paper) on ``generate(size, size, size, seed)`` with today's code (``ex.SPECS`` keys)."""
+    """GH / AGH / AGH (paper) on ``generate(size, size, size, seed)`` with today's code (method keys of ``ex.method_keys()``)."""
     from baselines.instances import generate
 
     p = generate(size, size, size, seed=seed)
@@ -230,7 +230,7 @@ def scaling_summary(rows: Sequence[dict[str, Any]]) -> Table:
                 status[m["status"]] += 1
         if not acc:
             continue
-        mean = {k: ex._mean(v) for k, v in acc.items()}
+        mean = {k: ex.mean_finite(v) for k, v in acc.items()}
         gmax = lambda k: max((g for g in acc[k] if math.isfinite(g)), default=float("nan"))  # noqa: E731
         t.rows.append([f"({size},{size},{size})", fmt(mean["D"], ".0f")]
                       + [fmt(mean[f"{m}_s"], ".4f" if m == "gh" else ".3f") for m, _ in SCALING_METHODS]

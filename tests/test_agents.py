@@ -160,14 +160,14 @@ def test_compare_writes_table_csv_markdown_and_plot(tmp_path):
     res = compare("small", episodes=1, out=tmp_path, policies=("gh", "gh-oracle", "random"), log=None,
                   milp_time_limit=5)
     table = res["table"]
-    assert list(table["policy"]) == ["GH", "GH (oracle, upper bound)", "Random"]
+    assert list(table["policy"]) == ["GH", "GH (next-window oracle)", "Random"]
     for col in ("mean_cost_usd", "slo_attainment_pct", "unmet_pct", "gpu_hours", "decision_ms_per_step"):
         assert table[col].notna().all()
     assert (table["slo_attainment_pct"] <= 100).all() and (table["unmet_pct"] >= 0).all()
     for key in ("csv", "markdown", "plot", "episodes", "traces", "json"):
         assert Path(res["files"][key]).exists(), key
     md = Path(res["files"]["markdown"]).read_text()
-    assert "GH (oracle, upper bound)" in md and "upper bound" in md
+    assert "GH (next-window oracle)" in md and "upper bound" in md
     tr = res["traces"]
     assert set(tr["policy"]) == set(table["policy"]) and len(tr) == 3 * 144
     # episode cost = -reward * reward_scale

@@ -1,4 +1,4 @@
-"""The performance model against hand-computed cases (DESIGN §2), and its invariants."""
+"""The performance model against hand-computed cases (docs/model.md §3), and its invariants."""
 
 import numpy as np
 import pytest

@@ -63,9 +63,9 @@ def test_solver_policy_through_evaluate_policy(method, estimate, opts):
     assert rewards[0] == pytest.approx(-total / env.unwrapped.reward_scale, rel=1e-6)  # VecEnv rewards are float32
 
 
-def test_labels_mark_the_oracle_as_a_bound():
+def test_labels_mark_the_oracle_as_next_window():
     env = _env()
-    assert SolverPolicy(env, "agh", estimate="oracle").name == "AGH (oracle, upper bound)"
+    assert SolverPolicy(env, "agh", estimate="oracle").name == "AGH (next-window oracle)"
     assert policy_label("agh") == "AGH" and policy_label("gh", "headroom", 0.2) == "GH (headroom 20%)"
     assert make_policy("agh-oracle", env).is_oracle
 

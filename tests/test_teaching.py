@@ -285,4 +285,4 @@ def test_tutorial_notebook_executes(tutorial_env):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
     last = "".join(o.get("text", "") for o in nb.cells[-2].outputs)
-    assert "PPO" in last and "AGH (oracle, upper bound)" in last
+    assert "PPO" in last and "AGH (next-window oracle)" in last

@@ -16,8 +16,10 @@ VIOLATION_FAMILIES = ("coverage", "max_unmet", "capacity", "error_slo", "delay_s
                       "routing_range", "unmet_range", "integrality", "budget", "inventory", "storage")
 #: What the index of each family refers to: type, template, GPU type or nothing.
 FAMILY_INDEX = ("type", "type", "template", "type", "type", "template", "template", "type", "template", "", "gpu", "")
-#: The money terms of a step, in ``StepOutput.costs`` order ($ for the window).
-COST_TERMS = ("rental", "cold_start", "storage", "unmet_penalty", "delay_penalty", "error_penalty", "clip_penalty", "total")
+#: The money terms of a step that add up to its total ($ for the window): the one list every table reads.
+COST_PARTS = ("rental", "cold_start", "storage", "unmet_penalty", "delay_penalty", "error_penalty", "clip_penalty")
+#: ``info["cost"]`` keys, in ``StepOutput.costs`` order: the parts, then their total.
+COST_TERMS = COST_PARTS + ("total",)
 
 #: One problem's arrays (see :class:`hetserve_env.problem.Problem`); budget/storage_gb/storage_cost/window_s
 #: floats, n_gpu_types int, inventory float64.
