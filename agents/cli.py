@@ -150,7 +150,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from .compare import format_table
-    from .evaluation import evaluate, one_line, policy_notes, progress_bar, split_days, summarize, warm_up
+    from .evaluation import run_policy, one_line, policy_notes, progress_bar, split_days, summarize, warm_up
     from .policies import load_policy, make_env, policy_env_kwargs, read_record
 
     env_id = args.env
@@ -172,7 +172,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     bar = progress_bar(len(days) * env.unwrapped.episode_length, name, False if args.no_progress else None)
     try:
-        eps = evaluate(policy, env, days, bar=bar)
+        eps = run_policy(policy, env, days, bar=bar)
     finally:
         bar.close()
     row = summarize(eps, name, policy_notes(policy))

@@ -17,7 +17,7 @@ import pandas as pd
 from hetserve_env.episodes import COST_PARTS
 from hetserve_env.runs import atomic_write, atomic_write_text, run_marker
 
-from .evaluation import evaluate, one_line, policy_notes, progress_bar, split_days, summarize, warm_up
+from .evaluation import run_policy, one_line, policy_notes, progress_bar, split_days, summarize, warm_up
 from .policies import SCENARIO_ENV, load_policy, make_env, policy_env_kwargs, read_record, shipped_model
 
 #: env kwargs that change how a policy acts, not what it is scored on (a model may differ from the others in them)
@@ -118,7 +118,7 @@ def _compare(scenario: str, episodes: int | None, split: str, milp_time_limit: f
                 env = make_env(env_id, split, **extra)
                 policy = load_policy(spec, env, milp_time_limit=milp_time_limit, headroom=headroom, cache=cache)
             t0 = time.perf_counter()
-            eps = evaluate(policy, env, days, bar=bar)
+            eps = run_policy(policy, env, days, bar=bar)
             row = summarize(eps, getattr(policy, "name", None) or spec, policy_notes(policy))
             row["eval_wall_s"] = time.perf_counter() - t0
             (bar.write if not bar.disable else log)(one_line(row, row["eval_wall_s"]))

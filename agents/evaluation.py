@@ -1,4 +1,4 @@
-"""Scoring a policy on the project's metrics: :func:`score_policy` (one call) or :func:`evaluate` +
+"""Scoring a policy on the project's metrics: :func:`score_policy` (one call) or :func:`run_policy` +
 :func:`summarize` (per-episode rows). Policies: :mod:`agents.policies`; the main job: :mod:`agents.compare`.
 
 Every policy — a reference solver (:class:`baselines.policies.SolverPolicy`), a random policy or a trained
@@ -105,8 +105,8 @@ def split_days(env: gym.Env, episodes: int | None = None) -> list[int]:
     return days
 
 
-def evaluate(policy: Any, env: gym.Env, days: Sequence[int], progress: Callable[[str], None] | None = None,
-             bar: Any = None) -> list[Episode]:
+def run_policy(policy: Any, env: gym.Env, days: Sequence[int], progress: Callable[[str], None] | None = None,
+               bar: Any = None) -> list[Episode]:
     """One episode per day; seeds 0, 1, … so noisy envs are reproducible and equal across policies.
 
     ``progress`` gets one line per day; ``bar`` (a tqdm bar, see :func:`progress_bar`) is advanced every step.
@@ -227,7 +227,7 @@ def score_policy(policy: Any, env: str | gym.Env = "hetserve_env/HetServe-v0", s
         name = getattr(pol, "name", None) or type(pol).__name__
         bar = progress_bar(len(days) * e.unwrapped.episode_length, name, progress)
         try:
-            eps = evaluate(pol, e, days, bar=bar)
+            eps = run_policy(pol, e, days, bar=bar)
         finally:
             bar.close()
         return summarize(eps, name, policy_notes(pol))
@@ -236,5 +236,5 @@ def score_policy(policy: Any, env: str | gym.Env = "hetserve_env/HetServe-v0", s
             e.close()
 
 
-__all__ = ["Episode", "evaluate", "one_line", "policy_notes", "progress_bar", "score_episode", "score_policy",
+__all__ = ["Episode", "one_line", "policy_notes", "progress_bar", "run_policy", "score_episode", "score_policy",
            "split_days", "summarize", "warm_up"]

@@ -31,7 +31,7 @@ class PolicyImportError(ValueError):
 
 @runtime_checkable
 class Policy(Protocol):
-    """What :func:`agents.evaluation.evaluate`, ``hetserve evaluate`` and ``hetserve compare`` need: SB3's
+    """What :func:`agents.evaluation.run_policy`, ``hetserve evaluate`` and ``hetserve compare`` need: SB3's
     ``predict``. Optional attributes are read when present: ``name`` (the table's row label),
     ``decision_times`` (a list of seconds per decision the policy appends to; else ``predict`` is timed),
     ``stats`` (a Counter of events, e.g. fallbacks) and ``reset_stats()``."""

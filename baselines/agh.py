@@ -329,7 +329,7 @@ class _AGHRun:
                 out = fs.run(st.R.copy(), budget_a)
                 conv = fs.converged
             else:
-                got = fs.evaluate(st.R.copy())
+                got = fs.price_fleet(st.R.copy())
                 out = None if got is None else (st.R.copy(), got[0], got[1])
                 conv = True
             if out is None or out[2]["shortfall"] > 1e-9:

@@ -63,8 +63,8 @@ class LocalMoves(AcceptedMoves):
     # ------------------------------------------------------------ shared feasibility/cost pieces
     def _targets(self, i: int, exclude: int) -> np.ndarray:
         ctx, st = self.ctx, self.st
-        act = np.flatnonzero((st.R > 0) & ctx.servable[i])
-        T = np.union1d(self.short[i], act)
+        active = np.flatnonzero((st.R > 0) & ctx.servable[i])
+        T = np.union1d(self.short[i], active)
         return T[T != exclude]
 
     def _place_cost(self, i: int, T: np.ndarray, a: np.ndarray, freed_cost: np.ndarray | float,
@@ -334,8 +334,8 @@ class LocalMoves(AcceptedMoves):
             if self.out_of_time():
                 return improved
             improved |= self.recreate([int(i)], what=f" type {ctx.problem.type_names[int(i)]!r}")
-        act = np.flatnonzero(self.st.R > 0)
-        for d in act:
+        active = np.flatnonzero(self.st.R > 0)
+        for d in active:
             if self.out_of_time():
                 return improved
             if self.st.R[d] > 0:
@@ -455,9 +455,9 @@ class LocalMoves(AcceptedMoves):
     def consolidate_pass(self) -> bool:
         ctx, st = self.ctx, self.st
         improved = False
-        act = np.flatnonzero(st.R > 0)
-        util = st.load[act] / st.R[act]
-        for d in act[np.argsort(util, kind="stable")]:
+        active = np.flatnonzero(st.R > 0)
+        util = st.load[active] / st.R[active]
+        for d in active[np.argsort(util, kind="stable")]:
             if self.out_of_time():
                 break
             d = int(d)

@@ -61,9 +61,9 @@ class FleetSearch(AcceptedMoves):
         """R within budget, inventory and storage."""
         return fleet_cost.fits(self.ctx.problem, R)
 
-    def evaluate(self, R: np.ndarray) -> tuple[float, dict] | None:
+    def price_fleet(self, R: np.ndarray) -> tuple[float, dict] | None:
         """($/h, routing) of fleet R, or None if R breaks a fleet limit or cannot be routed."""
-        return self.evaluate_relaxed(R) if self.feasible_fleet(R) else None
+        return self.price_any_fleet(R) if self.feasible_fleet(R) else None
 
     def _trimmed(self, R: np.ndarray, res: dict) -> np.ndarray:
         ctx = self.ctx
@@ -75,7 +75,7 @@ class FleetSearch(AcceptedMoves):
         ctx = self.ctx
         self.stop_at = self.lp.n_solves + budget
         self.converged = False
-        cur = self.evaluate(R)
+        cur = self.price_fleet(R)
         if cur is None:
             return None
         total, res = cur
@@ -96,7 +96,7 @@ class FleetSearch(AcceptedMoves):
                     R2[d1] -= 1
                 if d2 >= 0:
                     R2[d2] += 1
-                got = self.evaluate(R2)
+                got = self.price_fleet(R2)
                 if got is not None and got[0] < total - tol:
                     step = (bound, kind, d1, d2, R2, got)
                     break
@@ -108,7 +108,7 @@ class FleetSearch(AcceptedMoves):
                     R2[a_] -= 1
                     R2[b_] -= 1
                     R2[d2] += 1
-                    got = self.evaluate(R2)
+                    got = self.price_fleet(R2)
                     if got is not None and got[0] < total - tol:
                         step = (bound, "merge", a_, d2, R2, got)
                         break
@@ -120,7 +120,7 @@ class FleetSearch(AcceptedMoves):
             bound, kind, d1, d2, R2, (new_total, new_res) = step
             R3 = self._trimmed(R2, new_res)
             if (R3 != R2).any():
-                got3 = self.evaluate(R3)
+                got3 = self.price_fleet(R3)
                 if got3 is not None and got3[0] <= new_total + tol:
                     R2, (new_total, new_res) = R3, got3
             repaired = res["shortfall"] - new_res["shortfall"]  # uncovered demand share the move repaired
@@ -131,8 +131,8 @@ class FleetSearch(AcceptedMoves):
             R, total, res = R2, new_total, new_res
         return R, total, res
 
-    def evaluate_relaxed(self, R: np.ndarray) -> tuple[float, dict] | None:
-        """As :meth:`evaluate` but ignoring budget, inventory and storage (an intermediate fleet)."""
+    def price_any_fleet(self, R: np.ndarray) -> tuple[float, dict] | None:
+        """As :meth:`price_fleet` but ignoring budget, inventory and storage (an intermediate fleet)."""
         res = self.lp.solve(R)
         if res is None:
             return None
@@ -156,7 +156,7 @@ class FleetSearch(AcceptedMoves):
             if d1 >= 0:
                 R2[d1] -= 1
             R2[d2] += 1
-            got = self.evaluate_relaxed(R2)
+            got = self.price_any_fleet(R2)
             if got is not None:
                 A2 = got[1]["A"]
                 db = np.maximum(self._drop_bounds(got[1]), 0.0)
@@ -166,17 +166,17 @@ class FleetSearch(AcceptedMoves):
         for _, d1, d2, R2, got in scored[:COMPOUND_TRIES]:
             cur_R, (cur_total, cur_res) = R2, got
             for _ in range(8):
-                act = cur_res["A"]
+                active = cur_res["A"]
                 bounds = self._drop_bounds(cur_res)
-                order = [int(act[k]) for k in np.argsort(-bounds, kind="stable")
-                         if not (act[k] == d2 and cur_R[act[k]] == 1)]
+                order = [int(active[k]) for k in np.argsort(-bounds, kind="stable")
+                         if not (active[k] == d2 and cur_R[active[k]] == 1)]
                 best = None
                 for k in order[:DROP_TRIES]:
                     if self.exhausted():
                         break
                     R3 = cur_R.copy()
                     R3[k] -= 1
-                    g = self.evaluate_relaxed(R3)
+                    g = self.price_any_fleet(R3)
                     if g is not None and (best is None or g[0] < best[0]):
                         best = (g[0], R3, g[1])
                 if best is None:
@@ -218,9 +218,9 @@ class FleetSearch(AcceptedMoves):
         ctx = self.ctx
         pi, gain_add, add_cost, stored = self._add_gain(R, res)
         add_bound = gain_add - add_cost
-        act = np.flatnonzero(R > 0)
-        freed_store = np.where(stored[ctx.art[act]] == R[act], ctx.storage_add[ctx.art[act]], 0.0) * (R[act] == 1)
-        drop_bound = ctx.cost[act] + freed_store - pi[act]
+        active = np.flatnonzero(R > 0)
+        freed_store = np.where(stored[ctx.art[active]] == R[active], ctx.storage_add[ctx.art[active]], 0.0) * (R[active] == 1)
+        drop_bound = ctx.cost[active] + freed_store - pi[active]
         # what budget and inventory allow (storage is checked when the move is evaluated)
         rental = float(ctx.cost @ R)
         used = np.bincount(ctx.gpu, weights=R * ctx.gpus, minlength=ctx.G)
@@ -228,17 +228,17 @@ class FleetSearch(AcceptedMoves):
         moves: list[tuple[float, str, int, int]] = []
         comp: list[tuple[float, str, int, int]] = []
         for k in np.flatnonzero(drop_bound > 0):
-            moves.append((float(drop_bound[k]), "drop", int(act[k]), -1))
+            moves.append((float(drop_bound[k]), "drop", int(active[k]), -1))
         # best drop bound among the other active templates (for compound moves)
         pos = np.maximum(drop_bound, 0.0)
-        if len(act) >= 2:
+        if len(active) >= 2:
             o = np.argsort(-pos, kind="stable")
-            best_other = np.where(np.arange(len(act)) == o[0], pos[o[1]], pos[o[0]])
+            best_other = np.where(np.arange(len(active)) == o[0], pos[o[1]], pos[o[0]])
             best_any = pos[o[0]]
         else:
-            best_other = np.zeros(len(act))
-            best_any = pos.max() if len(act) else 0.0
-        two = np.sort(pos)[::-1][:2].sum() if len(act) else 0.0
+            best_other = np.zeros(len(active))
+            best_any = pos.max() if len(active) else 0.0
+        two = np.sort(pos)[::-1][:2].sum() if len(active) else 0.0
         good_add = np.flatnonzero((add_bound + two > 0) & (ctx.pool | (R > 0)))
         top = good_add[np.argsort(-add_bound[good_add], kind="stable")[:48]]
         # compound candidates also include the templates covering the most demand within error SLOs (ties: cheaper):
@@ -253,21 +253,21 @@ class FleetSearch(AcceptedMoves):
                 elif add_bound[d2] + best_any > 0:
                     comp.append((float(add_bound[d2] + best_any), "add", -1, int(d2)))
             sb = add_bound[d2] + drop_bound
-            ok = (act != d2) & fleet_cost.within_limits(rental - ctx.cost[act] + ctx.cost[d2], B,
-                                                        used[g2] + ctx.gpus[d2] - (ctx.gpu[act] == g2) * ctx.gpus[act],
+            ok = (active != d2) & fleet_cost.within_limits(rental - ctx.cost[active] + ctx.cost[d2], B,
+                                                        used[g2] + ctx.gpus[d2] - (ctx.gpu[active] == g2) * ctx.gpus[active],
                                                         ctx.inventory[g2], 0.0, math.inf)
             for k in np.flatnonzero(ok & (sb > 0)):
-                moves.append((float(sb[k]), "swap", int(act[k]), int(d2)))
+                moves.append((float(sb[k]), "swap", int(active[k]), int(d2)))
             for k in np.flatnonzero(ok & (sb <= 0) & (sb + best_other > 0)):
-                comp.append((float(sb[k] + best_other[k]), "swap", int(act[k]), int(d2)))
+                comp.append((float(sb[k] + best_other[k]), "swap", int(active[k]), int(d2)))
         # merges: two replicas (of active templates a, b) replaced by one of d2 (a candidate add, or a higher-TP
         # sibling of a or b); bound = gain bound of d2 + drop bounds of a and b
         merges = []
-        if len(act) >= 2 or (len(act) == 1 and R[act[0]] >= 2):
+        if len(active) >= 2 or (len(active) == 1 and R[active[0]] >= 2):
             sib, top8 = self._siblings, {int(d) for d in top[:8]}
-            for ka in range(len(act)):
-                for kb in range(ka, len(act)):
-                    a_, b_ = int(act[ka]), int(act[kb])
+            for ka in range(len(active)):
+                for kb in range(ka, len(active)):
+                    a_, b_ = int(active[ka]), int(active[kb])
                     if a_ == b_ and R[a_] < 2:
                         continue
                     targets = top8.union(sib.get(a_, []), sib.get(b_, []))

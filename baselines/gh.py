@@ -136,11 +136,11 @@ def place_type(ctx: Context, st: State, i: int, opt: GHOptions, log: DecisionLog
             break
         score = option_scores(o, valid, opt.m2)
         k = int(np.argmin(score))
-        ids = np.concatenate([o.act, c])
+        ids = np.concatenate([o.active, c])
         if log.explain:
-            log(lambda: step_text(ctx, st, i, _step, r, S, tol, opt, o.act, c, o.us, o.ud, o.nw_k, score, valid, o.sp_eff))
+            log(lambda: step_text(ctx, st, i, _step, r, S, tol, opt, o.active, c, o.us, o.ud, o.nw_k, score, valid, o.sp_eff))
         if opt.m2:
-            blend = _blend(ctx, st, i, r, S, float(score[k]), ids, len(o.act), np.concatenate([o.sp_cap, o.nw_cap]), log)
+            blend = _blend(ctx, st, i, r, S, float(score[k]), ids, len(o.active), np.concatenate([o.sp_cap, o.nw_cap]), log)
             if blend is not None:
                 (da, a_amt), (db, b_amt), val = blend
                 got = put(da, a_amt, f"low-error side of a blend, ${val:.4g}/h per req/s blended")
@@ -185,7 +185,7 @@ def _apply_option(ctx: Context, st: State, i: int, o: StepOptions, ids: np.ndarr
                   put: _Putter, opt: GHOptions, log: DecisionLog) -> None:
     """Apply option ``k`` of the step (spare or new replicas, an M3 upgrade, or unmet demand)."""
     name, lam, amount = ctx.problem.type_names[i], ctx.lam[i], float(o.eff[k])
-    n1, n2, n3 = len(o.act), len(ids) - len(o.act), len(o.ud)
+    n1, n2, n3 = len(o.active), len(ids) - len(o.active), len(o.ud)
     if k < n1 + n2:
         d = int(ids[k])
         put(d, amount, f"${score:.4g}/h per effective req/s" if opt.m2 else "cheapest option")

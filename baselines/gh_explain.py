@@ -91,21 +91,21 @@ def _filtered_text(counts: dict[str, int]) -> str:
 
 
 def step_text(ctx: Context, st: State, i: int, step: int, r: float, S: float, tol: float, opt: GHOptions,
-               act: np.ndarray, c: np.ndarray, us: np.ndarray, ud: np.ndarray, nw_k: np.ndarray,
+               active: np.ndarray, c: np.ndarray, us: np.ndarray, ud: np.ndarray, nw_k: np.ndarray,
                score: np.ndarray, valid: np.ndarray, sp_eff: np.ndarray) -> str:
     """Explain only: one greedy step's options, what filtered them and the best few by score."""
     p = ctx.problem
-    n1, n2, n3 = len(act), len(c), len(us)
+    n1, n2, n3 = len(active), len(c), len(us)
     blocked = _why_blocked(ctx, st, c, i, S, tol)
-    w_sp = ctx.w[i, act]
-    sp_err = int(((w_sp > 0) & (sp_eff <= tol) & (np.maximum(st.R[act] - st.load[act], 0.0) > 1e-12)).sum())
+    w_sp = ctx.w[i, active]
+    sp_err = int(((w_sp > 0) & (sp_eff <= tol) & (np.maximum(st.R[active] - st.load[active], 0.0) > 1e-12)).sum())
     if sp_err:
         blocked["error (spare)"] = sp_err
     order = [int(k) for k in np.argsort(score, kind="stable")[:3] if valid[k] and np.isfinite(score[k])]
 
     def what(k: int) -> str:
         if k < n1:
-            return f"spare on {label(ctx, int(act[k]))}"
+            return f"spare on {label(ctx, int(active[k]))}"
         if k < n1 + n2:
             return f"{int(nw_k[k - n1])} x {label(ctx, int(c[k - n1]))}"
         if k < n1 + n2 + n3:

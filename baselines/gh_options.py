@@ -20,10 +20,10 @@ from .gh_state import EPS, Context, GHOptions, State, budget_left, inv_left, kma
 
 
 class StepOptions(NamedTuple):
-    """Every option of one step: spare (``act``…), new replicas (over the candidates ``c``), upgrades
+    """Every option of one step: spare (``active``…), new replicas (over the candidates ``c``), upgrades
     (``us`` -> ``ud``), and the concatenated ``eff`` / ``add`` / ``delay`` over [spare, new, upgrade, unmet]."""
 
-    act: np.ndarray
+    active: np.ndarray
     sp_cap: np.ndarray
     sp_eff: np.ndarray
     nw_cap: np.ndarray
@@ -77,10 +77,10 @@ def step_options(ctx: Context, st: State, i: int, c: np.ndarray, up_src: np.ndar
     """The four options of one step for type ``i`` with residual ``r`` req/s and error slack ``S``."""
     mu_i, w_i, dl_i, inv_mu_i = ctx.mu[i], ctx.w[i], ctx.delay_unit[i], ctx.inv_mu[i]
     # ---- option 1: spare capacity on active replicas (any template that serves i)
-    act = np.flatnonzero((st.R > 0) & ctx.servable[i])
-    sp_cap = np.maximum(st.R[act] - st.load[act], 0.0) * mu_i[act]
-    sp_eff = np.minimum(np.minimum(sp_cap, _limited(S, w_i[act])), r)
-    sp_add = np.zeros(len(act))
+    active = np.flatnonzero((st.R > 0) & ctx.servable[i])
+    sp_cap = np.maximum(st.R[active] - st.load[active], 0.0) * mu_i[active]
+    sp_eff = np.minimum(np.minimum(sp_cap, _limited(S, w_i[active])), r)
+    sp_add = np.zeros(len(active))
     # ---- option 2: a block of new replicas of a candidate
     km = kmax(ctx, st, c)
     if not m2:
@@ -102,8 +102,8 @@ def step_options(ctx: Context, st: State, i: int, c: np.ndarray, up_src: np.ndar
     un_eff = min(r, max(ctx.unmet_cap[i] - ctx.lam[i] * st.u[i], 0.0))
     eff = np.concatenate([sp_eff, nw_eff, up_eff, [un_eff]])
     add = np.concatenate([sp_add, nw_add, up_add, [0.0]])
-    delay = np.concatenate([dl_i[act], dl_i[c], dl_i[ud], [ctx.unmet_unit[i]]])
-    return StepOptions(act, sp_cap, sp_eff, nw_cap, nw_k, us, ud, up_add, up_tot, eff, add, delay)
+    delay = np.concatenate([dl_i[active], dl_i[c], dl_i[ud], [ctx.unmet_unit[i]]])
+    return StepOptions(active, sp_cap, sp_eff, nw_cap, nw_k, us, ud, up_add, up_tot, eff, add, delay)
 
 
 def option_scores(o: StepOptions, valid: np.ndarray, m2: bool) -> np.ndarray:

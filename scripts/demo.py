@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import hetserve_env  # noqa: F401  (registers the ids)
     from agents.compare import plot_compare
-    from agents.evaluation import evaluate, split_days, summarize, warm_up
+    from agents.evaluation import run_policy, split_days, summarize, warm_up
     from agents.policies import load_policy
     from baselines import solve
     from hetserve_env.runs import atomic_write, resolve_out
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     day = split_days(env, 1)
     policy = load_policy("gh", env)
-    eps = evaluate(policy, env, day)
+    eps = run_policy(policy, env, day)
     row = summarize(eps, "GH")
     print(f"3. GH re-planning every window, test day {day[0]}: ${row['mean_cost_usd']:,.2f}, SLO attainment "
           f"{row['slo_attainment_pct']:.2f} %, {row['gpu_hours']:.1f} GPU-hours, {row['decision_ms_per_step']:.2f} ms/step")

@@ -16,7 +16,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 import hetserve_env  # noqa: F401
 from agents import HYPERPARAMS_DIR
 from agents.compare import compare
-from agents.evaluation import (AgentPolicy, evaluate, load_policy, shipped_model, split_days, summarize)
+from agents.evaluation import (AgentPolicy, load_policy, run_policy, shipped_model, split_days, summarize)
 from agents.train import ALGOS, TemplateSubset, algo_class, candidate_templates, load_hyperparams, train
 from hetserve_env.cli import main
 
@@ -102,8 +102,8 @@ def test_short_training_beats_random(short_run):
     assert path.exists() and path.with_suffix(".json").exists()
     env = gym.make(SMALL, split="test", window_minutes=60)
     days = split_days(env)
-    trained = summarize(evaluate(AgentPolicy(path, env), env, days))
-    rand = summarize(evaluate(load_policy("random", env, seed=0), env, days))
+    trained = summarize(run_policy(AgentPolicy(path, env), env, days))
+    rand = summarize(run_policy(load_policy("random", env, seed=0), env, days))
     # seeded, deterministic; measured: trained ≈ $9.3k vs random ≈ $31.5k per day
     assert trained["mean_cost_usd"] < 0.6 * rand["mean_cost_usd"], (trained["mean_cost_usd"], rand["mean_cost_usd"])
     assert rec["timesteps"] >= 3000 and rec["train_wall_s"] > 0 and rec["train_cpu_s"] > 0

@@ -129,7 +129,7 @@ def test_agh_fleet_search_cost_is_evaluate(case: tuple[Problem, Allocation]) -> 
     fs = FleetSearch(ctx, DecisionLog(False), deadline=float("inf"))
     R = alloc.replicas
     assert fs.fixed_cost(R) == pytest.approx(fleet_cost.fleet_cost(p, R), rel=1e-12)
-    total, res = fs.evaluate_relaxed(R)
+    total, res = fs.price_any_fleet(R)
     assert res["shortfall"] <= 1e-9
     st = state_from_lp(ctx, R, res)
     ev = evaluate(p, st.allocation())
