@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hetserve_env.cli import positive_int
+
 DEFAULT_ENV = "hetserve_env/HetServe-v0"
 
 
@@ -24,17 +26,6 @@ def _command(name: str) -> str:
 
 
 # ================================================================================================ train
-def _positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (argparse names the option and exits with status 2 otherwise)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
-
-
 # options that define a run; --resume reads them from the run's run.json instead
 _RUN_OPTIONS = ("algo", "env", "timesteps", "seed", "n_envs", "hyperparams", "set", "env_kwargs", "log_dir", "save",
                 "eval_freq", "checkpoint_freq", "keep", "vec_env", "overwrite")
@@ -44,10 +35,10 @@ def add_arguments_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--algo", default="ppo", choices=["ppo", "a2c", "ppo_mask"],
                         help="PPO, A2C or MaskablePPO (sb3-contrib)")
     parser.add_argument("--env", default=DEFAULT_ENV, help=f"registered env id (default {DEFAULT_ENV})")
-    parser.add_argument("--timesteps", type=_positive_int, default=None,
+    parser.add_argument("--timesteps", type=positive_int, default=None,
                         help="training steps, >= 1 (default: the YAML's n_timesteps)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-envs", type=_positive_int, default=None, help="parallel envs (default: the YAML's n_envs)")
+    parser.add_argument("--n-envs", type=positive_int, default=None, help="parallel envs (default: the YAML's n_envs)")
     parser.add_argument("--hyperparams", default=None, help="RL Zoo YAML (default agents/hyperparams/<algo>.yml)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a hyperparameter (YAML value), e.g. --set gamma=0.99; repeatable")
@@ -55,12 +46,12 @@ def add_arguments_train(parser: argparse.ArgumentParser) -> None:
                         help="env constructor argument, e.g. --env-kwargs noise=0.1; repeatable")
     parser.add_argument("--log-dir", default="runs", help="logs: progress.csv, TensorBoard, checkpoints, evaluations")
     parser.add_argument("--save", default=None, help="model path (.zip; default <log-dir>/<run>/model.zip)")
-    parser.add_argument("--eval-freq", type=_positive_int, default=None, help="steps between validation evaluations")
-    parser.add_argument("--checkpoint-freq", type=_positive_int, default=None, help="steps between checkpoints")
+    parser.add_argument("--eval-freq", type=positive_int, default=None, help="steps between validation evaluations")
+    parser.add_argument("--checkpoint-freq", type=positive_int, default=None, help="steps between checkpoints")
     parser.add_argument("--keep", default="best", choices=["best", "last"],
                         help="save the best-on-validation model (default) or the last one")
     parser.add_argument("--vec-env", default="dummy", choices=["dummy", "subproc"])
-    parser.add_argument("--threads", type=_positive_int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--verbose", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true",

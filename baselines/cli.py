@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from hetserve_env.cli import positive_int
 from hetserve_env.problem import Problem
 
 from . import Solution, solve
@@ -27,17 +28,6 @@ from .registry import get_solver, solver_names
 
 #: besides ValueError and FileNotFoundError, user errors of ``hetserve solve`` (one line, exit 2)
 USER_ERRORS = (SolverError,)
-
-
-def _positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (the message names the value and the range)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, metavar="S", help="AGH seed (random starts; default: AGH's own)")
     parser.add_argument("--out", default=None, metavar="FILE", help="write the allocation and solution metadata as JSON")
     parser.add_argument("--explain", action="store_true", help="print the decision log (GH/AGH)")
-    parser.add_argument("--max-rows", type=_positive_int, default=40, metavar="N", help="rows shown per table (default 40)")
+    parser.add_argument("--max-rows", type=positive_int, default=40, metavar="N", help="rows shown per table (default 40)")
 
 
 add_arguments_solve = add_arguments

@@ -36,6 +36,17 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (argparse names the option and exits with status 2 otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse with a user error on one line (``hetserve X: error: …``, exit 2) instead of usage + error;
     ``--help`` still shows the usage."""

@@ -191,6 +191,6 @@ def test_max_rows_must_be_at_least_one(capsys) -> None:
     with pytest.raises(SystemExit) as err:
         main(["solve", "small", "--max-rows", "-1"])
     assert err.value.code == 2
-    assert "--max-rows: must be an integer >= 1, got -1" in capsys.readouterr().err
+    assert "--max-rows: must be an integer >= 1, got '-1'" in capsys.readouterr().err
     with pytest.raises(ValueError, match="max_rows must be an integer >= 1"):
         format_solution(P_SMALL, baselines.solve(P_SMALL, "gh"), max_rows=0)
