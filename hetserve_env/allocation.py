@@ -18,6 +18,7 @@ import numpy as np
 from .kernels.access import as_float64, as_int64, compiled
 from .kernels.records import FAMILY_INDEX, VIOLATION_FAMILIES, AllocationArrays, ProblemArrays
 from .problem import Problem
+from .rules import read_json_object
 
 #: Absolute tolerance on shares and capacities when judging feasibility (solver round-off).
 TOL = 1e-6
@@ -76,18 +77,7 @@ class Allocation:
 
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> "Allocation":
-        s = str(text_or_path)
-        src = "Allocation JSON" if s.lstrip().startswith(("{", "[")) else s
-        text = s if src == "Allocation JSON" else Path(s).read_text()
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{src}: not valid JSON ({exc})") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"{src}: the top level must be an object with replicas, routing and unmet, got a "
-                             f"{type(data).__name__}")
-        if data.get("kind", "hetserve.Allocation") != "hetserve.Allocation":
-            raise ValueError(f"{src}: holds a {data.get('kind')!r}, not a hetserve.Allocation")
+        data, src = read_json_object(text_or_path, "hetserve.Allocation", "Allocation")
         missing = [k for k in ("replicas", "routing", "unmet") if k not in data]
         if missing:
             raise ValueError(f"{src}: Allocation JSON is missing field(s) {missing}")

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .rules import PROBLEM_RULES, check_array, check_number, check_unique
+from .rules import PROBLEM_RULES, check_array, check_number, check_unique, read_json_object
 
 _TYPE_FIELDS = (
     "rate", "input_tokens", "output_tokens", "delay_slo", "error_slo", "max_unmet",
@@ -191,23 +191,13 @@ class Problem:
 
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> "Problem":
-        p = Path(text_or_path) if not str(text_or_path).lstrip().startswith(("{", "[")) else None
-        text = p.read_text() if p is not None else str(text_or_path)
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{p or 'Problem JSON'}: not valid JSON ({exc})") from exc
-        if not isinstance(data, dict):
-            raise ValueError(f"{p or 'Problem JSON'}: the top level must be an object of fields, got a "
-                             f"{type(data).__name__}")
-        if data.get("kind", "hetserve.Problem") != "hetserve.Problem":
-            raise ValueError(f"{p or 'JSON'} holds a {data.get('kind')!r}, not a hetserve.Problem")
-        if p is None:
+        data, src = read_json_object(text_or_path, "hetserve.Problem", "Problem")
+        if src == "Problem JSON":
             return cls.from_dict(data)
         try:
             return cls.from_dict(data)
         except ValueError as exc:
-            raise ValueError(f"{p}: {exc}") from None
+            raise ValueError(f"{src}: {exc}") from None
 
 
 def _arrays(data: dict[str, Any]) -> dict[str, Any]:

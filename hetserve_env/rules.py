@@ -13,8 +13,10 @@ Upper bounds keep every $/h term finite in float64: a rate (≤ 1e9 req/s) times
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
@@ -164,3 +166,20 @@ def check_unique(error: type[Exception], where: str, names: Iterable[Any]) -> tu
         dup = sorted({n for n in out if out.count(n) > 1})
         raise error(f"{where}: duplicate names {dup}")
     return out
+
+
+def read_json_object(text_or_path: Any, kind: str, what: str) -> tuple[dict, str]:
+    """(the JSON object, its source name) of a ``kind`` record (e.g. ``"hetserve.Problem"``) given as JSON text or
+    a file path; a ValueError names the file (or ``what``) for broken JSON, a non-object or another kind."""
+    s = str(text_or_path)
+    inline = s.lstrip().startswith(("{", "["))
+    src = f"{what} JSON" if inline else s
+    try:
+        data = json.loads(s if inline else Path(s).read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{src}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{src}: the top level must be an object of {what} fields, got a {type(data).__name__}")
+    if data.get("kind", kind) != kind:
+        raise ValueError(f"{src}: holds a {data.get('kind')!r}, not a {kind}")
+    return data, src

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..rules import check_unique
 from .errors import TraceError
 
 __all__ = ["DemandSeries", "split_days", "SECONDS_PER_DAY", "SPLIT_NAMES"]
@@ -70,13 +71,7 @@ def _type_names(type_names: Any) -> tuple[str, ...]:
     names = tuple(type_names)
     if not names:
         raise TraceError("DemandSeries.type_names: at least one query type is required")
-    for n in names:
-        if not isinstance(n, str) or not n:
-            raise TraceError(f"DemandSeries.type_names: every name must be a non-empty string, got {n!r}")
-    if len(set(names)) != len(names):
-        dup = sorted({n for n in names if names.count(n) > 1})
-        raise TraceError(f"DemandSeries.type_names: duplicate names {dup}")
-    return names
+    return check_unique(TraceError, "DemandSeries.type_names", names)
 
 
 def _window_s(value: Any) -> float:
