@@ -175,9 +175,9 @@ def policy_notes(policy: Any) -> str:
     st = getattr(policy, "stats", None) or {}
     notes = []
     if getattr(policy, "is_oracle", False):
-        notes.append("knows the next window's true demand: an upper bound on what a perfect forecast is worth to "
-                     "this per-window planner, not a realisable policy (and not a bound on the best achievable cost: "
-                     "it still re-plans each window from scratch, blind to cold starts)")
+        notes.append("knows the next window's true demand: what a perfect one-window forecast is worth to this "
+                     "per-window planner; not a realisable policy and not a bound on the best achievable cost (it "
+                     "still re-plans each window from scratch, blind to cold starts)")
     method = getattr(policy, "method", None)
     if method == "milp":
         tl = policy.solve_options.get("time_limit")
@@ -187,6 +187,8 @@ def policy_notes(policy: Any) -> str:
     fb = st.get("fallback_keep_fleet", 0) + st.get("fallback_infeasible_plan", 0) + st.get("error", 0)
     if method is not None:
         notes.append(f"{fb} fallback(s)" if fb else "no fallbacks")
+    for name, message in getattr(policy, "error_messages", {}).items():
+        notes.append(f"{st.get('error:' + name, 0)} window(s) raised {name}: {message}")
     if st.get("time_limit_overrun", 0):
         notes.append(f"{st['time_limit_overrun']} window(s) past the time limit")
     if isinstance(policy, AgentPolicy):

@@ -149,6 +149,8 @@ class SolverPolicy:
         self.cache: dict = {} if cache is None else cache
         self.name = name or policy_label(method, estimate, headroom)
         self.stats: Counter = Counter()
+        #: first message of each exception type a window raised (counted in ``stats["error:<type>"]``)
+        self.error_messages: dict[str, str] = {}
         self.decision_times: list[float] = []
         self.last_solutions: list[Solution | None] = [None] * self.access.num_envs
         self._fresh = 0.0
@@ -238,9 +240,10 @@ class SolverPolicy:
                     self.stats["fallback_infeasible_plan"] += 1
             else:
                 self.stats["fallback_keep_fleet"] += 1
-        except Exception as exc:  # never crash an evaluation on one window
+        except Exception as exc:  # never crash an evaluation on one window: count it and keep the first message
             self.stats["error"] += 1
             self.stats[f"error:{type(exc).__name__}"] += 1
+            self.error_messages.setdefault(type(exc).__name__, " ".join(str(exc).split())[:300])
         if replicas is None:
             replicas = self.access.attr("replicas", index=k)
         self.last_solutions[k] = sol

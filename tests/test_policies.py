@@ -135,6 +135,10 @@ def test_no_plan_and_errors_fall_back_to_the_current_fleet(monkeypatch):
     p = SolverPolicy(env, "milp")
     a, _ = p.predict(obs)
     assert np.array_equal(a, fleet) and p.stats["error"] == 1
+    assert p.error_messages == {"RuntimeError": "solver crashed"}  # kept for the compare notes
+    from agents.evaluation import policy_notes
+
+    assert "1 window(s) raised RuntimeError: solver crashed" in policy_notes(p)
 
 
 def test_shared_cache_reuses_plans_and_charges_their_time():
