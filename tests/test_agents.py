@@ -167,7 +167,8 @@ def test_compare_writes_table_csv_markdown_and_plot(tmp_path):
     for key in ("csv", "markdown", "plot", "episodes", "traces", "json"):
         assert Path(res["files"][key]).exists(), key
     md = Path(res["files"]["markdown"]).read_text()
-    assert "GH (next-window oracle)" in md and "upper bound" in md
+    assert "GH (next-window oracle)" in md and "perfect one-window forecast" in md
+    assert "upper bound" not in md  # the oracle is no bound on anything: no label may call it one
     tr = res["traces"]
     assert set(tr["policy"]) == set(table["policy"]) and len(tr) == 3 * 144
     # episode cost = -reward * reward_scale
