@@ -92,7 +92,7 @@ def improve(ctx: Context, st: State, log: DecisionLog, *, local_search: bool, co
         if local_search and recreate and not improved:
             improved |= mv.open_pass()
         # refresh the load from the routing (no drift) and drop replicas no longer needed
-        mv.st.load = np.maximum((ctx.lam[:, None] * mv.st.x * ctx.inv_mu).sum(axis=0), 0.0)
+        mv.st.load = np.maximum((ctx.rate[:, None] * mv.st.x * ctx.inv_capacity).sum(axis=0), 0.0)
         mv.st.trim(ctx)
         if not improved or mv.out_of_time():
             break

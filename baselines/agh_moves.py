@@ -28,7 +28,7 @@ def shortlists(ctx: Context) -> list[np.ndarray]:
             c = ctx.cidx[i]
             price = ctx.unit[i, c]
             best = c[np.argsort(price, kind="stable")[:SHORTLIST]]
-            low = c[ctx.w[i, c] <= 0]
+            low = c[ctx.error_excess[i, c] <= 0]
             best_low = low[np.argsort(ctx.unit[i, low], kind="stable")[:SHORTLIST]]
             out.append(np.union1d(best, best_low).astype(np.int64))
         ctx._short = out
@@ -71,12 +71,12 @@ class LocalMoves(AcceptedMoves):
                     freed_gpus_on: np.ndarray | float, freed_gb: np.ndarray | float):
         """Replicas needed, $/h added (rental + storage) and feasibility of putting ``a`` req/s of i on T."""
         ctx, st = self.ctx, self.st
-        k2 = np.maximum(np.ceil(st.load[T] + a * ctx.inv_mu[i, T] - st.R[T] - EPS), 0.0)
-        new_art = (st.art_R[ctx.art[T]] == 0) & (k2 > 0)
-        add = k2 * ctx.cost[T] + ctx.storage_add[ctx.art[T]] * new_art
+        k2 = np.maximum(np.ceil(st.load[T] + a * ctx.inv_capacity[i, T] - st.R[T] - EPS), 0.0)
+        new_art = (st.art_R[ctx.template_artifact[T]] == 0) & (k2 > 0)
+        add = k2 * ctx.cost[T] + ctx.storage_add[ctx.template_artifact[T]] * new_art
         ok = fleet_cost.within_limits(st.spent + k2 * ctx.cost[T] - freed_cost, ctx.budget,
-                                      st.inv_used[ctx.gpu[T]] + k2 * ctx.gpus[T] - freed_gpus_on, ctx.inventory[ctx.gpu[T]],
-                                      st.storage_used + ctx.art_gb[ctx.art[T]] * new_art - freed_gb, ctx.storage_gb)
+                                      st.inv_used[ctx.template_gpu[T]] + k2 * ctx.gpus[T] - freed_gpus_on, ctx.inventory[ctx.template_gpu[T]],
+                                      st.storage_used + ctx.artifact_gb[ctx.template_artifact[T]] * new_art - freed_gb, ctx.storage_gb)
         return k2, add, ok
 
     def _freed(self, d1: int, removed_load: np.ndarray):
@@ -88,28 +88,28 @@ class LocalMoves(AcceptedMoves):
     def relocate_share(self, i: int, d1: int) -> bool:
         """Best move of (part of) type i's share on d1 to another template or to unmet; apply if it saves."""
         ctx, st = self.ctx, self.st
-        lam = ctx.lam[i]
+        lam = ctx.rate[i]
         full = lam * st.x[i, d1]
         if full <= 0:
             return False
         T = self._targets(i, d1)
         S = max(st.slack(ctx, i), 0.0)
-        w1, dl1, imu1 = ctx.w[i, d1], ctx.delay_unit[i, d1], ctx.inv_mu[i, d1]
-        excess = (st.load[d1] - (st.R[d1] - 1)) * ctx.mu[i, d1]
+        w1, dl1, imu1 = ctx.error_excess[i, d1], ctx.delay_unit[i, d1], ctx.inv_capacity[i, d1]
+        excess = (st.load[d1] - (st.R[d1] - 1)) * ctx.capacity[i, d1]
         a_drop = min(max(excess, 0.0) * (1 + 1e-12), full)
-        a_fill = np.clip((st.R[T] - st.load[T]) * ctx.mu[i, T], 0.0, full)
-        dw = ctx.w[i, T] - w1
+        a_fill = np.clip((st.R[T] - st.load[T]) * ctx.capacity[i, T], 0.0, full)
+        dw = ctx.error_excess[i, T] - w1
         lim = np.where(dw > 0, S / np.where(dw > 0, dw, 1.0), np.inf)
         A = np.minimum(np.stack([np.full(len(T), full), np.full(len(T), a_drop), a_fill]), lim[None, :])
-        a1 = ctx.art[d1]
+        a1 = ctx.template_artifact[d1]
         best = (0.0, None)
-        g1 = ctx.gpu[d1]
+        g1 = ctx.template_gpu[d1]
         if len(T):  # the three amounts x every target in one evaluation (arrays of shape (3, |T|))
             s1 = self._freed(d1, A * imu1)
-            same_art = ctx.art[T] == a1
+            same_art = ctx.template_artifact[T] == a1
             freed_gb_mask = (st.art_R[a1] > 0) & (st.art_R[a1] - s1 == 0)
-            k2, add, ok = self._place_cost(i, T, A, s1 * ctx.cost[d1], (ctx.gpu[T] == g1) * s1 * ctx.gpus[d1],
-                                           np.where(freed_gb_mask & ~same_art, ctx.art_gb[a1], 0.0))
+            k2, add, ok = self._place_cost(i, T, A, s1 * ctx.cost[d1], (ctx.template_gpu[T] == g1) * s1 * ctx.gpus[d1],
+                                           np.where(freed_gb_mask & ~same_art, ctx.artifact_gb[a1], 0.0))
             still = st.art_R[a1] - s1 + same_art * k2
             freed_store = np.where((still == 0) & (st.art_R[a1] > 0), ctx.storage_add[a1], 0.0)
             delta = add - s1 * ctx.cost[d1] - freed_store + A * (ctx.delay_unit[i, T] - dl1)
@@ -153,33 +153,33 @@ class LocalMoves(AcceptedMoves):
         slack is exactly used up at the optimum of a blend.
         """
         ctx, st = self.ctx, self.st
-        lam = ctx.lam[i]
+        lam = ctx.rate[i]
         used = np.flatnonzero(st.x[i] > 0)
         if len(used) < 2:
             return False
-        h = int(used[np.argmax(ctx.w[i, used])])
-        wh = ctx.w[i, h]
+        h = int(used[np.argmax(ctx.error_excess[i, used])])
+        wh = ctx.error_excess[i, h]
         if h == d1 or wh <= 0:
             return False
         a = lam * st.x[i, d1]
         avail = lam * st.x[i, h]
         T = self._targets(i, d1)
-        T = T[(T != h) & (ctx.w[i, T] < wh)]
+        T = T[(T != h) & (ctx.error_excess[i, T] < wh)]
         if len(T) == 0:
             return False
         S = max(st.slack(ctx, i), 0.0)
-        w1, wT = ctx.w[i, d1], ctx.w[i, T]
+        w1, wT = ctx.error_excess[i, d1], ctx.error_excess[i, T]
         after = S + a * (w1 - wT)
         b = np.where(after < 0, -after / (wh - wT), 0.0) * (1 + 1e-12)
         ok_b = (b > 0) & (b <= avail)
-        s1 = float(self._freed(d1, np.asarray(a * ctx.inv_mu[i, d1])))
-        sh = self._freed(h, b * ctx.inv_mu[i, h])
+        s1 = float(self._freed(d1, np.asarray(a * ctx.inv_capacity[i, d1])))
+        sh = self._freed(h, b * ctx.inv_capacity[i, h])
         freed_cost = s1 * ctx.cost[d1] + sh * ctx.cost[h]
-        freed_gpus = (ctx.gpu[T] == ctx.gpu[d1]) * s1 * ctx.gpus[d1] + (ctx.gpu[T] == ctx.gpu[h]) * sh * ctx.gpus[h]
+        freed_gpus = (ctx.template_gpu[T] == ctx.template_gpu[d1]) * s1 * ctx.gpus[d1] + (ctx.template_gpu[T] == ctx.template_gpu[h]) * sh * ctx.gpus[h]
         k2, add, ok = self._place_cost(i, T, a + b, freed_cost, freed_gpus, 0.0)
-        a1, ah = ctx.art[d1], ctx.art[h]
-        still1 = st.art_R[a1] - s1 - (ah == a1) * sh + (ctx.art[T] == a1) * k2
-        stillh = st.art_R[ah] - sh - (ah == a1) * s1 + (ctx.art[T] == ah) * k2
+        a1, ah = ctx.template_artifact[d1], ctx.template_artifact[h]
+        still1 = st.art_R[a1] - s1 - (ah == a1) * sh + (ctx.template_artifact[T] == a1) * k2
+        stillh = st.art_R[ah] - sh - (ah == a1) * s1 + (ctx.template_artifact[T] == ah) * k2
         freed_store = (np.where((still1 == 0) & (st.art_R[a1] > 0), ctx.storage_add[a1], 0.0)
                        + np.where((stillh == 0) & (ah != a1) & (st.art_R[ah] > 0), ctx.storage_add[ah], 0.0))
         delta = (add - freed_cost - freed_store + a * (ctx.delay_unit[i, T] - ctx.delay_unit[i, d1])
@@ -204,15 +204,15 @@ class LocalMoves(AcceptedMoves):
     def relocate_unmet(self, i: int) -> bool:
         """Serve (part of) type i's unmet share when a target does it for less than its unmet penalty."""
         ctx, st = self.ctx, self.st
-        lam = ctx.lam[i]
+        lam = ctx.rate[i]
         full = lam * st.u[i]
         if full <= 1e-12:
             return False
         T = self._targets(i, -1)
         S = max(st.slack(ctx, i), 0.0)
-        wT = ctx.w[i, T]
+        wT = ctx.error_excess[i, T]
         lim = np.where(wT > 0, S / np.where(wT > 0, wT, 1.0), np.inf)
-        a_fill = np.clip((st.R[T] - st.load[T]) * ctx.mu[i, T], 0.0, full)
+        a_fill = np.clip((st.R[T] - st.load[T]) * ctx.capacity[i, T], 0.0, full)
         best = (0.0, None)
         for a in (np.minimum(full, lim), np.minimum(a_fill, lim)):
             k2, add, ok = self._place_cost(i, T, a, 0.0, 0.0, 0.0)
@@ -237,7 +237,7 @@ class LocalMoves(AcceptedMoves):
                 break
             if st.x[i, d1] > 0 and self.relocate_share(int(i), int(d1)):
                 improved = True
-            elif st.x[i, d1] > 0 and ctx.w[i, d1] <= 0 and self.reblend(int(i), int(d1)):
+            elif st.x[i, d1] > 0 and ctx.error_excess[i, d1] <= 0 and self.reblend(int(i), int(d1)):
                 improved = True
         for i in np.flatnonzero(st.u > 0):
             if self.out_of_time():
@@ -250,7 +250,7 @@ class LocalMoves(AcceptedMoves):
     def _clear_type(self, st: State, i: int) -> None:
         ctx = self.ctx
         for d in np.flatnonzero(st.x[i] > 0):
-            st.route(ctx, i, int(d), -ctx.lam[i] * st.x[i, d])
+            st.route(ctx, i, int(d), -ctx.rate[i] * st.x[i, d])
             st.x[i, d] = 0.0
         st.u[i] = 0.0
 
@@ -293,9 +293,9 @@ class LocalMoves(AcceptedMoves):
 
     def _fits_one(self, st: State, d: int) -> bool:
         ctx = self.ctx
-        new_gb = 0.0 if st.art_R[ctx.art[d]] > 0 else ctx.art_gb[ctx.art[d]]
-        return bool(fleet_cost.within_limits(st.spent + ctx.cost[d], ctx.budget, st.inv_used[ctx.gpu[d]] + ctx.gpus[d],
-                                             ctx.inventory[ctx.gpu[d]], st.storage_used + new_gb, ctx.storage_gb))
+        new_gb = 0.0 if st.art_R[ctx.template_artifact[d]] > 0 else ctx.artifact_gb[ctx.template_artifact[d]]
+        return bool(fleet_cost.within_limits(st.spent + ctx.cost[d], ctx.budget, st.inv_used[ctx.template_gpu[d]] + ctx.gpus[d],
+                                             ctx.inventory[ctx.template_gpu[d]], st.storage_used + new_gb, ctx.storage_gb))
 
     def open_candidates(self, k: int) -> np.ndarray:
         """Templates worth opening: each type's 3 cheapest within its error SLO, ranked by how many types they
@@ -304,14 +304,14 @@ class LocalMoves(AcceptedMoves):
         cands = []
         for i in range(ctx.I):
             c = ctx.cidx[i]
-            low = c[ctx.w[i, c] <= 0]
+            low = c[ctx.error_excess[i, c] <= 0]
             cands.append(low[np.argsort(ctx.unit[i, low], kind="stable")[:3]])
         pool = np.unique(np.concatenate(cands)) if cands else np.zeros(0, dtype=np.int64)
         pool = pool[st.R[pool] == 0]
         if len(pool) == 0:
             return pool
-        n_low = ((ctx.w[:, pool] <= 0) & ctx.servable[:, pool]).sum(axis=0)
-        best_unit = np.where((ctx.w[:, pool] <= 0) & ctx.servable[:, pool], ctx.unit[:, pool], np.inf).min(axis=0)
+        n_low = ((ctx.error_excess[:, pool] <= 0) & ctx.servable[:, pool]).sum(axis=0)
+        best_unit = np.where((ctx.error_excess[:, pool] <= 0) & ctx.servable[:, pool], ctx.unit[:, pool], np.inf).min(axis=0)
         order = np.lexsort((best_unit, -n_low))
         return pool[order[:k]]
 
@@ -352,7 +352,7 @@ class LocalMoves(AcceptedMoves):
         if E <= EPS:
             st.trim(ctx, d)
             return False
-        a_d = ctx.art[d]
+        a_d = ctx.template_artifact[d]
         delta = -ctx.cost[d] - (ctx.storage_add[a_d] if st.R[d] == 1 and st.art_R[a_d] == 1 else 0.0)
         plan: list[tuple[int, int, float]] = []  # (type, target or -1 for unmet, req/s)
         spare = np.maximum(st.R - st.load, 0.0)
@@ -360,36 +360,36 @@ class LocalMoves(AcceptedMoves):
         slack = {}
         unmet_room = {}
         ks = np.flatnonzero(st.x[:, d] > 0)
-        ks = ks[np.argsort(-(ctx.lam[ks] * st.x[ks, d] * ctx.inv_mu[ks, d]), kind="stable")]
+        ks = ks[np.argsort(-(ctx.rate[ks] * st.x[ks, d] * ctx.inv_capacity[ks, d]), kind="stable")]
         for k in ks:
             if E <= EPS:
                 break
             k = int(k)
-            need = min(ctx.lam[k] * st.x[k, d], E * ctx.mu[k, d])
+            need = min(ctx.rate[k] * st.x[k, d], E * ctx.capacity[k, d])
             S = slack.setdefault(k, max(st.slack(ctx, k), 0.0))
             cand = np.flatnonzero((spare > 1e-12) & ctx.servable[k])
             price = ctx.delay_unit[k, cand]
             options = [(float(pr), int(t)) for pr, t in zip(price, cand)]
-            room = unmet_room.setdefault(k, max(ctx.unmet_cap[k] - ctx.lam[k] * st.u[k], 0.0))
+            room = unmet_room.setdefault(k, max(ctx.unmet_cap[k] - ctx.rate[k] * st.u[k], 0.0))
             if room > 1e-12:
                 options.append((float(ctx.unmet_unit[k]), -1))
             options.sort()
             for pr, t in options:
                 if need <= 1e-12:
                     break
-                wdiff = (ctx.w[k, t] if t >= 0 else 0.0) - ctx.w[k, d]
+                wdiff = (ctx.error_excess[k, t] if t >= 0 else 0.0) - ctx.error_excess[k, d]
                 lim = S / wdiff if wdiff > 0 else math.inf
-                cap = spare[t] * ctx.mu[k, t] if t >= 0 else unmet_room[k]
+                cap = spare[t] * ctx.capacity[k, t] if t >= 0 else unmet_room[k]
                 a = min(need, cap, lim)
                 if a <= 1e-12:
                     continue
                 plan.append((k, t, a))
                 need -= a
-                E -= a * ctx.inv_mu[k, d]
+                E -= a * ctx.inv_capacity[k, d]
                 S -= a * wdiff
                 slack[k] = S
                 if t >= 0:
-                    spare[t] -= a * ctx.inv_mu[k, t]
+                    spare[t] -= a * ctx.inv_capacity[k, t]
                     delta += a * (ctx.delay_unit[k, t] - ctx.delay_unit[k, d])
                 else:
                     unmet_room[k] -= a
@@ -401,7 +401,7 @@ class LocalMoves(AcceptedMoves):
             if t >= 0:
                 st.route(ctx, k, t, a)
             else:
-                st.u[k] += a / ctx.lam[k]
+                st.u[k] += a / ctx.rate[k]
         st.trim(ctx, d)
         return self._accept(lambda: f"[consolidation] consolidate: drop 1 x {label(ctx, d)}, its load re-routed to "
                             f"{len({t for _, t, _ in plan})} other replica set(s)/unmet", -delta)
@@ -418,24 +418,24 @@ class LocalMoves(AcceptedMoves):
         T = np.unique(np.concatenate([self._targets(int(k), d1) for k in ks]))
         if len(T) == 0:
             return False
-        amt = ctx.lam[ks] * st.x[ks, d1]  # req/s per type
+        amt = ctx.rate[ks] * st.x[ks, d1]  # req/s per type
         serv = ctx.servable[np.ix_(ks, T)].all(axis=0)
-        conv = (amt[:, None] * ctx.inv_mu[np.ix_(ks, T)]).sum(axis=0)
+        conv = (amt[:, None] * ctx.inv_capacity[np.ix_(ks, T)]).sum(axis=0)
         S = np.array([max(st.slack(ctx, int(k)), 0.0) for k in ks])
-        err_ok = (S[:, None] + amt[:, None] * (ctx.w[ks, d1][:, None] - ctx.w[np.ix_(ks, T)]) >= -1e-12).all(axis=0)
+        err_ok = (S[:, None] + amt[:, None] * (ctx.error_excess[ks, d1][:, None] - ctx.error_excess[np.ix_(ks, T)]) >= -1e-12).all(axis=0)
         k2 = np.maximum(np.ceil(st.load[T] + conv - st.R[T] - EPS), 0.0)
-        a1 = ctx.art[d1]
-        same_art = ctx.art[T] == a1
-        new_art = (st.art_R[ctx.art[T]] == 0) & (k2 > 0)
+        a1 = ctx.template_artifact[d1]
+        same_art = ctx.template_artifact[T] == a1
+        new_art = (st.art_R[ctx.template_artifact[T]] == 0) & (k2 > 0)
         freed_art = ((st.art_R[a1] - st.R[d1] + same_art * k2) == 0) & (st.art_R[a1] > 0)
         ddelay = (amt[:, None] * (ctx.delay_unit[np.ix_(ks, T)] - ctx.delay_unit[ks, d1][:, None])).sum(axis=0)
-        delta = (k2 * ctx.cost[T] - st.R[d1] * ctx.cost[d1] + ctx.storage_add[ctx.art[T]] * new_art
+        delta = (k2 * ctx.cost[T] - st.R[d1] * ctx.cost[d1] + ctx.storage_add[ctx.template_artifact[T]] * new_art
                  - ctx.storage_add[a1] * freed_art + ddelay)
         ok = serv & err_ok & fleet_cost.within_limits(
             st.spent + k2 * ctx.cost[T] - st.R[d1] * ctx.cost[d1], ctx.budget,
-            st.inv_used[ctx.gpu[T]] + k2 * ctx.gpus[T] - (ctx.gpu[T] == ctx.gpu[d1]) * st.R[d1] * ctx.gpus[d1],
-            ctx.inventory[ctx.gpu[T]],
-            st.storage_used + ctx.art_gb[ctx.art[T]] * new_art - ctx.art_gb[a1] * (freed_art & ~same_art), ctx.storage_gb)
+            st.inv_used[ctx.template_gpu[T]] + k2 * ctx.gpus[T] - (ctx.template_gpu[T] == ctx.template_gpu[d1]) * st.R[d1] * ctx.gpus[d1],
+            ctx.inventory[ctx.template_gpu[T]],
+            st.storage_used + ctx.artifact_gb[ctx.template_artifact[T]] * new_art - ctx.artifact_gb[a1] * (freed_art & ~same_art), ctx.storage_gb)
         delta = np.where(ok, delta, np.inf)
         j = int(np.argmin(delta))
         if delta[j] >= -self.tol():

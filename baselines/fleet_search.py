@@ -67,7 +67,7 @@ class FleetSearch(AcceptedMoves):
 
     def _trimmed(self, R: np.ndarray, res: dict) -> np.ndarray:
         ctx = self.ctx
-        load = (ctx.lam[:, None] * res["x"] * ctx.inv_mu).sum(axis=0)
+        load = (ctx.rate[:, None] * res["x"] * ctx.inv_capacity).sum(axis=0)
         return np.minimum(R, np.maximum(np.ceil(load - 1e-7), 0).astype(np.int64))
 
     def run(self, R: np.ndarray, budget: int = 10**9) -> tuple[np.ndarray, float, dict] | None:
@@ -198,15 +198,15 @@ class FleetSearch(AcceptedMoves):
         pi[A] = -res["pi"]  # ≥ 0: value of one more unit of capacity
         # Gain bound of one more replica of an inactive template: a fractional knapsack of the types' negative
         # reduced costs (−rc per share, at most one share per type) into one replica's capacity (λ_i/μ_id per share).
-        rc = (ctx.lam[:, None] * ctx.delay_unit - res["sigma"][:, None] - res["eta"][:, None] * ctx.w)
+        rc = (ctx.rate[:, None] * ctx.delay_unit - res["sigma"][:, None] - res["eta"][:, None] * ctx.error_excess)
         val = np.where(ctx.servable, np.maximum(-rc, 0.0), 0.0)  # per share
-        first = fractional_knapsack(val, ctx.lam[:, None] * ctx.inv_mu, unit_cap=True)  # size: capacity per share
+        first = fractional_knapsack(val, ctx.rate[:, None] * ctx.inv_capacity, unit_cap=True)  # size: capacity per share
         # only the heuristic's candidates (M1 filter, M3 siblings) may be added, so the ablation switches hold
         gain_add = np.where(R > 0, pi, np.where(ctx.pool, first, 0.0))
         stored = np.zeros(ctx.A, dtype=np.int64)
-        np.add.at(stored, ctx.art, R)
-        new_art = stored[ctx.art] == 0
-        add_cost = ctx.cost + ctx.storage_add[ctx.art] * new_art
+        np.add.at(stored, ctx.template_artifact, R)
+        new_art = stored[ctx.template_artifact] == 0
+        add_cost = ctx.cost + ctx.storage_add[ctx.template_artifact] * new_art
         return pi, gain_add, add_cost, stored
 
     def _moves(self, R: np.ndarray, res: dict) -> tuple[list[tuple[float, str, int, int]], list[tuple[float, str, int, int]],
@@ -219,11 +219,11 @@ class FleetSearch(AcceptedMoves):
         pi, gain_add, add_cost, stored = self._add_gain(R, res)
         add_bound = gain_add - add_cost
         active = np.flatnonzero(R > 0)
-        freed_store = np.where(stored[ctx.art[active]] == R[active], ctx.storage_add[ctx.art[active]], 0.0) * (R[active] == 1)
+        freed_store = np.where(stored[ctx.template_artifact[active]] == R[active], ctx.storage_add[ctx.template_artifact[active]], 0.0) * (R[active] == 1)
         drop_bound = ctx.cost[active] + freed_store - pi[active]
         # what budget and inventory allow (storage is checked when the move is evaluated)
         rental = float(ctx.cost @ R)
-        used = np.bincount(ctx.gpu, weights=R * ctx.gpus, minlength=ctx.G)
+        used = np.bincount(ctx.template_gpu, weights=R * ctx.gpus, minlength=ctx.G)
         B = ctx.budget if math.isfinite(ctx.budget) else np.inf
         moves: list[tuple[float, str, int, int]] = []
         comp: list[tuple[float, str, int, int]] = []
@@ -246,7 +246,7 @@ class FleetSearch(AcceptedMoves):
         big = self._big
         add_pool = np.concatenate([big[(self._cover[big] > 0) & (R[big] == 0)], top[~np.isin(top, big)][:16]])
         for d2 in top:
-            g2 = ctx.gpu[d2]
+            g2 = ctx.template_gpu[d2]
             if fleet_cost.within_limits(rental + ctx.cost[d2], B, used[g2] + ctx.gpus[d2], ctx.inventory[g2], 0.0, math.inf):
                 if add_bound[d2] > 0:
                     moves.append((float(add_bound[d2]), "add", -1, int(d2)))
@@ -254,7 +254,7 @@ class FleetSearch(AcceptedMoves):
                     comp.append((float(add_bound[d2] + best_any), "add", -1, int(d2)))
             sb = add_bound[d2] + drop_bound
             ok = (active != d2) & fleet_cost.within_limits(rental - ctx.cost[active] + ctx.cost[d2], B,
-                                                        used[g2] + ctx.gpus[d2] - (ctx.gpu[active] == g2) * ctx.gpus[active],
+                                                        used[g2] + ctx.gpus[d2] - (ctx.template_gpu[active] == g2) * ctx.gpus[active],
                                                         ctx.inventory[g2], 0.0, math.inf)
             for k in np.flatnonzero(ok & (sb > 0)):
                 moves.append((float(sb[k]), "swap", int(active[k]), int(d2)))

@@ -68,10 +68,10 @@ def coverage_phase(ctx: Context, st: State, order: Sequence[int], opt: GHOptions
     p = ctx.problem
     for i in order:
         i = int(i)
-        if ctx.lam[i] <= 0 or p.max_unmet[i] >= 1.0:
+        if ctx.rate[i] <= 0 or p.max_unmet[i] >= 1.0:
             continue
         c = ctx.cidx[i]
-        ok = ctx.w[i, c] <= 0
+        ok = ctx.error_excess[i, c] <= 0
         km = kmax(ctx, st, c)
         usable = ok & (km >= 1)
         if not usable.any():
@@ -84,7 +84,7 @@ def coverage_phase(ctx: Context, st: State, order: Sequence[int], opt: GHOptions
         d = int(cc[int(np.argmin(key))])
         st.reserve[i] = d
         st.reserved_cost += ctx.cost[d]
-        st.reserved_gpus[ctx.gpu[d]] += ctx.gpus[d]
+        st.reserved_gpus[ctx.template_gpu[d]] += ctx.gpus[d]
         log(lambda: f"[coverage] coverage: type {p.type_names[i]!r}: path reserved on {label(ctx, d)} "
                     f"(${ctx.cost[d]:.3f}/h, error {p.error[i, d]:.4g} <= {p.error_slo[i]:.4g}; cheapest of "
                     f"{int(usable.sum())} single-template paths within delay and error SLO, budget and inventory)")
@@ -95,7 +95,7 @@ def _release(ctx: Context, st: State, i: int) -> None:
     d = st.reserve.pop(i, None)
     if d is not None:
         st.reserved_cost -= ctx.cost[d]
-        st.reserved_gpus[ctx.gpu[d]] -= ctx.gpus[d]
+        st.reserved_gpus[ctx.template_gpu[d]] -= ctx.gpus[d]
 
 
 
@@ -104,7 +104,7 @@ def place_type(ctx: Context, st: State, i: int, opt: GHOptions, log: DecisionLog
 
     ``banned`` (D bool) excludes templates from new replicas and upgrades (used by AGH's ruin-and-recreate).
     Each step weighs the options of :func:`baselines.gh_options.step_options` and applies the best."""
-    lam = ctx.lam[i]
+    lam = ctx.rate[i]
     name = ctx.problem.type_names[i]
     _release(ctx, st, i)
     if lam <= 0:
@@ -165,11 +165,11 @@ class _Putter:
 
     def __call__(self, d: int, amount: float, why: str) -> float:
         ctx, st, i, step_tag, name = self.ctx, self.st, self.i, self.step_tag, self.ctx.problem.type_names[self.i]
-        room = (st.R[d] + float(kmax(ctx, st, np.array([d]))[0]) - st.load[d]) * ctx.mu[i][d]
+        room = (st.R[d] + float(kmax(ctx, st, np.array([d]))[0]) - st.load[d]) * ctx.capacity[i][d]
         amount = min(amount, max(room, 0.0))
         if amount <= self.tol:
             return 0.0
-        kk = max(int(math.ceil(st.load[d] + amount * ctx.inv_mu[i][d] - st.R[d] - EPS)), 0)
+        kk = max(int(math.ceil(st.load[d] + amount * ctx.inv_capacity[i][d] - st.R[d] - EPS)), 0)
         st.add_replicas(ctx, d, kk)
         st.route(ctx, i, d, amount)
         if kk:
@@ -184,7 +184,7 @@ class _Putter:
 def _apply_option(ctx: Context, st: State, i: int, o: StepOptions, ids: np.ndarray, k: int, score: float,
                   put: _Putter, opt: GHOptions, log: DecisionLog) -> None:
     """Apply option ``k`` of the step (spare or new replicas, an M3 upgrade, or unmet demand)."""
-    name, lam, amount = ctx.problem.type_names[i], ctx.lam[i], float(o.eff[k])
+    name, lam, amount = ctx.problem.type_names[i], ctx.rate[i], float(o.eff[k])
     n1, n2, n3 = len(o.active), len(ids) - len(o.active), len(o.ud)
     if k < n1 + n2:
         d = int(ids[k])
@@ -204,7 +204,7 @@ def _apply_option(ctx: Context, st: State, i: int, o: StepOptions, ids: np.ndarr
 
 def _leave_unmet_or_fail(ctx: Context, st: State, i: int, tol: float, log: DecisionLog) -> None:
     """After the steps: what is left goes unmet within ζ (unavoidable), or the type fails with a reason."""
-    name, lam = ctx.problem.type_names[i], ctx.lam[i]
+    name, lam = ctx.problem.type_names[i], ctx.rate[i]
     r = st.residual(ctx, i)
     if r > tol:
         take = min(r, max(ctx.unmet_cap[i] - lam * st.u[i], 0.0))
@@ -220,7 +220,7 @@ def _leave_unmet_or_fail(ctx: Context, st: State, i: int, tol: float, log: Decis
 def _place_zero_rate(ctx: Context, st: State, i: int) -> None:
     """λ_i = 0: route the (empty) share to the lowest-error servable template; no replica needed."""
     p = ctx.problem
-    ok = np.flatnonzero(ctx.servable[i] & (ctx.w[i] <= 0))
+    ok = np.flatnonzero(ctx.servable[i] & (ctx.error_excess[i] <= 0))
     if len(ok):
         st.x[i, ok[np.argmin(p.error[i, ok])]] = 1.0 - st.u[i]
     elif p.max_unmet[i] >= 1.0:
@@ -241,7 +241,7 @@ def _blend(ctx: Context, st: State, i: int, r: float, S: float, best: float, ids
     with every spare partner and the 16 new-replica partners of lowest asymptotic $/h per req/s; both sides are priced with the replicas they
     actually open (ceil), storage and delay penalty — one numpy evaluation over the pairs.
     """
-    w_i = ctx.w[i]
+    w_i = ctx.error_excess[i]
     wv = w_i[ids]
     is_new_all = np.arange(len(ids)) >= n1
     price = np.where(is_new_all, ctx.unit[i, ids], ctx.delay_unit[i, ids])
@@ -257,8 +257,8 @@ def _blend(ctx: Context, st: State, i: int, r: float, S: float, best: float, ids
 
     def side_cost(sel: np.ndarray, amt: np.ndarray, rows: bool) -> np.ndarray:
         d2 = ids[sel].reshape((-1, 1) if rows else (1, -1))
-        k = np.maximum(np.ceil(st.load[d2] + amt * ctx.inv_mu[i, d2] - st.R[d2] - EPS), 0.0)
-        return k * ctx.cost[d2] + ctx.storage_add[ctx.art[d2]] * ((st.art_R[ctx.art[d2]] == 0) & (k > 0)) + amt * ctx.delay_unit[i, d2]
+        k = np.maximum(np.ceil(st.load[d2] + amt * ctx.inv_capacity[i, d2] - st.R[d2] - EPS), 0.0)
+        return k * ctx.cost[d2] + ctx.storage_add[ctx.template_artifact[d2]] * ((st.art_R[ctx.template_artifact[d2]] == 0) & (k > 0)) + amt * ctx.delay_unit[i, d2]
 
     a_cost = side_cost(la, a_amt, True)
     b_cost = side_cost(hb, b_amt, False)
@@ -283,7 +283,7 @@ def _upgrade(ctx: Context, st: State, s: int, d: int, total: int) -> None:
     moved = st.x[:, s].copy()
     st.x[:, d] += moved
     st.x[:, s] = 0.0
-    st.load[d] += float((ctx.lam * moved * ctx.inv_mu[:, d]).sum())
+    st.load[d] += float((ctx.rate * moved * ctx.inv_capacity[:, d]).sum())
     st.load[s] = 0.0
     st.add_replicas(ctx, s, -int(st.R[s]))
     st.add_replicas(ctx, d, int(total) - int(st.R[d]))
@@ -303,14 +303,14 @@ def _failure_reason(ctx: Context, st: State, i: int, r: float) -> str:
     why = []
     if len(c) and math.isfinite(B) and (ctx.cost[c] > B + fleet_cost.LIMIT_TOL).all():
         why.append(f"budget (${st.spent:.2f} of ${p.budget:.2f}/h used)")
-    gpus_left = ctx.inventory[ctx.gpu[c]] - st.inv_used[ctx.gpu[c]]
+    gpus_left = ctx.inventory[ctx.template_gpu[c]] - st.inv_used[ctx.template_gpu[c]]
     if len(c) and (gpus_left < ctx.gpus[c]).all():
         why.append("GPU inventory exhausted for every candidate")
-    if len(c) and not ((st.art_R[ctx.art[c]] > 0) | (st.storage_used + ctx.art_gb[ctx.art[c]] <= ctx.storage_gb + fleet_cost.LIMIT_TOL)).all():
+    if len(c) and not ((st.art_R[ctx.template_artifact[c]] > 0) | (st.storage_used + ctx.artifact_gb[ctx.template_artifact[c]] <= ctx.storage_gb + fleet_cost.LIMIT_TOL)).all():
         why.append("storage")
     if not why:
         why.append("error SLO slack / capacity of the affordable candidates")
-    unmet_share = r / ctx.lam[i] + st.u[i]
+    unmet_share = r / ctx.rate[i] + st.u[i]
     return (f"type {name!r}: {r:.4g} req/s could not be placed ({', '.join(why)}); unmet share would be "
             f"{unmet_share:.4g} > max_unmet {p.max_unmet[i]:.4g}")
 

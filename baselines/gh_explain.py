@@ -21,7 +21,7 @@ def log_filter(ctx: Context, opt: GHOptions, log: DecisionLog) -> None:
         n_serv = int(ctx.servable[i].sum())
         n_m1 = int(ctx.m1_cand[i].sum())
         n_new = int(ctx.new_cand[i].sum())
-        n_err = int((ctx.m1_cand[i] & (ctx.w[i] <= 0)).sum())
+        n_err = int((ctx.m1_cand[i] & (ctx.error_excess[i] <= 0)).sum())
         tag = "[M1]" if opt.m1 else "[filter]"
         log(lambda: f"{tag} filter: type {p.type_names[i]!r}: {n_serv} of {ctx.D} templates meet delay SLO "
                     f"{p.delay_slo[i]:g} s; {'M1 keeps' if opt.m1 else 'first-listed configs keep'} {n_m1} "
@@ -32,9 +32,9 @@ def log_filter(ctx: Context, opt: GHOptions, log: DecisionLog) -> None:
         memory = (~ctx.servable[i]) & ~delay  # μ = 0 although fast enough: no sequence fits in the KV cache / context
         m1_drop = ctx.servable[i] & ~ctx.m1_cand[i]
         kept = ctx.m1_cand[i]
-        err = kept & (ctx.w[i] > 0)
+        err = kept & (ctx.error_excess[i] > 0)
         over_budget = kept & (ctx.cost > B + fleet_cost.LIMIT_TOL) if math.isfinite(B) else np.zeros(ctx.D, dtype=bool)
-        over_inv = kept & (ctx.gpus > ctx.inventory[ctx.gpu])
+        over_inv = kept & (ctx.gpus > ctx.inventory[ctx.template_gpu])
         log(lambda: f"{tag} type {p.type_names[i]!r}: filtered by memory {int(memory.sum())} (KV cache holds no "
                     f"sequence / context too short){_examples(ctx, memory)}, by delay {int(delay.sum())} (zero-load "
                     f"latency >= {p.delay_slo[i]:g} s){_examples(ctx, delay)}, "
@@ -49,7 +49,7 @@ def log_filter(ctx: Context, opt: GHOptions, log: DecisionLog) -> None:
             best = np.flatnonzero(ok)[np.argsort(ctx.unit[i, ok], kind="stable")[:3]]
             log(lambda: f"{tag} type {p.type_names[i]!r}: cheapest pure paths by $/h per req/s at full load "
                         "(rental / capacity + delay penalty): " + ", ".join(
-                            f"{label(ctx, int(d))} ${ctx.unit[i, d]:.4g} (mu {ctx.mu[i, d]:.3g} req/s, "
+                            f"{label(ctx, int(d))} ${ctx.unit[i, d]:.4g} (mu {ctx.capacity[i, d]:.3g} req/s, "
                             f"${ctx.cost[d]:.3f}/h)" for d in best))
 
 
@@ -70,10 +70,10 @@ def _why_blocked(ctx: Context, st: State, c: np.ndarray, i: int, S: float, tol: 
         return {}
     B = budget_left(ctx, st)
     budget = ctx.cost[c] > B + fleet_cost.LIMIT_TOL if math.isfinite(B) else np.zeros(len(c), dtype=bool)
-    inv = inv_left(ctx, st, ctx.gpu[c]) + fleet_cost.LIMIT_TOL < ctx.gpus[c]
-    stored = st.art_R[ctx.art[c]] > 0
-    storage = ~(stored | (st.storage_used + ctx.art_gb[ctx.art[c]] <= ctx.storage_gb + fleet_cost.LIMIT_TOL))
-    w = ctx.w[i, c]
+    inv = inv_left(ctx, st, ctx.template_gpu[c]) + fleet_cost.LIMIT_TOL < ctx.gpus[c]
+    stored = st.art_R[ctx.template_artifact[c]] > 0
+    storage = ~(stored | (st.storage_used + ctx.artifact_gb[ctx.template_artifact[c]] <= ctx.storage_gb + fleet_cost.LIMIT_TOL))
+    w = ctx.error_excess[i, c]
     error = (w > 0) & (S / np.where(w > 0, w, 1.0) <= tol)
     out, seen = {}, np.zeros(len(c), dtype=bool)
     for name, m in (("budget", budget), ("inventory", inv), ("storage", storage), ("error", error)):
@@ -97,7 +97,7 @@ def step_text(ctx: Context, st: State, i: int, step: int, r: float, S: float, to
     p = ctx.problem
     n1, n2, n3 = len(active), len(c), len(us)
     blocked = _why_blocked(ctx, st, c, i, S, tol)
-    w_sp = ctx.w[i, active]
+    w_sp = ctx.error_excess[i, active]
     sp_err = int(((w_sp > 0) & (sp_eff <= tol) & (np.maximum(st.R[active] - st.load[active], 0.0) > 1e-12)).sum())
     if sp_err:
         blocked["error (spare)"] = sp_err

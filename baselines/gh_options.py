@@ -54,16 +54,16 @@ def _limited(S: float, w: np.ndarray) -> np.ndarray:
 
 def _upgrades(ctx: Context, st: State, i: int, us: np.ndarray, ud: np.ndarray, S: float, r: float):
     """(eff, add, total replicas) of upgrading each live deployment ``us`` to ``ud`` for type ``i``."""
-    mu_i, w_i, inv_mu_i = ctx.mu[i], ctx.w[i], ctx.inv_mu[i]
+    mu_i, w_i, inv_mu_i = ctx.capacity[i], ctx.error_excess[i], ctx.inv_capacity[i]
     X = st.x[:, us]
     blocked = ((X > 0) & ~ctx.servable[:, ud]).any(axis=0)
-    conv = (ctx.lam[:, None] * X * ctx.inv_mu[:, ud]).sum(axis=0)
-    ddelay = (ctx.lam[:, None] * X * (ctx.delay_unit[:, ud] - ctx.delay_unit[:, us])).sum(axis=0)
+    conv = (ctx.rate[:, None] * X * ctx.inv_capacity[:, ud]).sum(axis=0)
+    ddelay = (ctx.rate[:, None] * X * (ctx.delay_unit[:, ud] - ctx.delay_unit[:, us])).sum(axis=0)
     ld = st.load[ud] + conv
     freed_cost = st.R[us] * ctx.cost[us]
     kmax_tot = st.R[ud] + fleet_cost.new_replicas_within(
         ctx.cost[ud], ctx.gpus[ud], budget_left(ctx, st) + freed_cost,
-        inv_left(ctx, st, ctx.gpu[ud]) + st.R[us] * ctx.gpus[us], np.zeros(len(us)), math.inf)
+        inv_left(ctx, st, ctx.template_gpu[ud]) + st.R[us] * ctx.gpus[us], np.zeros(len(us)), math.inf)
     up_lim = _limited(S, w_i[ud])
     up_eff = np.maximum(np.minimum(np.minimum((kmax_tot - ld) * mu_i[ud], up_lim), r), 0.0)
     up_tot = np.ceil(ld + up_eff * inv_mu_i[ud] - EPS)
@@ -75,7 +75,7 @@ def _upgrades(ctx: Context, st: State, i: int, us: np.ndarray, ud: np.ndarray, S
 def step_options(ctx: Context, st: State, i: int, c: np.ndarray, up_src: np.ndarray, up_dst: np.ndarray,
                  S: float, r: float, m2: bool) -> StepOptions:
     """The four options of one step for type ``i`` with residual ``r`` req/s and error slack ``S``."""
-    mu_i, w_i, dl_i, inv_mu_i = ctx.mu[i], ctx.w[i], ctx.delay_unit[i], ctx.inv_mu[i]
+    mu_i, w_i, dl_i, inv_mu_i = ctx.capacity[i], ctx.error_excess[i], ctx.delay_unit[i], ctx.inv_capacity[i]
     # ---- option 1: spare capacity on active replicas (any template that serves i)
     active = np.flatnonzero((st.R > 0) & ctx.servable[i])
     sp_cap = np.maximum(st.R[active] - st.load[active], 0.0) * mu_i[active]
@@ -88,7 +88,7 @@ def step_options(ctx: Context, st: State, i: int, c: np.ndarray, up_src: np.ndar
     nw_cap = (st.R[c] + km - st.load[c]) * mu_i[c]
     nw_eff = np.maximum(np.minimum(np.minimum(nw_cap, _limited(S, w_i[c])), r), 0.0)
     nw_k = np.maximum(np.ceil(st.load[c] + nw_eff * inv_mu_i[c] - st.R[c] - EPS), 0.0)
-    nw_add = nw_k * ctx.cost[c] + ctx.storage_add[ctx.art[c]] * ((st.art_R[ctx.art[c]] == 0) & (nw_k > 0))
+    nw_add = nw_k * ctx.cost[c] + ctx.storage_add[ctx.template_artifact[c]] * ((st.art_R[ctx.template_artifact[c]] == 0) & (nw_k > 0))
     nw_eff = np.where(nw_k > 0, nw_eff, 0.0)  # k = 0 is the spare option, scored above
     # ---- option 3: M3 TP upgrade of an active deployment
     live = st.R[up_src] > 0
@@ -99,7 +99,7 @@ def step_options(ctx: Context, st: State, i: int, c: np.ndarray, up_src: np.ndar
         us = ud = np.zeros(0, dtype=np.int64)
         up_eff = up_add = up_tot = np.zeros(0)
     # ---- option 4: unmet demand (within ζ_i)
-    un_eff = min(r, max(ctx.unmet_cap[i] - ctx.lam[i] * st.u[i], 0.0))
+    un_eff = min(r, max(ctx.unmet_cap[i] - ctx.rate[i] * st.u[i], 0.0))
     eff = np.concatenate([sp_eff, nw_eff, up_eff, [un_eff]])
     add = np.concatenate([sp_add, nw_add, up_add, [0.0]])
     delay = np.concatenate([dl_i[active], dl_i[c], dl_i[ud], [ctx.unmet_unit[i]]])

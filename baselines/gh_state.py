@@ -54,17 +54,17 @@ class Context:
     def __init__(self, problem: Problem, m1: bool = True, m3: bool = True) -> None:
         p = self.problem = problem
         self.I, self.D, self.G, self.A = p.n_types, p.n_templates, p.n_gpu_types, len(p.artifact_names)
-        self.lam = p.rate
-        self.mu = p.capacity
+        self.rate = p.rate
+        self.capacity = p.capacity
         self.servable = p.capacity > 0
-        self.inv_mu = np.divide(1.0, p.capacity, out=np.zeros_like(p.capacity), where=self.servable)
+        self.inv_capacity = np.divide(1.0, p.capacity, out=np.zeros_like(p.capacity), where=self.servable)
         self.cost = p.cost
         self.gpus = p.gpus
-        self.gpu = p.template_gpu
-        self.art = p.template_artifact
-        self.art_gb = p.artifact_gb
+        self.template_gpu = p.template_gpu
+        self.template_artifact = p.template_artifact
+        self.artifact_gb = p.artifact_gb
         self.storage_add = fleet_cost.storage_add_cost(p)  # $/h when an artifact becomes stored
-        self.w = fleet_cost.error_excess(p)  # error excess per served share (≤ 0: creates slack)
+        self.error_excess = fleet_cost.error_excess(p)  # error excess per served share (≤ 0: creates slack)
         self.delay_unit = fleet_cost.delay_cost_per_rate(p)  # $/h per req/s routed
         self.unmet_unit = fleet_cost.unmet_cost_per_rate(p)  # $/h per req/s unmet
         self.unmet_cap = p.rate * p.max_unmet  # req/s that may go unmet
@@ -72,7 +72,7 @@ class Context:
         self.inventory = p.inventory.astype(float)
         self.storage_gb = p.storage_gb
         self.tp, self.pp = _parallelism(p)
-        group = self.art.astype(np.int64) * max(self.G, 1) + self.gpu
+        group = self.template_artifact.astype(np.int64) * max(self.G, 1) + self.template_gpu
         self.group = group
 
         # M1 filter (I, D): per (type, group) the fewest-GPU, then cheapest, then highest-capacity servable config.
@@ -113,12 +113,12 @@ class Context:
         # only those the GH construction could open
         self.pool = new.any(axis=0) if not (m1 and m3) else np.ones(self.D, dtype=bool)
         # low-error demand each template could take alone (AGH's hub starts and compound candidates)
-        low = self.servable & (self.w <= 0)
-        self.hub_cover = np.where(low, np.minimum(self.lam[:, None], self.mu), 0.0).sum(axis=0)
+        low = self.servable & (self.error_excess <= 0)
+        self.hub_cover = np.where(low, np.minimum(self.rate[:, None], self.capacity), 0.0).sum(axis=0)
         # load used for the default order: token throughput λ·(h + f)
         self.load_key = p.rate * (p.input_tokens + p.output_tokens)
         # asymptotic price per req/s of each candidate (for blending and short lists)
-        self.unit = np.where(self.servable, self.cost[None, :] * self.inv_mu + self.delay_unit, np.inf)
+        self.unit = np.where(self.servable, self.cost[None, :] * self.inv_capacity + self.delay_unit, np.inf)
 
     def hubs(self, k: int) -> np.ndarray:
         """Templates that could anchor many types as the low-error side of their blends. Alternately: the most
@@ -126,8 +126,8 @@ class Context:
         divided by its $/h) and the most low-error demand covered outright (ties: cheaper); at most one per
         (model, tier); only templates serving at least two types within their error SLO."""
         pool = self.new_cand.any(axis=0)
-        good = self.servable & (self.w <= 0) & pool[None, :]
-        cover = np.where(good, np.minimum(self.lam[:, None], self.mu), 0.0).sum(axis=0)
+        good = self.servable & (self.error_excess <= 0) & pool[None, :]
+        cover = np.where(good, np.minimum(self.rate[:, None], self.capacity), 0.0).sum(axis=0)
         ok = good.sum(axis=0) >= 2
         if math.isfinite(self.budget):
             ok &= self.cost <= 0.5 * self.budget
@@ -174,7 +174,7 @@ class Context:
             tight = np.where(np.isfinite(fastest), fastest / p.delay_slo, np.inf)
             return np.lexsort((idx, -self.load_key, -tight))
         if kind == "error":
-            n_ok = ((self.w <= 0) & self.servable).sum(axis=1)
+            n_ok = ((self.error_excess <= 0) & self.servable).sum(axis=1)
             return np.lexsort((idx, -self.load_key, p.error_slo, n_ok))
         raise ValueError(f"unknown ordering {kind!r}; known: load, slo, error")
 
@@ -210,23 +210,23 @@ class State:
     def add_replicas(self, ctx: Context, d: int, k: int) -> None:
         if k == 0:
             return
-        a = ctx.art[d]
+        a = ctx.template_artifact[d]
         before = self.art_R[a]
         self.R[d] += k
         self.spent += k * ctx.cost[d]
-        self.inv_used[ctx.gpu[d]] += k * ctx.gpus[d]
+        self.inv_used[ctx.template_gpu[d]] += k * ctx.gpus[d]
         self.art_R[a] += k
         if before == 0 and self.art_R[a] > 0:
-            self.storage_used += ctx.art_gb[a]
+            self.storage_used += ctx.artifact_gb[a]
         elif before > 0 and self.art_R[a] == 0:
-            self.storage_used -= ctx.art_gb[a]
+            self.storage_used -= ctx.artifact_gb[a]
 
     def route(self, ctx: Context, i: int, d: int, amount: float) -> None:
         """Add ``amount`` req/s of type i to template d (negative removes)."""
-        self.x[i, d] += amount / ctx.lam[i]
+        self.x[i, d] += amount / ctx.rate[i]
         if self.x[i, d] < 1e-13:
             self.x[i, d] = 0.0
-        self.load[d] += amount * ctx.inv_mu[i, d]
+        self.load[d] += amount * ctx.inv_capacity[i, d]
         if self.load[d] < 1e-12:
             self.load[d] = 0.0
 
@@ -244,10 +244,10 @@ class State:
 
     def slack(self, ctx: Context, i: int) -> float:
         """Error slack of type i in req/s·error units: λ_i Σ_d (ε_i − e_id) x_id (≥ 0 when the SLO holds)."""
-        return float(-ctx.lam[i] * (ctx.w[i] @ self.x[i]))
+        return float(-ctx.rate[i] * (ctx.error_excess[i] @ self.x[i]))
 
     def residual(self, ctx: Context, i: int) -> float:
-        return float(ctx.lam[i] * (1.0 - self.x[i].sum() - self.u[i]))
+        return float(ctx.rate[i] * (1.0 - self.x[i].sum() - self.u[i]))
 
     def allocation(self) -> Allocation:
         return Allocation(self.R.copy(), np.clip(self.x, 0.0, 1.0), np.clip(self.u, 0.0, 1.0))
@@ -283,8 +283,8 @@ def inv_left(ctx: Context, st: State, g: np.ndarray) -> np.ndarray:
 
 def kmax(ctx: Context, st: State, c: np.ndarray) -> np.ndarray:
     """Most new replicas of each template in ``c`` that budget, inventory and storage allow."""
-    new_gb = np.where(st.art_R[ctx.art[c]] > 0, 0.0, ctx.art_gb[ctx.art[c]])
-    return fleet_cost.new_replicas_within(ctx.cost[c], ctx.gpus[c], budget_left(ctx, st), inv_left(ctx, st, ctx.gpu[c]),
+    new_gb = np.where(st.art_R[ctx.template_artifact[c]] > 0, 0.0, ctx.artifact_gb[ctx.template_artifact[c]])
+    return fleet_cost.new_replicas_within(ctx.cost[c], ctx.gpus[c], budget_left(ctx, st), inv_left(ctx, st, ctx.template_gpu[c]),
                                           new_gb, ctx.storage_gb - st.storage_used)
 
 

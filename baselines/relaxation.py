@@ -136,7 +136,7 @@ class RelaxationModel:
         # every pair (type-major) but those on a template that may not get replicas (they carry nothing)
         blk = routing_block(p, (maxR[None, :] > 0) | (lam[:, None] <= 0))
         self.block = blk
-        self.ii, self.dd, self.w, self.load, self.c_x = blk.ii, blk.dd, blk.error, blk.load, blk.delay_cost
+        self.ii, self.dd, self.error, self.load, self.c_x = blk.ii, blk.dd, blk.error, blk.load, blk.delay_cost
 
         # columns: u (I), R (D), z (A), then the x columns in the order they enter the model
         self.cu, self.cR, self.cz, self.cx0 = 0, I, I + D, I + D + A
@@ -178,7 +178,7 @@ class RelaxationModel:
             dd, load = self.dd, self.load
             per_share = self.c_x + self.problem.cost[dd] * (np.maximum(load, 1.0) if self.link else load)
             tpl_in[:] = False
-            tpl_in[dd[_initial_pairs(self.ii, self.w, per_share)]] = True
+            tpl_in[dd[_initial_pairs(self.ii, self.error, per_share)]] = True
         return tpl_in
 
     def _x_rows(self, rows: _Rows, sel: np.ndarray, inf: float) -> None:
@@ -239,7 +239,7 @@ class RelaxationModel:
         I, D = p.n_types, p.n_templates
         y = np.asarray(self.h.getSolution().row_dual)
         rc = np.zeros((I, D))
-        rc[ii, dd] = self.c_x - y[self.r_cov + ii] - self.w * y[self.r_err + ii]
+        rc[ii, dd] = self.c_x - y[self.r_cov + ii] - self.error * y[self.r_err + ii]
         serv = np.zeros((I, D), dtype=bool)
         serv[ii, dd] = True
         size = np.zeros((I, D))
@@ -249,7 +249,7 @@ class RelaxationModel:
         return np.where(self.maxR <= 0, -np.inf, value - eff)
 
     def _add_templates(self, new_t: np.ndarray) -> None:
-        h, ii, dd, w = self.h, self.ii, self.dd, self.w
+        h, ii, dd, w = self.h, self.ii, self.dd, self.error
         self.tpl_in[new_t] = True
         self.added += len(new_t)
         new = np.flatnonzero(np.isin(dd, new_t) & ~self.in_model)

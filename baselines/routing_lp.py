@@ -121,5 +121,5 @@ def state_from_lp(ctx: Context, R: np.ndarray, res: dict) -> State:
         st.add_replicas(ctx, int(d), int(R[d]))
     st.x = res["x"].copy()
     st.u = res["u"].copy()
-    st.load = (ctx.lam[:, None] * st.x * ctx.inv_mu).sum(axis=0)
+    st.load = (ctx.rate[:, None] * st.x * ctx.inv_capacity).sum(axis=0)
     return st
