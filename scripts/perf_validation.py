@@ -10,8 +10,8 @@ Groups and what the model predicts for them (h input, f output tokens, b sequenc
 
 * ``ttft``: one request alone, time to first token = T_pre.
 * ``single_stream_decode``: one sequence decoding, tok/s = 1 / (a + c); ITL/TPOT = a + c.
-* ``saturated_throughput``: a long run at infinite arrival rate (steady state): output tok/s = μ·f with μ the
-  capacity at an unbounded delay SLO.
+* ``saturated_throughput``: a long run at infinite arrival rate (steady state): output tok/s = μ·f (total tok/s
+  = μ·(h + f)) with μ the capacity at an unbounded delay SLO.
 * ``offline_burst``: N prompts sent at once, throughput = tokens / duration of that finite run (ramp-up and
   drain included, so not a steady state); the model's figure is still μ·f.
 * ``fixed_rate``: Poisson arrivals at λ; E2E = (T_pre + f·a) / (1 − λ·f·c), b = λ·E2E, TPOT = a + c·b.
@@ -49,14 +49,14 @@ SETS = ("calibration", "validation")
 GROUPS: dict[str, tuple[str, ...]] = {
     "ttft": ("ttft",),
     "single_stream_decode": ("decode_speed", "tpot", "itl"),
-    "saturated_throughput": ("output_throughput", "request_throughput"),
-    "offline_burst": ("output_throughput", "request_throughput"),
+    "saturated_throughput": ("output_throughput", "total_throughput", "request_throughput"),
+    "offline_burst": ("output_throughput", "total_throughput", "request_throughput"),
     "fixed_rate": ("tpot", "itl", "e2e_latency", "output_throughput"),
     "ttft_under_load": ("ttft",),
     "fixed_concurrency": ("output_throughput", "tpot", "itl", "ttft", "e2e_latency"),
 }
 UNITS = {"ttft": "ms", "tpot": "ms", "itl": "ms", "e2e_latency": "ms", "decode_speed": "tok/s",
-         "output_throughput": "tok/s", "request_throughput": "req/s"}
+         "output_throughput": "tok/s", "total_throughput": "tok/s", "request_throughput": "req/s"}
 #: measured precision -> catalog precision (FP8 is the catalog's 8-bit tier on GPUs with FP8 tensor cores)
 PRECISIONS = {"fp16": "fp16", "bf16": "fp16", "fp8": "int8", "int4": "int4"}
 KV_PRECISIONS = ("fp16", "bf16", "fp8")
@@ -246,7 +246,8 @@ def predict(point: Point, catalog: Catalog, constants: PerfConstants | None = No
         step = m.get("itl_s", m["a"] + m["c"])
         return Prediction(1.0 / step if point.metric == "decode_speed" else 1e3 * step, "ok")
     if group in ("saturated_throughput", "offline_burst"):
-        return Prediction(m["mu"] * (f if point.metric == "output_throughput" else 1.0), "ok")
+        tokens = {"output_throughput": f, "total_throughput": point.input_tokens + f, "request_throughput": 1.0}
+        return Prediction(m["mu"] * tokens[point.metric], "ok")
     if group in ("fixed_rate", "ttft_under_load"):
         return _at_rate(point, m)
     return _at_concurrency(point, m)
