@@ -111,6 +111,11 @@ def point_lines(rows: Sequence[dict]) -> list[str]:
     return lines
 
 
+def _count_rows(path: Path) -> int:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return sum(1 for _ in csv.DictReader(fh))
+
+
 def write_outputs(rows: Sequence[dict], summ: dict, md_path: Path, csv_path: Path, which: str) -> None:
     md_path.parent.mkdir(parents=True, exist_ok=True)
     with open(csv_path, "w", newline="", encoding="utf-8") as fh:
@@ -127,6 +132,9 @@ def write_outputs(rows: Sequence[dict], summ: dict, md_path: Path, csv_path: Pat
         "its capacity has an infinite latency error or a −100 % throughput error and counts as outside ±20 %. "
         "Groups and the mapping of each to the model: `scripts/perf_validation.py`; split rule and groups: "
         "docs/model.md \"How good is the model?\".",
+        "",
+        f"Points on GPUs or precisions outside the catalog are listed, not mapped, in "
+        f"`scripts/{pv.UNCATALOGUED_CSV.name}` ({_count_rows(pv.UNCATALOGUED_CSV)} rows).",
         "",
         "## Summary",
         "",

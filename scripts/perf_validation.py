@@ -43,6 +43,8 @@ from hetserve_env.templates import build_templates
 HERE = Path(__file__).resolve().parent
 POINTS_CSV = HERE / "perf_points.csv"
 MODELS_CSV = HERE / "perf_models.csv"
+#: measured points on GPUs (or precisions) the catalog lacks: kept for the record, never mapped
+UNCATALOGUED_CSV = HERE / "perf_points_uncatalogued.csv"
 
 SETS = ("calibration", "validation")
 #: group -> metrics it may carry

@@ -143,3 +143,19 @@ def test_set_option_selects_one_set(tmp_path):
     medians = pr.group_medians(pr.point_rows(pv.load_points()), "validation")
     assert set(medians) == {g for s, g in summ if g != "all"}
     assert all(m >= 0 for m in medians.values())
+
+
+def test_uncatalogued_points_are_outside_the_catalog_and_sourced():
+    base = load_catalog()
+    with open(pv.UNCATALOGUED_CSV, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and tuple(rows[0]) == pv.COLUMNS
+    for r in rows:
+        assert r["source_url"].startswith("https://") and r["engine_version"], r["id"]
+        assert r["gpu"] not in base.gpus or r["precision"] not in pv.PRECISIONS, r["id"]
+
+
+def test_pipeline_parallel_templates_map(cat, points):
+    p = next(p for p in points if p.group == "saturated_throughput" and p.model == "Llama-3.1-70B" and p.tp == 4)
+    one, two = (pv.predict(replace(p, pp=m), cat) for m in (1, 2))
+    assert one.status == two.status == "ok" and two.value > one.value  # PP2 holds more KV cache: more in flight
