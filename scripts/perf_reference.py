@@ -111,6 +111,14 @@ def point_lines(rows: Sequence[dict]) -> list[str]:
     return lines
 
 
+def coverage_line(rows: Sequence[dict]) -> str:
+    """What the points span: GPU types, engines, TP and PP degrees, precisions, models."""
+    def values(key: str) -> str:
+        return ", ".join(str(v) for v in sorted({r[key] for r in rows}, key=str))
+    return (f"{len(rows)} points; GPUs: {values('gpu')}; engines: {values('engine')}; TP: {values('tp')}; "
+            f"PP: {values('pp')}; precisions: {values('precision')}; models: {values('model')}.")
+
+
 def _count_rows(path: Path) -> int:
     with open(path, newline="", encoding="utf-8") as fh:
         return sum(1 for _ in csv.DictReader(fh))
@@ -132,6 +140,8 @@ def write_outputs(rows: Sequence[dict], summ: dict, md_path: Path, csv_path: Pat
         "its capacity has an infinite latency error or a −100 % throughput error and counts as outside ±20 %. "
         "Groups and the mapping of each to the model: `scripts/perf_validation.py`; split rule and groups: "
         "docs/model.md \"How good is the model?\".",
+        "",
+        coverage_line(rows),
         "",
         f"Points on GPUs or precisions outside the catalog are listed, not mapped, in "
         f"`scripts/{pv.UNCATALOGUED_CSV.name}` ({_count_rows(pv.UNCATALOGUED_CSV)} rows).",
