@@ -101,7 +101,7 @@ class Point:
 @dataclass(frozen=True)
 class Prediction:
     value: float
-    status: str  # ok | overloaded | no_template
+    status: str  # ok | overloaded (λ ≥ μ) | memory_capped (b > b_max) | unservable (μ = 0) | no_template
 
 
 def validation_catalog(base: Catalog | None = None, models_csv: Path = MODELS_CSV) -> Catalog:
@@ -242,7 +242,7 @@ def predict(point: Point, catalog: Catalog, constants: PerfConstants | None = No
         return Prediction(math.inf if latency_metric else 0.0, "no_template" if m is None else "unservable")
     f, group = point.output_tokens, point.group
     ttft = m.get("ttft_s", m["T_pre"])
-    if group == "ttft" or group == "ttft_under_load" and point.request_rate < m["mu"]:
+    if group == "ttft" or (group == "ttft_under_load" and point.request_rate < m["mu"]):
         return Prediction(1e3 * ttft, "ok")
     if group == "single_stream_decode":
         step = m.get("itl_s", m["a"] + m["c"])
