@@ -61,10 +61,12 @@ UNITS = {"ttft": "ms", "tpot": "ms", "itl": "ms", "e2e_latency": "ms", "decode_s
          "output_throughput": "tok/s", "total_throughput": "tok/s", "request_throughput": "req/s"}
 #: measured precision -> catalog precision (FP8 is the catalog's 8-bit tier on GPUs with FP8 tensor cores)
 PRECISIONS = {"fp16": "fp16", "bf16": "fp16", "fp8": "int8", "int4": "int4"}
-KV_PRECISIONS = ("fp16", "bf16", "fp8")
+KV_PRECISIONS = ("fp16", "bf16", "fp8", "unstated")  # the KV-cache precision a source states, or "unstated"
 COLUMNS = ("id", "set", "group", "engine", "engine_version", "gpu", "model", "precision", "kv_precision", "tp", "pp",
            "input_tokens", "output_tokens", "concurrency", "request_rate", "metric", "unit", "value", "source_url",
            "note")
+#: sources that are measurement databases shipped in a package: calibration only (issue 13), whatever their position
+CALIBRATION_ONLY_SOURCES = ("https://pypi.org/project/aiconfigurator-core/",)
 SLO_UNBOUNDED_S = 1e9  # a delay SLO no point comes near: capacity is then set by memory and prefill only
 
 
@@ -201,10 +203,14 @@ def load_points(path: Path = POINTS_CSV, catalog: Catalog | None = None) -> list
 
 def split_rule_sets(rows: Sequence[dict[str, Any]]) -> list[str]:
     """The fixed split rule: within each (source_url, group) block, in file order, the 1st, 3rd, … row is
-    calibration and the 2nd, 4th, … validation. The file stores the result; a test checks they agree."""
+    calibration and the 2nd, 4th, … validation; rows of a packaged measurement database
+    (``CALIBRATION_ONLY_SOURCES``) are all calibration. The file stores the result; a test checks they agree."""
     seen: dict[tuple[str, str], int] = {}
     out = []
     for row in rows:
+        if row["source_url"].startswith(CALIBRATION_ONLY_SOURCES):
+            out.append("calibration")
+            continue
         key = (row["source_url"], row["group"])
         k = seen.get(key, 0)
         seen[key] = k + 1
