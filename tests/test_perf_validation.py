@@ -1,0 +1,161 @@
+"""scripts/perf_points.csv and the validation report scripts/perf_reference.py (issue 13, "Validation table").
+
+No accuracy threshold here (the model is being rewritten); ``perf_reference.group_medians`` is what one would assert on.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import math
+import re
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hetserve_env import load_catalog
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # perf_reference imports perf_validation by name
+    spec.loader.exec_module(module)
+    return module
+
+
+pv = _load("perf_validation")
+pr = _load("perf_reference")
+
+
+@pytest.fixture(scope="module")
+def cat():
+    return pv.validation_catalog()
+
+
+@pytest.fixture(scope="module")
+def points(cat):
+    return pv.load_points(pv.POINTS_CSV, cat)
+
+
+def test_points_file_is_well_formed(points):
+    base = load_catalog()
+    assert len(points) >= 40
+    assert len({p.id for p in points}) == len(points)
+    for p in points:
+        assert p.source_url.startswith("https://") and p.engine_version and p.note, p.id
+        assert p.group in pv.GROUPS and p.set in pv.SETS and p.metric in pv.GROUPS[p.group], p.id
+        assert p.gpu in base.gpus, f"{p.id}: {p.gpu} is not a catalog GPU"
+        assert p.value > 0 and p.input_tokens > 0 and p.output_tokens > 0, p.id
+
+
+def test_points_cover_what_issue_13_asks(points):
+    assert len({p.gpu for p in points}) >= 5
+    assert {1, 2, 4, 8} <= {p.tp for p in points}
+    assert {"fp16", "bf16"} & {p.precision for p in points} and {"fp8", "int4"} <= {p.precision for p in points}
+    assert any(p.model == "Mixtral-8x7B" for p in points)  # mixture of experts
+    for group in ("single_stream_decode", "ttft", "saturated_throughput", "fixed_concurrency", "fixed_rate"):
+        assert {p.set for p in points if p.group == group} == set(pv.SETS), group
+
+
+def test_split_is_the_fixed_rule():
+    with open(pv.POINTS_CSV, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["set"] for r in rows] == pv.split_rule_sets(rows)
+
+
+def test_extra_architectures_are_not_catalog_models(cat):
+    extra = set(cat.models) - set(load_catalog().models)
+    assert extra and all(cat.model(m).source for m in extra)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("gpu", "B200", "field 'gpu' = 'B200'"),
+        ("source_url", "", "field 'source_url'"),
+        ("engine_version", "", "field 'engine_version' is empty"),
+        ("group", "peak", "field 'group' = 'peak'"),
+        ("value", "-3", "field 'value'"),
+        ("set", "train", "field 'set' = 'train'"),
+    ],
+)
+def test_bad_rows_are_errors_naming_field_and_value(tmp_path, cat, field, value, message):
+    with open(pv.POINTS_CSV, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    rows[0][field] = value
+    bad = tmp_path / "points.csv"
+    with open(bad, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    with pytest.raises(pv.PointError, match=re.escape(message)):
+        pv.load_points(bad, cat)
+
+
+def test_fp8_on_a_gpu_without_fp8_is_an_error(cat, points):
+    p = next(p for p in points if p.precision == "fp8")
+    row = {k: str(getattr(p, k)) for k in pv.COLUMNS}
+    row.update(gpu="A100-80GB", concurrency="", request_rate="inf" if p.request_rate == math.inf else str(p.request_rate or ""))
+    with pytest.raises(pv.PointError, match="no FP8 tensor cores"):
+        pv.parse_point(row, cat)
+
+
+def test_load_dependent_mapping(cat, points):
+    rate_point = next(p for p in points if p.group == "fixed_rate" and p.metric == "tpot")
+    slow = pv.predict(replace(rate_point, request_rate=1e-6), cat)
+    single = pv.predict(replace(rate_point, group="single_stream_decode", metric="tpot", request_rate=None,
+                                concurrency=1.0), cat)
+    assert slow.status == "ok" and slow.value < pv.predict(rate_point, cat).value
+    assert slow.value == pytest.approx(single.value, rel=0.02)  # λ → 0: about one sequence in flight
+    over = pv.predict(replace(rate_point, request_rate=1e6), cat)
+    assert over.status == "overloaded" and math.isinf(over.value)
+    conc = next(p for p in points if p.group == "fixed_concurrency" and p.metric == "output_throughput")
+    one, many = (pv.predict(replace(conc, concurrency=b), cat).value for b in (1.0, 16.0))
+    assert many > one > 0
+
+
+def test_report_summary_equals_recomputation_from_its_table(tmp_path, capsys):
+    md, out_csv = tmp_path / "v.md", tmp_path / "v.csv"
+    summ = pr.main(["--out-md", str(md), "--out-csv", str(out_csv)])
+    printed = capsys.readouterr().out
+    with open(out_csv, newline="", encoding="utf-8") as fh:
+        table = list(csv.DictReader(fh))
+    assert len(table) == len(pv.load_points())
+    for (s, g), v in summ.items():
+        sel = [r for r in table if r["set"] == s and (g == "all" or r["group"] == g)]
+        err = np.abs([float(r["error"]) for r in sel])
+        assert v.n == len(sel)
+        assert v.median_abs_error == pytest.approx(float(np.median(err)))
+        assert v.within == pytest.approx(float(np.mean(err <= 0.20)))
+        line = f"| {s} | {g} | {len(sel)} | {100 * np.median(err):.1f}% | {100 * np.mean(err <= 0.20):.0f}% |"
+        assert line in printed and line in md.read_text(encoding="utf-8")
+
+
+def test_set_option_selects_one_set(tmp_path):
+    summ = pr.main(["--set", "validation", "--no-write"])
+    assert summ and {s for s, _ in summ} == {"validation"}
+    medians = pr.group_medians(pr.point_rows(pv.load_points()), "validation")
+    assert set(medians) == {g for s, g in summ if g != "all"}
+    assert all(m >= 0 for m in medians.values())
+
+
+def test_uncatalogued_points_are_outside_the_catalog_and_sourced():
+    base = load_catalog()
+    with open(pv.UNCATALOGUED_CSV, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and tuple(rows[0]) == pv.COLUMNS
+    for r in rows:
+        assert r["source_url"].startswith("https://") and r["engine_version"], r["id"]
+        assert r["gpu"] not in base.gpus or r["precision"] not in pv.PRECISIONS, r["id"]
+
+
+def test_pipeline_parallel_templates_map(cat, points):
+    p = next(p for p in points if p.group == "saturated_throughput" and p.model == "Llama-3.1-70B" and p.tp == 4)
+    one, two = (pv.predict(replace(p, pp=m), cat) for m in (1, 2))
+    assert one.status == two.status == "ok" and two.value > one.value  # PP2 holds more KV cache: more in flight
