@@ -267,9 +267,8 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         self._obs_size = self.observation_layout.size
         self.info_layout = InfoLayout(base.type_names, base.template_labels, base.gpu_names)
         self._out = step_output(self._obs_size, self.n_types, D, self.n_gpu_types, self.info_layout.violation_size)
-        self._gpu_reason = [f"inventory[{g}]" for g in base.gpu_names]
-        self._value_ok = value_masks(base, R)  # (R+1, D)
-        self._target_mask = self._value_ok.T.reshape(-1).copy()
+        self.value_ok = value_masks(base, R)  # (R+1, D): v replicas of template d pass the per-dimension mask
+        self._target_mask = self.value_ok.T.reshape(-1).copy()
         self._target_mask.flags.writeable = False
 
     # ================================================================================== public helpers
@@ -329,12 +328,12 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         """Flat bool mask of length ``sum(action_space.nvec)`` (sb3-contrib MaskablePPO convention)."""
         if self.action_mode == "target":
             return self._target_mask.copy()
-        return delta_mask(self.replicas, self.max_replicas, self._value_ok)
+        return delta_mask(self.replicas, self.max_replicas, self.value_ok)
 
     def limits_broken(self, replicas: np.ndarray) -> list[str]:
         """Names of the limits a fleet of ``replicas`` (D,) breaks (``budget``, ``inventory[<gpu>]``, ``storage``),
         judged as the step judges them; [] if it is within every limit."""
-        return self._limit_names(*_kernels().limits_broken(_i(replicas), self._limits))
+        return self.info_layout.limit_names(*_kernels().limits_broken(_i(replicas), self._limits))
 
     def clip_to_limits(self, target: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
         """Step 2 on its own: ``target`` after dropping new replicas (beyond ``current``), most expensive first,
@@ -343,7 +342,7 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
             _i(target), _i(current), self._limits)
         if not clipped:
             return target, None, []
-        return target, dropped, self._limit_names(over_budget, over_gpu, over_storage)
+        return target, dropped, self.info_layout.limit_names(over_budget, over_gpu, over_storage)
 
     def last_window_problem(self) -> Problem:
         """The full, validated Problem of the most recent observed window (realised rate and its tokens).
@@ -438,6 +437,11 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         if self._t < 0:
             raise RuntimeError("call reset() before step() or the problem helpers")
 
+    @property
+    def kernel_params(self) -> EnvParams:
+        """The compiled step's EnvParams (static; what a vector of these environments steps with)."""
+        return self._static_params()
+
     def _static_params(self) -> EnvParams:
         """The kernels' EnvParams, built at the first reset (the split's token-mix table is computed then)."""
         if self._params is None:
@@ -476,11 +480,6 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
     def _validate_action(self, action: Any, *, what: str, mode: str) -> np.ndarray:
         hi = self.max_replicas if mode == "target" else 2
         return validate_action(action, labels=self._labels, hi=hi, what=what, mode=mode)
-
-    def _limit_names(self, over_budget: Any, over_gpu: Any, over_storage: Any) -> list[str]:
-        """``info["clip_reason"]`` / reset's error: names of the broken limits from the kernels' flags."""
-        return ((["budget"] if over_budget else []) + [self._gpu_reason[g] for g, o in enumerate(over_gpu) if o]
-                + (["storage"] if over_storage else []))
 
     def _full_problem(self, row: int) -> Problem:
         """The full, validated Problem of history/episode row ``row`` (realised rate and its tokens)."""

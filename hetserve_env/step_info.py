@@ -63,6 +63,11 @@ class InfoLayout:
         v = np.asarray(violations)
         return {fam: v[..., s] for fam, s in self.violation_slices.items()}
 
+    def limit_names(self, over_budget: Any, over_gpu: Any, over_storage: Any) -> list[str]:
+        """Names of the broken limits from the kernels' flags (budget, inventory per GPU type (G,), storage)."""
+        flags = [bool(over_budget), *(bool(o) for o in over_gpu), bool(over_storage)]
+        return [n for n, f in zip(self.clip_reason_names, flags) if f]
+
     def clip_reasons(self, code: int) -> list[str]:
         """Names of the limits an ``info["clip_reason"]`` code says the action broke ([] for 0)."""
         code = int(code)

@@ -94,7 +94,7 @@ def test_pickle_mid_episode(env_id: str) -> None:
 
 
 @pytest.mark.parametrize("env_id", IDS)
-@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("mode", ["sync", "async", "vector_entry_point"])
 def test_make_vec(env_id: str, mode: str) -> None:
     envs = gym.make_vec(env_id, num_envs=2, vectorization_mode=mode)
     try:
