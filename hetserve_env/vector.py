@@ -142,17 +142,22 @@ class HetServeVectorEnv(gym.vector.VectorEnv):
 
     def action_masks(self) -> np.ndarray:
         """(N, sum(nvec)) bool: row i is sub-env i's ``action_masks()`` for its next step."""
+        return self._masks(slice(None))
+
+    def _masks(self, rows: slice | list[int]) -> np.ndarray:
+        """The masks of the envs ``rows`` (delta mode: from their billed replicas, as ``delta_mask``)."""
         env = self.env
+        n = len(range(self.num_envs)[rows]) if isinstance(rows, slice) else len(rows)
         if env.action_mode == "target":
-            return np.tile(env.action_masks(), (self.num_envs, 1))
+            return np.tile(env.action_masks(), (n, 1))
         if self._states is None:
-            current = np.zeros((self.num_envs, env.n_templates), dtype=np.int64)
+            current = np.zeros((n, env.n_templates), dtype=np.int64)
         else:
-            current = self._states.ready + self._states.warm.sum(axis=1)
+            current = self._states.ready[rows] + self._states.warm[rows].sum(axis=1)
         R, D = env.max_replicas, env.n_templates
         up = np.minimum(current + 1, R)
         add_ok = (current < R) & env.value_ok[up, np.arange(D)[None, :]]
-        return np.stack([current > 0, np.ones_like(add_ok), add_ok], axis=2).reshape(self.num_envs, -1)
+        return np.stack([current > 0, np.ones_like(add_ok), add_ok], axis=2).reshape(n, -1)
 
     @property
     def elapsed_steps(self) -> np.ndarray:
@@ -233,7 +238,7 @@ class HetServeVectorEnv(gym.vector.VectorEnv):
         ready = state.ready
         _kernels().observe(self._outs.obs[n], params, state, 0, np.ones(env.n_types), float(lim.cost @ ready) / env.budget)
         gpus = np.bincount(lim.template_gpu, weights=lim.gpus * ready, minlength=env.n_gpu_types)
-        mask = self.action_masks()[n]
+        mask = self._masks([n])[0]
         return reset_info(env, ready.copy(), gpus, state.rate[env.history - 1].copy(), int(start.demand.win[0]),
                           days.copy(), mask)
 
