@@ -160,7 +160,8 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
     sees), :meth:`next_window_problem` (the oracle's view), :meth:`limits_broken`, :meth:`clip_to_limits`
     (step 2 on its own), :attr:`replicas`, :attr:`hourly_cost`, :attr:`budget`, :attr:`scenario`. For
     rendering and inspection: :attr:`observation_layout` (each component's slice), :attr:`last_step`,
-    :meth:`episode_trace`, :meth:`minute_of_day`, :attr:`elapsed_steps`, :attr:`cold_start_windows`.
+    :meth:`episode_trace`, :meth:`minute_of_day`, :attr:`elapsed_steps`, :attr:`cold_start_windows`,
+    :attr:`info_layout` (decodes ``info``); for the vector env: :meth:`start_episode`, :attr:`kernel_params`.
 
     ## Version History
 
