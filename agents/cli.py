@@ -50,7 +50,8 @@ def add_arguments_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-freq", type=positive_int, default=None, help="steps between checkpoints")
     parser.add_argument("--keep", default="best", choices=["best", "last"],
                         help="save the best-on-validation model (default) or the last one")
-    parser.add_argument("--vec-env", default="dummy", choices=["dummy", "subproc"])
+    parser.add_argument("--vec-env", default="native", choices=["native", "dummy", "subproc"],
+                        help="training envs: native vector env (one compiled call, default), DummyVecEnv or SubprocVecEnv")
     parser.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--verbose", type=int, default=0)

@@ -43,6 +43,8 @@ from .zoo_config import (ALGOS, algo_class, check_algo, hyperparams_path, import
 #: env kwargs that only augment training (the validation env, the record's ``env_kwargs`` and evaluation use
 #: the env's defaults for them): ``noise`` adds seeded log-normal demand noise to the training days
 TRAIN_ONLY_KWARGS = ("noise",)
+#: Training env backends: the native vector env (agents.native_vec; the default), DummyVecEnv, SubprocVecEnv.
+VEC_ENVS = ("native", "dummy", "subproc")
 
 # keys of an RL Zoo hyperparameter entry that are not constructor arguments of the algorithm
 _ZOO_KEYS = ("n_envs", "n_timesteps", "normalize", "env_kwargs", "env_wrapper", "policy", "callback",
@@ -148,7 +150,7 @@ def train(algo: str, env_id: str = "hetserve_env/HetServe-v0", timesteps: int | 
           hyperparams: Mapping[str, Any] | None = None, hyperparams_file: str | Path | None = None,
           n_envs: int | None = None, log_dir: str | Path = "runs", eval_freq: int | None = None,
           eval_episodes: int | None = None, save_path: str | Path | None = None, checkpoint_freq: int | None = None,
-          vec_env: str = "dummy", threads: int = 1, progress_bar: bool = True, tensorboard: bool = True,
+          vec_env: str = "native", threads: int = 1, progress_bar: bool = True, tensorboard: bool = True,
           keep: str = "best", env_kwargs: Mapping[str, Any] | None = None, verbose: int = 0,
           command: str | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Train ``algo`` on ``env_id`` and save the model, its VecNormalize statistics and a JSON record.
@@ -184,7 +186,7 @@ def train(algo: str, env_id: str = "hetserve_env/HetServe-v0", timesteps: int | 
            (("eval_freq", eval_freq), ("eval_episodes", eval_episodes), ("checkpoint_freq", checkpoint_freq))}
     n_envs = runs.positive_int("n_envs", n_envs if n_envs is not None else hp.get("n_envs", 1))
     threads = runs.positive_int("threads", threads)
-    for name, value, allowed in (("keep", keep, ("best", "last")), ("vec_env", vec_env, ("dummy", "subproc"))):
+    for name, value, allowed in (("keep", keep, ("best", "last")), ("vec_env", vec_env, VEC_ENVS)):
         if value not in allowed:
             raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
     kwargs_env = {**dict(hp.get("env_kwargs") or {}), **dict(env_kwargs or {})}
@@ -237,10 +239,16 @@ def _make_envs(spec: Mapping[str, Any], setup: Mapping[str, Any], ckpt: runs.Che
 
     env_id, kwargs_env, wrapper = spec["env_id"], spec["env_kwargs"], setup["wrapper"]
     seed = spec["seed"] + (ckpt.steps if ckpt else 0)
-    vec_cls = {"dummy": DummyVecEnv, "subproc": SubprocVecEnv}[spec["vec_env"]]
-    make_id = _qualified(env_id) if spec["vec_env"] == "subproc" else env_id
-    venv = make_vec_env(make_id, n_envs=spec["n_envs"], seed=seed, env_kwargs={**kwargs_env, "split": "train"},
-                        wrapper_class=wrapper, vec_env_cls=vec_cls)
+    if spec["vec_env"] == "native":  # the same steps as "dummy" (tests/test_native_vec.py), one compiled call
+        from .native_vec import NativeVecEnv
+
+        venv = NativeVecEnv(spec["n_envs"], {**gym.spec(env_id).kwargs, **kwargs_env, "split": "train"}, wrapper=wrapper)
+        venv.seed(seed)
+    else:
+        vec_cls = {"dummy": DummyVecEnv, "subproc": SubprocVecEnv}[spec["vec_env"]]
+        make_id = _qualified(env_id) if spec["vec_env"] == "subproc" else env_id
+        venv = make_vec_env(make_id, n_envs=spec["n_envs"], seed=seed, env_kwargs={**kwargs_env, "split": "train"},
+                            wrapper_class=wrapper, vec_env_cls=vec_cls)
 
     def _eval_wrapper(env: gym.Env) -> gym.Env:
         env = CycleDays(env)

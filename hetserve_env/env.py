@@ -16,15 +16,15 @@ import numpy as np
 
 from .actions import delta_mask, toward_replicas, validate_action
 from .kernels.access import as_float64 as _f, as_int64 as _i, compiled as _kernels
-from .episode import billed_window_problem, episode_days, episode_demand, episode_state
-from .env_params import (cold_start, env_params, fleet_limits, shared_fields, token_mix_table, value_masks,
-                         violation_names)
-from .kernels.records import COST_TERMS, EnvParams, EnvState, StepOutput
+from .episode import EpisodeStart, billed_window_problem, episode_days, episode_demand, episode_state
+from .env_params import cold_start, env_params, fleet_limits, shared_fields, token_mix_table, value_masks
+from .kernels.records import EnvParams, EnvState, StepOutput, step_output
 from .observation import ObservationLayout
 from .problem import Problem
 from .routing import ROUTERS, route
 from .rules import ENV_RULES, Rule, check_int, check_number
 from .scenario import SCENARIO_RULES, Scenario, load_scenario
+from .step_info import InfoLayout, reset_info, step_info
 from .step_record import EpisodeTrace, StepRecord, episode_trace
 from .traces.series import SPLIT_NAMES
 
@@ -113,7 +113,9 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
     weights, unmet requests × φ, request-seconds of load-dependent latency × ρ, erroneous requests beyond the
     error SLO × ψ, and the clipping penalty of step 2. ``reward_scale`` defaults to ``budget_per_hour ×
     window hours``, so spending the whole budget for a window costs −1. ``info["cost"]`` holds every term in
-    dollars and their ``"total"``; ``-info["cost"]["total"] / info["reward_scale"] == reward``.
+    dollars and their ``"total"``; ``-info["cost"]["total"] / info["reward_scale"] == reward``. ``info`` has the
+    same keys and value types/shapes at reset and every step (:mod:`hetserve_env.step_info`): violations as a
+    fixed-length array of amounts, ``clip_reason`` as an int code; :attr:`info_layout` decodes both to names.
 
     ## Starting State
 
@@ -158,13 +160,18 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
     sees), :meth:`next_window_problem` (the oracle's view), :meth:`limits_broken`, :meth:`clip_to_limits`
     (step 2 on its own), :attr:`replicas`, :attr:`hourly_cost`, :attr:`budget`, :attr:`scenario`. For
     rendering and inspection: :attr:`observation_layout` (each component's slice), :attr:`last_step`,
-    :meth:`episode_trace`, :meth:`minute_of_day`, :attr:`elapsed_steps`, :attr:`cold_start_windows`.
+    :meth:`episode_trace`, :meth:`minute_of_day`, :attr:`elapsed_steps`, :attr:`cold_start_windows`,
+    :attr:`info_layout` (decodes ``info``); for the vector env: :meth:`start_episode`, :attr:`kernel_params`.
 
     ## Version History
 
     * v0: Initial version release: the step above (cold starts, clipping most expensive first, greedy or LP
       routing, load-dependent latency), the scenarios ``default``, ``small`` and ``paper`` (5-minute windows)
       and the observation layout of :class:`hetserve_env.observation.ObservationLayout`.
+    * v0 (info change, same dynamics and numbers): ``info`` has one fixed structure at reset and every step;
+      ``info["violations"]`` is a fixed-length float array of amounts (was a list of names) and
+      ``info["clip_reason"]`` an int code (was a list of names), decoded by :attr:`info_layout`; ``info["days"]``
+      is an int64 array (was a tuple) and reset's info carries every step key. ``close()`` imports nothing.
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
@@ -224,7 +231,7 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         self._build_static(sc, demand, reward_scale)
         self._t, self._T = -1, 0  # not reset yet
         self._state: EnvState | None = None
-        self._last_out: tuple | None = None
+        self._last_out: tuple | None = None  # (t, cost) of the last step, whose arrays are in self._out
         self._last_record: StepRecord | None = None
 
     def _build_static(self, sc: Scenario, demand: Any, reward_scale: float | None) -> None:
@@ -259,10 +266,10 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         self.observation_layout = ObservationLayout(self.n_types, D, self.history)
         self.observation_space = self.observation_layout.space()
         self._obs_size = self.observation_layout.size
-        self._violation_names = violation_names(base)
-        self._gpu_reason = [f"inventory[{g}]" for g in base.gpu_names]
-        self._value_ok = value_masks(base, R)  # (R+1, D)
-        self._target_mask = self._value_ok.T.reshape(-1).copy()
+        self.info_layout = InfoLayout(base.type_names, base.template_labels, base.gpu_names)
+        self._out = step_output(self._obs_size, self.n_types, D, self.n_gpu_types, self.info_layout.violation_size)
+        self.value_ok = value_masks(base, R)  # (R+1, D): v replicas of template d pass the per-dimension mask
+        self._target_mask = self.value_ok.T.reshape(-1).copy()
         self._target_mask.flags.writeable = False
 
     # ================================================================================== public helpers
@@ -292,13 +299,16 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
     def last_step(self) -> StepRecord | None:
         """The last step's :class:`~hetserve_env.step_record.StepRecord` (None before the first step)."""
         if self._last_record is None and self._last_out is not None:
-            self._last_record = StepRecord(self._window_problem, *self._last_out)
+            out, (t, cost) = self._out, self._last_out
+            n = int(out.flags[2])
+            self._last_record = StepRecord(self._window_problem, t, out.billed[:n].copy(), out.target.copy(),
+                                           self._state.rec_avail, out.routing[:, :n].copy(), out.unmet.copy(), cost)
         return self._last_record
 
     def observation(self) -> np.ndarray:
         """A copy of the observation of the window about to be played (what reset/step returned last)."""
         self._require_reset()
-        return self._obs.copy()
+        return self._out.obs.copy()
 
     def minute_of_day(self, t: int) -> int:
         """Minute of the day at which episode window ``t`` starts (0..1439)."""
@@ -319,12 +329,12 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         """Flat bool mask of length ``sum(action_space.nvec)`` (sb3-contrib MaskablePPO convention)."""
         if self.action_mode == "target":
             return self._target_mask.copy()
-        return delta_mask(self.replicas, self.max_replicas, self._value_ok)
+        return delta_mask(self.replicas, self.max_replicas, self.value_ok)
 
     def limits_broken(self, replicas: np.ndarray) -> list[str]:
         """Names of the limits a fleet of ``replicas`` (D,) breaks (``budget``, ``inventory[<gpu>]``, ``storage``),
         judged as the step judges them; [] if it is within every limit."""
-        return self._limit_names(*_kernels().limits_broken(_i(replicas), self._limits))
+        return self.info_layout.limit_names(*_kernels().limits_broken(_i(replicas), self._limits))
 
     def clip_to_limits(self, target: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
         """Step 2 on its own: ``target`` after dropping new replicas (beyond ``current``), most expensive first,
@@ -333,7 +343,7 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
             _i(target), _i(current), self._limits)
         if not clipped:
             return target, None, []
-        return target, dropped, self._limit_names(over_budget, over_gpu, over_storage)
+        return target, dropped, self.info_layout.limit_names(over_budget, over_gpu, over_storage)
 
     def last_window_problem(self) -> Problem:
         """The full, validated Problem of the most recent observed window (realised rate and its tokens).
@@ -353,16 +363,33 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
     # ======================================================================================= gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
+        start = self.start_episode(self.np_random, options)
+        self.days, self._episode, self._state = start.days, start.demand, start.state
+        self._days = np.asarray(start.days, dtype=np.int64)  # info["days"]: a copy each time (users keep infos)
+        self._T = start.demand.win.size
+        self._t, self._last_out, self._last_record = 0, None, None
+        if self._env_step is None:
+            self._bind_step()
+        obs = self._out.obs
+        ready = start.state.ready
+        _kernels().observe(obs, self._params, start.state, 0, np.ones(self.n_types),
+                           float(self._limits.cost @ ready) / self.budget)
+        lim = self._limits
+        gpus = np.bincount(lim.template_gpu, weights=lim.gpus * ready, minlength=self.n_gpu_types)
+        info = reset_info(self, ready.copy(), gpus, start.state.rate[self.history - 1].copy(),
+                          int(start.demand.win[0]), self._days.copy(), self.action_masks())
+        return obs.copy(), info
+
+    def start_episode(self, rng: np.random.Generator, options: dict[str, Any] | None = None) -> EpisodeStart:
+        """A new episode's days, demand and kernel state, drawn with ``rng`` (reset's work without touching this
+        env's episode; what a vector of these environments calls per sub-environment). ``options`` as reset's."""
         options = dict(options or {})
         unknown = sorted(set(options) - {"day", "replicas"})
         if unknown:
             raise ValueError(f"reset options: unknown key(s) {unknown}; known: ['day', 'replicas']")
-        days = episode_days(self.split, self.split_days, self.episode_days, options.get("day"), self.np_random)
-        self.days = days
-        ep = episode_demand(self._demand, days, self._day_start, self._day_end, self.history, self.noise, self.np_random)
-        self._episode = ep
-        self._T = ep.win.size
-        params = self._static_params()
+        days = episode_days(self.split, self.split_days, self.episode_days, options.get("day"), rng)
+        ep = episode_demand(self._demand, days, self._day_start, self._day_end, self.history, self.noise, rng)
+        self._static_params()
         ready = np.zeros(self.n_templates, dtype=np.int64)
         if options.get("replicas") is not None:
             r = self._validate_action(options["replicas"], what="reset options['replicas']", mode="target")
@@ -370,16 +397,9 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
             if over:
                 raise ValueError(f"reset options['replicas'] exceeds {', '.join(over)}")
             ready = r.copy()
-        self._state = state = episode_state(ep, ready, self._cold.windows, self._mean_rate, self.windows_per_day,
-                                            self._mix_row, self.n_gpu_types)
-        self._t, self._last_out, self._last_record = 0, None, None
-        self._obs = obs = np.empty(self._obs_size, dtype=np.float32)
-        if self._env_step is None:
-            self._bind_step()
-        _kernels().observe(obs, params, state, 0, np.ones(self.n_types), float(self._limits.cost @ ready) / self.budget)
-        info = {"day": days[0], "days": days, "window": int(ep.win[0]), "action_mask": self.action_masks(),
-                "demand": ep.rate[self.history - 1].copy()}
-        return obs, info
+        state = episode_state(ep, ready, self._cold.windows, self._mean_rate, self.windows_per_day, self._mix_row,
+                              self.n_gpu_types)
+        return EpisodeStart(days, ep, state)
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         self._require_reset()
@@ -387,26 +407,16 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         if t >= self._T:
             raise RuntimeError("the episode is over (it was truncated at the end of its days of demand); call reset()")
         a = self._validate_action(action, what="action", mode=self.action_mode)
-        self._obs = obs = np.empty(self._obs_size, dtype=np.float32)
+        out = self._out
         if self._env_step is not None:  # greedy: the whole step in one compiled call
-            out = self._env_step(self._params, self._state, a, t, obs)
+            self._env_step(self._params, self._state, a, t, out)
         else:
-            out = self._step_with_router(a, t, obs)
-        cost = dict(zip(COST_TERMS, out.costs.tolist()))
-        self._last_out = (t, out.billed, out.target, self._state.rec_avail, out.routing, out.unmet, cost)
-        self._last_record = None
+            self._step_with_router(a, t, out)
+        info = step_info(self, out, self._state.rate[t + self.history].copy(), int(self._episode.win[t]),
+                         self._days.copy(), self.action_masks())
+        self._last_out, self._last_record = (t, info["cost"]), None
         self._t = t + 1
-        slo = dict(zip(self.type_names, out.attainment.tolist()))
-        slo["overall"] = out.overall_attainment
-        reasons = self._limit_names(out.over_budget, out.over_gpu.tolist(), out.over_storage) if out.clipped else []
-        v, names = out.violations.tolist(), self._violation_names
-        violations = [names[v[j]][v[j + 1]] for j in range(0, len(v), 2)] if v else []
-        info = {"cost": cost, "reward_scale": self.reward_scale, "served_rate": out.served_rate,
-                "unmet_rate": out.unmet_rate, "demand": self._state.rate[t + self.history].copy(), "slo_attainment": slo,
-                "gpus_by_type": dict(zip(self.gpu_names, out.gpus_by_type.tolist())), "replicas": out.target,
-                "violations": violations, "clipped": out.clipped, "clip_reason": reasons,
-                "action_mask": self.action_masks(), "window": int(self._episode.win[t])}
-        return obs, -cost["total"] / self.reward_scale, False, self._t == self._T, info
+        return out.obs.copy(), -info["cost"]["total"] / self.reward_scale, False, self._t == self._T, info
 
     def render(self) -> str | np.ndarray | None:
         if self.render_mode is None:
@@ -419,14 +429,19 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         return _render.render_rgb(self)
 
     def close(self) -> None:
-        from . import render as _render
-
-        _render.close(self)
+        """Nothing is held open (each picture uses its own canvas). Imports nothing: a lazy import here fails
+        with ``ImportError: sys.meta_path is None`` when Gymnasium closes unclosed envs at interpreter exit."""
+        return None
 
     # ========================================================================================== internals
     def _require_reset(self) -> None:
         if self._t < 0:
             raise RuntimeError("call reset() before step() or the problem helpers")
+
+    @property
+    def kernel_params(self) -> EnvParams:
+        """The compiled step's EnvParams (static; what a vector of these environments steps with)."""
+        return self._static_params()
 
     def _static_params(self) -> EnvParams:
         """The kernels' EnvParams, built at the first reset (the split's token-mix table is computed then)."""
@@ -436,13 +451,15 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
             self._params = env_params(self._base, self._limits, self.observation_layout.offsets(), table.pairs,
                                       self._cold, window_s=self.window_s, max_replicas=self.max_replicas,
                                       history=self.history, delta_mode=self.action_mode == "delta",
-                                      clip_penalty=self.clip_penalty)
+                                      clip_penalty=self.clip_penalty,
+                                      violation_offsets=self.info_layout.violation_offsets)
         return self._params
 
     def _bind_step(self) -> None:
         """Resolve the compiled step's overload for this env's record types (fixed by this class) once."""
         if self.router == "greedy":
-            self._env_step = _kernels().bind(_kernels().env_step, self._params, self._state, self._state.ready, 0, self._obs)
+            self._env_step = _kernels().bind(_kernels().env_step, self._params, self._state, self._state.ready, 0,
+                                             self._out)
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_env_step": None}  # a compiled entry point does not pickle: bound again below
@@ -452,23 +469,18 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
         if self._state is not None:
             self._bind_step()
 
-    def _step_with_router(self, a: np.ndarray, t: int, obs: np.ndarray) -> StepOutput:
+    def _step_with_router(self, a: np.ndarray, t: int, out: StepOutput) -> None:
         """The step with a router other than the greedy: compiled fleet update, routing in Python, compiled window."""
         k = _kernels()
         params, state = self._params, self._state
         fleet = k.fleet_update(a, params, state)
         billed = np.flatnonzero(fleet.target)
         alloc = route(self._window_problem(t, billed), fleet.available[billed], self.router, replicas=fleet.target[billed])
-        return k.env_window(params, state, fleet, t, obs, False, _f(alloc.routing), _f(alloc.unmet))
+        k.env_window(params, state, fleet, t, out, False, _f(alloc.routing), _f(alloc.unmet))
 
     def _validate_action(self, action: Any, *, what: str, mode: str) -> np.ndarray:
         hi = self.max_replicas if mode == "target" else 2
         return validate_action(action, labels=self._labels, hi=hi, what=what, mode=mode)
-
-    def _limit_names(self, over_budget: Any, over_gpu: Any, over_storage: Any) -> list[str]:
-        """``info["clip_reason"]`` / reset's error: names of the broken limits from the kernels' flags."""
-        return ((["budget"] if over_budget else []) + [self._gpu_reason[g] for g, o in enumerate(over_gpu) if o]
-                + (["storage"] if over_storage else []))
 
     def _full_problem(self, row: int) -> Problem:
         """The full, validated Problem of history/episode row ``row`` (realised rate and its tokens)."""

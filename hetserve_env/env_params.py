@@ -14,7 +14,7 @@ import numpy as np
 
 from .fleet_cost import LIMIT_TOL
 from .kernels.access import as_float64 as _f, as_int64 as _i
-from .kernels.records import FAMILY_INDEX, VIOLATION_FAMILIES, EnvParams, FleetLimits, ObsOffsets
+from .kernels.records import EnvParams, FleetLimits, ObsOffsets
 from .problem import Problem
 from .scenario import Scenario
 
@@ -77,7 +77,8 @@ def token_mix_table(scenario: Scenario, split_days: tuple[int, ...], error: np.n
 
 
 def env_params(base: Problem, limits: FleetLimits, obs: ObsOffsets, pairs: np.ndarray, cold: ColdStart, *,
-               window_s: float, max_replicas: int, history: int, delta_mode: bool, clip_penalty: float) -> EnvParams:
+               window_s: float, max_replicas: int, history: int, delta_mode: bool, clip_penalty: float,
+               violation_offsets: np.ndarray) -> EnvParams:
     """The kernels' EnvParams record of an environment (see :mod:`hetserve_env.kernels.records`)."""
     return EnvParams(
         limits=limits, obs=obs, pairs=pairs, avail_by_age=_f(cold.avail_by_age), next_full=cold.next_full,
@@ -85,7 +86,7 @@ def env_params(base: Problem, limits: FleetLimits, obs: ObsOffsets, pairs: np.nd
         unmet_penalty=_f(base.unmet_penalty), delay_penalty=_f(base.delay_penalty), error_penalty=_f(base.error_penalty),
         storage_cost=float(base.storage_cost), window_s=float(window_s), hours=float(window_s) / 3600.0,
         n_gpu_types=int(base.n_gpu_types), max_replicas=int(max_replicas), history=int(history),
-        delta_mode=bool(delta_mode), clip_penalty=float(clip_penalty))
+        delta_mode=bool(delta_mode), clip_penalty=float(clip_penalty), violation_offsets=_i(violation_offsets))
 
 
 def value_masks(base: Problem, max_replicas: int) -> np.ndarray:
@@ -107,9 +108,3 @@ SHARED_FIELDS = ("type_names", "gpu_names", "artifact_names", "delay_slo", "erro
 def shared_fields(base: Problem, name: str) -> dict:
     """The fields of ``base`` every window's Problem shares, with the scenario's ``name``."""
     return {**{f: getattr(base, f) for f in SHARED_FIELDS}, "name": name, "meta": {"scenario": name}}
-
-
-def violation_names(base: Problem) -> list[list[str]]:
-    """``names[family][index]``: the name a step reports for each (violation family code, index)."""
-    labels = {"type": base.type_names, "template": base.template_labels, "gpu": base.gpu_names}
-    return [[f"{fam}[{lbl}]" for lbl in labels[kind]] if kind else [fam] for fam, kind in zip(VIOLATION_FAMILIES, FAMILY_INDEX)]

@@ -58,6 +58,14 @@ def episode_demand(demand: Any, days: tuple[int, ...], day_start: Mapping[int, i
     return EpisodeDemand(win, idx, rate, demand.input_tokens[idx], demand.output_tokens[idx], np.append(pos, pos[-1] + 1))
 
 
+class EpisodeStart(NamedTuple):
+    """A new episode: its split ``days``, its ``demand`` and the kernels' ``state`` at its start."""
+
+    days: tuple[int, ...]
+    demand: EpisodeDemand
+    state: EnvState
+
+
 def billed_window_problem(shared: Mapping[str, Any], labels: np.ndarray, limits: FleetLimits, pairs: np.ndarray,
                           rate: np.ndarray, input_tokens: np.ndarray, output_tokens: np.ndarray,
                           billed: np.ndarray) -> Problem:

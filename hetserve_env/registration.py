@@ -6,7 +6,8 @@ Gymnasium >= 1.0 has no plugin discovery, so ``import hetserve_env`` registers:
 * ``hetserve_env/HetServeSmall-v0``: the small teaching scenario (2 types, 3 models, 3 GPU types);
 * ``hetserve_env/HetServePaper-v0``: the paper-like scenario with 5-minute windows, as in the paper's rolling study.
 
-No ``max_episode_steps``: episodes are truncated by the environment at the end of their day(s) of demand.
+Each id also has a ``vector_entry_point`` (:class:`hetserve_env.vector.HetServeVectorEnv`, N envs stepped in
+one compiled call). No ``max_episode_steps``: episodes are truncated by the environment at the end of their day(s) of demand.
 Every constructor argument of :class:`hetserve_env.env.HetServeEnv` can be passed to ``gym.make``.
 """
 
@@ -15,6 +16,8 @@ from __future__ import annotations
 import gymnasium as gym
 
 ENTRY_POINT = "hetserve_env.env:HetServeEnv"
+#: The native vector env: ``gym.make_vec(id, num_envs=N, vectorization_mode="vector_entry_point")``.
+VECTOR_ENTRY_POINT = "hetserve_env.vector:HetServeVectorEnv"
 
 ENV_IDS: dict[str, dict] = {
     "hetserve_env/HetServe-v0": {"scenario": "default"},
@@ -28,7 +31,8 @@ def register_envs() -> None:
     for env_id, kwargs in ENV_IDS.items():
         if env_id in gym.registry:
             continue
-        gym.register(id=env_id, entry_point=ENTRY_POINT, kwargs=dict(kwargs), disable_env_checker=False)
+        gym.register(id=env_id, entry_point=ENTRY_POINT, vector_entry_point=VECTOR_ENTRY_POINT, kwargs=dict(kwargs),
+                     disable_env_checker=False)
 
 
 register_envs()

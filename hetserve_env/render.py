@@ -93,8 +93,3 @@ def render_rgb(env: "HetServeEnv") -> np.ndarray:
     canvas.draw()
     img = np.asarray(canvas.buffer_rgba())[..., :3].copy()
     return img
-
-
-def close(env: "HetServeEnv") -> None:
-    """Nothing is held open (each picture uses its own Agg canvas)."""
-    return None

@@ -16,6 +16,11 @@ of ``--repeats`` runs (the machine is shared; the best run is the least disturbe
 raw steps/s ÷ CartPole raw steps/s.
 
 Usage: ``python scripts/bench_env.py [--steps 3000] [--agh-steps 24] [--repeats 3] [--out results/bench_env.md]``
+
+``--vector`` instead measures vector envs (writes ``results/bench_vector.md``): env-steps/s for N = 1, 8, 64,
+256 (``--vector-sizes``) of the native vector env (``vectorization_mode="vector_entry_point"``, one and two
+threads), of N single envs in Gymnasium's ``SyncVectorEnv`` and of CartPole-v1's own vector env and its
+``SyncVectorEnv`` at the same N, all in one run, random actions (pre-sampled), autoresets included.
 """
 
 from __future__ import annotations
@@ -98,6 +103,76 @@ def replay(env_id: str, actions: list[np.ndarray], rounds: int) -> float:
     return n / total
 
 
+def vector_rate(env_id: str, n: int, mode: str, env_steps: int, repeats: int, **kwargs) -> float:
+    """Env-steps/s of ``gym.make_vec(env_id, n, mode)`` on pre-sampled random batched actions: the best of
+    ``repeats`` timed runs of ``env_steps`` env-steps on one vector env (built once: N single envs take a
+    while to build)."""
+    envs = gym.make_vec(env_id, num_envs=n, vectorization_mode=mode, **kwargs)
+    envs.reset(seed=0)
+    envs.action_space.seed(0)
+    actions = [envs.action_space.sample() for _ in range(8)]
+    envs.step(actions[0])  # the first call binds the compiled entry point
+    k = max(4, env_steps // n)
+    rate = 0.0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for j in range(k):
+            envs.step(actions[j % 8])
+        rate = max(rate, k * n / (time.perf_counter() - t0))
+    envs.close()
+    return rate
+
+
+def vector_table(env_id: str, sizes: list[int], env_steps: int, repeats: int) -> tuple[list[str], list[dict]]:
+    """The vector benchmark's Markdown rows and raw figures (best of ``repeats`` per cell)."""
+    rows = []
+    for n in sizes:
+        r = {"N": n,
+             "native": vector_rate(env_id, n, "vector_entry_point", env_steps, repeats),
+             "native 2 threads": (vector_rate(env_id, n, "vector_entry_point", env_steps, repeats, threads=2)
+                                  if n >= 2 else float("nan")),
+             "sync": vector_rate(env_id, n, "sync", env_steps, repeats),
+             "cartpole vector": vector_rate("CartPole-v1", n, "vector_entry_point", env_steps * 4, repeats),
+             "cartpole sync": vector_rate("CartPole-v1", n, "sync", env_steps, repeats)}
+        rows.append(r)
+        print({k: (round(v) if isinstance(v, float) and v == v else v) for k, v in r.items()}, flush=True)
+    head = ["N", "native (1 thread)", "native (2 threads)", "SyncVectorEnv", "native / Sync",
+            "CartPole-v1 vector_entry_point", "CartPole-v1 SyncVectorEnv", "native / CartPole Sync"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    for r in rows:
+        fast = max(r["native"], r["native 2 threads"]) if r["N"] >= 2 else r["native"]
+        two = fmt(r["native 2 threads"]) if r["N"] >= 2 else ""
+        lines.append(f"| {r['N']} | {fmt(r['native'])} | {two} | {fmt(r['sync'])} | {fast / r['sync']:.2f} | "
+                     f"{fmt(r['cartpole vector'])} | {fmt(r['cartpole sync'])} | {fast / r['cartpole sync']:.2f} |")
+    return lines, rows
+
+
+def vector_main(args: argparse.Namespace) -> None:
+    sizes = [int(x) for x in args.vector_sizes.split(",")]
+    env_id = "hetserve_env/HetServe-v0"
+    lines, rows = vector_table(env_id, sizes, args.vector_steps, args.repeats)
+    verdicts = []
+    for r in rows:
+        if r["N"] == 64:
+            fast = max(r["native"], r["native 2 threads"])
+            verdicts.append(f"N = 64: native {fmt(fast)} env-steps/s = {fast / r['sync']:.2f} x its SyncVectorEnv "
+                            f"(target >= 3: {'met' if fast >= 3 * r['sync'] else 'NOT met'}) and "
+                            f"{fast / r['cartpole sync']:.2f} x CartPole-v1's SyncVectorEnv (target >= 1: "
+                            f"{'met' if fast >= r['cartpole sync'] else 'NOT met'})")
+    cmd = (f"python scripts/bench_env.py --vector --vector-sizes {args.vector_sizes} --vector-steps {args.vector_steps} "
+           f"--repeats {args.repeats}")
+    text = ("# Vector env speed\n\n"
+            f"`{cmd}` — {env_id}, random actions; Python {platform.python_version()}, numpy {np.__version__}, "
+            f"numba {_numba_version()}, gymnasium {gym.__version__}, {platform.machine()}; env-steps/s (N x batch "
+            f"steps/s), best of {args.repeats} timed runs per cell. Ratios use the faster native column.\n\n"
+            + "\n".join(lines) + "\n\n" + "\n".join(verdicts) + "\n")
+    print(text)
+    out = Path(args.vector_out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(f"wrote {out}")
+
+
 def _numba_version() -> str:
     try:
         import numba
@@ -106,8 +181,8 @@ def _numba_version() -> str:
     return numba.__version__
 
 
-def best(fn, repeats: int, *args) -> float:
-    return max(fn(*args) for _ in range(repeats))
+def best(fn, repeats: int, *args, **kwargs) -> float:
+    return max(fn(*args, **kwargs) for _ in range(repeats))
 
 
 def fmt(x: float) -> str:
@@ -123,7 +198,14 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-agh", action="store_true", help="skip the AGH policy (no baselines needed)")
     ap.add_argument("--out", default=str(ROOT / "results" / "bench_env.md"))
+    ap.add_argument("--vector", action="store_true", help="measure vector envs instead (results/bench_vector.md)")
+    ap.add_argument("--vector-sizes", default="1,8,64,256")
+    ap.add_argument("--vector-steps", type=int, default=4096, help="env-steps per vector measurement")
+    ap.add_argument("--vector-out", default=str(ROOT / "results" / "bench_vector.md"))
     args = ap.parse_args()
+    if args.vector:
+        vector_main(args)
+        return
 
     cp_raw_before = best(cartpole, args.repeats, args.cartpole_steps, True)
     cp_make = best(cartpole, args.repeats, args.cartpole_steps, False)

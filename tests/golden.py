@@ -90,8 +90,8 @@ def _env_run(out: dict, key: str, env: HetServeEnv, kind: str, seed: int) -> Non
         costs.append([info["cost"][k] for k in COST_TERMS])
         served.append(info["served_rate"]), unmet.append(info["unmet_rate"])
         slo.append(list(info["slo_attainment"].values()))
-        viol.append(";".join(info["violations"]))
-        clip.append(("1:" if info["clipped"] else "0:") + ";".join(info["clip_reason"]))
+        viol.append(";".join(env.info_layout.violated(info["violations"])))
+        clip.append(("1:" if info["clipped"] else "0:") + ";".join(env.info_layout.clip_reasons(info["clip_reason"])))
         reps.append(info["replicas"].copy())
         if tr:
             break

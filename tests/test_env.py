@@ -94,7 +94,7 @@ def test_pickle_mid_episode(env_id: str) -> None:
 
 
 @pytest.mark.parametrize("env_id", IDS)
-@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("mode", ["sync", "async", "vector_entry_point"])
 def test_make_vec(env_id: str, mode: str) -> None:
     envs = gym.make_vec(env_id, num_envs=2, vectorization_mode=mode)
     try:
@@ -187,7 +187,7 @@ def test_masks_agree_with_what_the_env_accepts(env_id: str) -> None:
     top = np.array([np.flatnonzero(per[d]).max() for d in range(env.n_templates)])
     _, _, _, _, info = env.step(top)
     assert info["clipped"]
-    assert not {v.split("[")[0] for v in info["violations"]} & {"budget", "inventory", "storage"}
+    assert not {v.split("[")[0] for v in env.info_layout.violated(info["violations"])} & {"budget", "inventory", "storage"}
 
 
 # ----------------------------------------------------------------------------------------- dynamics
@@ -287,7 +287,9 @@ def test_step_problem_is_the_compiled_problem(small: hetserve_env.Scenario) -> N
         hours = env.window_s / 3600
         assert ev.rental * hours == pytest.approx(info["cost"]["rental"], rel=1e-12)
         assert ev.delay_penalty * hours == pytest.approx(info["cost"]["delay_penalty"], rel=1e-12, abs=1e-15)
-        assert sorted(v.name for v in ev.violations) == sorted(info["violations"])
+        assert sorted(v.name for v in ev.violations) == sorted(env.info_layout.violated(info["violations"]))
+        amounts = dict(zip(env.info_layout.violation_names, info["violations"]))
+        assert all(amounts[v.name] == pytest.approx(v.amount, rel=1e-12) for v in ev.violations)
 
 
 def test_cold_start_bills_but_does_not_serve_fully(small: hetserve_env.Scenario) -> None:
@@ -339,7 +341,7 @@ def test_budget_clipping_flags_and_penalises(small: hetserve_env.Scenario) -> No
     env.reset(seed=0)
     full = np.full(env.n_templates, env.max_replicas, dtype=np.int64)
     _, r, _, _, info = env.step(full)
-    assert info["clipped"] and "budget" in info["clip_reason"]
+    assert info["clipped"] and "budget" in env.info_layout.clip_reasons(info["clip_reason"])
     kept = info["replicas"]
     p = env.last_window_problem()
     assert float(p.cost @ kept) <= env.budget + 1e-6 and env.budget == p.budget
@@ -358,7 +360,7 @@ def test_budget_clipping_flags_and_penalises(small: hetserve_env.Scenario) -> No
     _, _, _, _, info2 = env.step(full)
     assert np.array_equal(info2["replicas"], kept) and info2["clipped"]
     _, _, _, _, info3 = env.step(kept)
-    assert not info3["clipped"] and info3["cost"]["clip_penalty"] == 0.0 and info3["clip_reason"] == []
+    assert not info3["clipped"] and info3["cost"]["clip_penalty"] == 0.0 and info3["clip_reason"] == 0
 
 
 def test_delta_mode(small: hetserve_env.Scenario) -> None:
@@ -386,7 +388,7 @@ def test_delta_mode(small: hetserve_env.Scenario) -> None:
 def test_reset_options_and_episode_span(small: hetserve_env.Scenario) -> None:
     env = HetServeEnv(small, episode_days=2, split="validation")
     _, info = env.reset(seed=0)
-    assert env.episode_length == 2 * env.windows_per_day and info["days"] == tuple(env.split_days)
+    assert env.episode_length == 2 * env.windows_per_day and tuple(info["days"]) == tuple(env.split_days)
     assert info["day"] == env.split_days[0]
     warm = np.zeros(env.n_templates, dtype=np.int64)
     warm[0] = 1

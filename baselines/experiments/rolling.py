@@ -8,6 +8,7 @@ import numpy as np
 
 from hetserve_env.episodes import EpisodeLog, run_episode
 from hetserve_env.problem import Problem
+from hetserve_env.step_info import violations_by_family
 
 from ..solution import Solution
 from .planning import method_label, plan
@@ -51,8 +52,8 @@ def episode_metrics(log: EpisodeLog) -> dict[str, Any]:
         demand += lam
         attained += lam * float(info["slo_attainment"]["overall"])
         unmet += float(info["unmet_rate"])
-        viol_windows += bool(info["violations"])
-        err_windows += any(v.startswith("error_slo") for v in info["violations"])
+        viol_windows += bool(np.any(info["violations"]))
+        err_windows += bool(np.any(violations_by_family(info)["error_slo"]))
         clipped += bool(info["clipped"])
     steps = log.steps
     total = sum(money.values())

@@ -18,6 +18,7 @@ Modules:
 * :mod:`.observe` — the observation vector, written at the offsets of
   :class:`hetserve_env.observation.ObservationLayout`.
 * :mod:`.step` — one environment step (fleet update, routing, evaluate, money, observation).
+* :mod:`.batch` — N environment steps in one call over batched state (the native vector env).
 * :mod:`.compiled` — all of the above in one namespace (what the Python wrappers load lazily), and
   ``bind``, which resolves a kernel's compiled overload once for callers whose argument types are fixed.
 

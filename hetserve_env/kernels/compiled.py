@@ -3,6 +3,7 @@ imports numba and loads or compiles the kernels)."""
 
 from __future__ import annotations
 
+from .batch import env_step_batch
 from .evaluate import evaluate_core
 from .fleet import enforce_limits, fleet_update, limits_broken
 from .observe import observe
@@ -10,7 +11,7 @@ from .router import route_greedy_core, router_objective_core, zero_rate_share
 from .step import env_step, env_window, out_of_range
 from .sums import argsort_stable, npsum
 
-__all__ = ["argsort_stable", "enforce_limits", "env_step", "env_window", "evaluate_core", "fleet_update",
+__all__ = ["argsort_stable", "enforce_limits", "env_step", "env_step_batch", "env_window", "evaluate_core", "fleet_update",
            "limits_broken", "npsum", "observe", "out_of_range", "route_greedy_core", "router_objective_core",
            "zero_rate_share", "bind"]
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+import numpy as np
+
 #: Violation families in the order evaluate reports them (codes returned by evaluate_core).
 VIOLATION_FAMILIES = ("coverage", "max_unmet", "capacity", "error_slo", "delay_slo", "unservable_route",
                       "routing_range", "unmet_range", "integrality", "budget", "inventory", "storage")
@@ -54,11 +56,12 @@ ObsOffsets = namedtuple("ObsOffsets", (
 #: ``pairs`` (U, 4, I, D) capacity/latency/load slope/error of each distinct token mix of the split;
 #: ``avail_by_age`` (K, D) the share of a window a replica of age k serves; ``next_full`` (K, D) whether a
 #: replica of age k serves fully from the next window; per-type SLOs and penalties (I,); ``hours`` of a window;
-#: ``delta_mode`` bool; ``clip_penalty``, ``storage_cost``, ``window_s`` floats; the rest ints.
+#: ``delta_mode`` bool; ``clip_penalty``, ``storage_cost``, ``window_s`` floats; ``violation_offsets`` (12,)
+#: the first slot of each VIOLATION_FAMILIES block in ``StepOutput.violations``; the rest ints.
 EnvParams = namedtuple("EnvParams", (
     "limits", "obs", "pairs", "avail_by_age", "next_full", "delay_slo", "error_slo", "max_unmet", "unmet_penalty",
     "delay_penalty", "error_penalty", "storage_cost", "window_s", "hours", "n_gpu_types", "max_replicas", "history",
-    "delta_mode", "clip_penalty"))
+    "delta_mode", "clip_penalty", "violation_offsets"))
 
 #: One episode's state (built at reset). ``ready`` (D,) and ``warm`` (K, D) are the fleet's cohorts (replicas
 #: serving; replicas asked for k windows ago still starting) and the ``rec_*`` arrays the per-step records for
@@ -73,11 +76,30 @@ EnvState = namedtuple("EnvState", (
 FleetUpdate = namedtuple("FleetUpdate", (
     "target", "dropped", "clipped", "over_budget", "over_gpu", "over_storage", "available"))
 
-#: One step's result: the fleet (target (D,), billed template indices), the routing on the billed templates
-#: (x, u), the COST_TERMS in $ for the window (8,), served/unmet req/s, overall SLO attainment, budget share,
-#: the clip flags, per-type attainment (I,), GPUs in use per type (G,) and the violations as (family, index)
-#: pairs flattened (2n,), template indices in the full template set.
+#: One step's result, written in place by the compiled step into arrays the environment allocates once
+#: (:func:`step_output`), so no record is built or boxed per step: the next observation ``obs`` (float32),
+#: target replicas (D,), the billed template indices in ``billed[:n_billed]`` and the routing on them in
+#: ``routing[:, :n_billed]`` (I, D) with ``unmet`` (I,), the COST_TERMS in $ for the window (8,), ``rates``
+#: (STEP_RATES), ``flags`` (STEP_FLAGS, int64), per-type attainment (I,), GPUs in use per type (G,) and the
+#: violation amounts at the fixed slots of :class:`hetserve_env.step_info.InfoLayout` (0 = not violated).
 StepOutput = namedtuple("StepOutput", (
-    "target", "billed", "routing", "unmet", "costs", "served_rate", "unmet_rate", "overall_attainment",
-    "budget_used", "clipped", "over_budget", "over_storage", "over_gpu", "attainment", "gpus_by_type",
+    "obs", "target", "billed", "routing", "unmet", "costs", "rates", "flags", "attainment", "gpus_by_type",
     "violations"))
+
+#: Slots of ``StepOutput.rates`` (float64).
+STEP_RATES = ("served_rate", "unmet_rate", "overall_attainment", "budget_used")
+#: Slots of ``StepOutput.flags`` (int64): whether the action was clipped, the clip-reason code (bit 0 budget,
+#: bit 1 + g inventory of GPU type g, bit 1 + G storage; 0 when nothing was clipped), the number of billed templates.
+STEP_FLAGS = ("clipped", "clip_code", "n_billed")
+
+
+def step_output(obs_size: int, n_types: int, n_templates: int, n_gpu_types: int, n_violation_slots: int,
+                batch: tuple[int, ...] = ()) -> StepOutput:
+    """Zeroed StepOutput arrays (with leading ``batch`` dimensions for a vector of environments)."""
+    def z(*shape: int, dtype: type = np.float64) -> np.ndarray:
+        return np.zeros(batch + shape, dtype=dtype)
+
+    return StepOutput(obs=z(obs_size, dtype=np.float32), target=z(n_templates, dtype=np.int64),
+                      billed=z(n_templates, dtype=np.int64), routing=z(n_types, n_templates), unmet=z(n_types),
+                      costs=z(len(COST_TERMS)), rates=z(len(STEP_RATES)), flags=z(len(STEP_FLAGS), dtype=np.int64),
+                      attainment=z(n_types), gpus_by_type=z(n_gpu_types), violations=z(n_violation_slots))

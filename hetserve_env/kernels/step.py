@@ -2,7 +2,9 @@
 
 ``HetServeEnv.step`` makes one call per step with the greedy router (``env_step``); with the LP router it
 calls ``fleet_update``, routes in Python and then ``env_window`` with the routing. Inputs are the
-environment's EnvParams and EnvState records; the output a StepOutput (see :mod:`.records`).
+environment's EnvParams and EnvState records; the results are written into a StepOutput of arrays the
+environment allocates once (see :mod:`.records`): returning a fresh record boxed 16 objects per call, about
+a tenth of the step's time.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 from .evaluate import evaluate_core
 from .fleet import fleet_update
 from .observe import observe
-from .records import FAMILY_INDEX, AllocationArrays, ProblemArrays, StepOutput
+from .records import FAMILY_INDEX, AllocationArrays, ProblemArrays
 from .router import route_greedy_core
 
 _jit = numba.njit(cache=True, nogil=True)
@@ -97,10 +99,9 @@ def outcome_stats(rate, served_share, on_time_share, u, billed, budget):
 
 
 @_jit
-def _window_costs(ev, fleet, params):
-    """The COST_TERMS of the window in $ (evaluate's $/h × window hours, the clip penalty, the total)."""
+def _window_costs(out, ev, fleet, params):
+    """The COST_TERMS of the window in $ into ``out`` (evaluate's $/h × window hours, the clip penalty, the total)."""
     hours = params.hours
-    out = np.empty(_N_COST)
     out[0] = ev.rental * hours
     out[1] = ev.cold_start * hours
     out[2] = ev.storage * hours
@@ -118,7 +119,54 @@ def _window_costs(ev, fleet, params):
     for j in range(_N_COST - 1):
         total += out[j]
     out[_N_COST - 1] = total
-    return out
+
+
+@_jit
+def clip_code(fleet):
+    """``info["clip_reason"]``: bit 0 budget, bit 1 + g inventory of GPU type g, bit 1 + G storage (0 unclipped)."""
+    if not fleet.clipped:
+        return 0
+    G = fleet.over_gpu.shape[0]
+    code = 1 if fleet.over_budget else 0
+    for g in range(G):
+        if fleet.over_gpu[g]:
+            code |= 1 << (1 + g)
+    if fleet.over_storage:
+        code |= 1 << (1 + G)
+    return code
+
+
+@_jit
+def _write_violations(out, offsets, ev, billed):
+    """Violation amounts at their fixed slots (family block + type/template/GPU index; 0 = not violated)."""
+    v = out.violations
+    for k in range(v.shape[0]):
+        v[k] = 0.0
+    for j in range(ev.families.shape[0]):
+        f = ev.families[j]
+        idx = ev.indices[j]
+        if _TEMPLATE_FAMILY[f]:
+            idx = billed[idx]
+        v[offsets[f] + max(idx, 0)] = ev.amounts[j]
+
+
+@_jit
+def _write_fleet(out, fleet, billed, x, u):
+    """Target replicas, the billed templates and the routing on them (columns ``:n_billed``)."""
+    D = fleet.target.shape[0]
+    m = billed.shape[0]
+    I = u.shape[0]
+    for d in range(D):
+        out.target[d] = fleet.target[d]
+    for k in range(m):
+        out.billed[k] = billed[k]
+    for i in range(I):
+        out.unmet[i] = u[i]
+        for k in range(m):
+            out.routing[i, k] = x[i, k]
+    out.flags[0] = 1 if fleet.clipped else 0
+    out.flags[1] = clip_code(fleet)
+    out.flags[2] = m
 
 
 @_jit
@@ -132,10 +180,10 @@ def _record(state, t, fleet, served, gpus_by_type):
 
 
 @_jit
-def env_window(params, state, fleet, t, obs, route_here, x_given, u_given):
+def env_window(params, state, fleet, t, out, route_here, x_given, u_given):
     """Episode window ``t`` after the fleet update ``fleet``: route (greedy with ``route_here``, else the given
     x/u on the billed templates), evaluate, the window's money, per-type outcome, the render records (into
-    ``state.rec_*``) and the next observation (into ``obs``). Returns a StepOutput."""
+    ``state.rec_*``) and the next observation; everything is written into ``out`` (a StepOutput)."""
     pairs = params.pairs[state.perf_row[t]]
     rate = state.rate[t + params.history]
     p, billed, R, avail, serving = billed_problem(params, fleet, pairs, rate)
@@ -146,22 +194,21 @@ def env_window(params, state, fleet, t, obs, route_here, x_given, u_given):
     ev = evaluate_core(p, AllocationArrays(R, serving, x, u), np.bool_(True), params.limits.tol)
     attain, served, unmet, overall, budget_used = outcome_stats(rate, ev.served_share, ev.on_time_share, u,
                                                                 ev.billed, params.limits.budget)
-    observe(obs, params, state, t + 1, attain, budget_used)
+    observe(out.obs, params, state, t + 1, attain, budget_used)
     _record(state, t, fleet, served, ev.gpus_by_type)
-    n_viol = ev.families.shape[0]
-    viol = np.empty(2 * n_viol, dtype=np.int64)
-    for j in range(n_viol):
-        f = ev.families[j]
-        viol[2 * j] = f
-        viol[2 * j + 1] = billed[ev.indices[j]] if _TEMPLATE_FAMILY[f] else ev.indices[j]
-    return StepOutput(fleet.target, billed, x, u, _window_costs(ev, fleet, params), served, unmet, overall,
-                      budget_used, fleet.clipped, fleet.over_budget, fleet.over_storage, fleet.over_gpu, attain,
-                      ev.gpus_by_type, viol)
+    _window_costs(out.costs, ev, fleet, params)
+    out.rates[0], out.rates[1], out.rates[2], out.rates[3] = served, unmet, overall, budget_used
+    for i in range(attain.shape[0]):
+        out.attainment[i] = attain[i]
+    for g in range(ev.gpus_by_type.shape[0]):
+        out.gpus_by_type[g] = ev.gpus_by_type[g]
+    _write_fleet(out, fleet, billed, x, u)
+    _write_violations(out, params.violation_offsets, ev, billed)
 
 
 @_jit
-def env_step(params, state, action, t, obs):
+def env_step(params, state, action, t, out):
     """One environment step with the greedy router in one compiled call: fleet_update, then env_window.
-    Updates ``state`` (cohorts, records) and ``obs`` in place; returns a StepOutput."""
+    Updates ``state`` (cohorts, records) and writes the step's results into ``out`` (a StepOutput)."""
     fleet = fleet_update(action, params, state)
-    return env_window(params, state, fleet, t, obs, np.bool_(True), np.zeros((0, 0)), np.zeros(0))
+    env_window(params, state, fleet, t, out, np.bool_(True), np.zeros((0, 0)), np.zeros(0))
