@@ -19,7 +19,7 @@ from typing import Any
 
 from .catalog import TASKS, load_catalog
 from .catalog.user import PARTS
-from .perf import PerfConstants
+from .perf import ENGINES, ENGINE_FIELDS, PerfConstants
 from .scenario import ScenarioError, load_scenario
 from .traces.build import DEFAULT_N_DAYS, RATE_SOURCES, TOKEN_SOURCES
 
@@ -53,7 +53,9 @@ SECTIONS: dict[str, tuple[tuple[Any, ...], dict[str, tuple[str, str, str]]]] = {
         "catalog_overrides": ("mapping", "none", "Change fields of existing catalog records, e.g. "
                               "`{gpus: {H100-SXM: {price_per_hour: 2.5}}}` (parts: "
                               + ", ".join(PARTS) + "; quality keys `model/task`). Cannot add records."),
-        "perf": ("mapping", "the defaults below", "Performance-model constants (table below)."),
+        "perf": ("mapping", "the defaults below", "Performance-model constants (table below); they override the engine profile's."),
+        "engine": ("string", "`vllm`", "Serving-engine profile: " + ", ".join(f"`{e}`" for e in ENGINES)
+                   + " (memory rule, max sequences, chunked prefill, KV precision; table below, docs/model.md §3)."),
         "templates": ("mapping", "required", "Which models, GPU types, precisions and parallelism form templates."),
         "inventory": ("mapping GPU -> integer >= 0", "the catalog's `default_inventory`",
                       "GPUs of each type available (keys: the scenario's GPU types)."),
@@ -197,6 +199,9 @@ def render() -> str:
     lines += _field_sections()
     lines += ["## `perf` (performance-model constants; docs/model.md §3)", ""]
     lines += _table(["constant", "default"], perf)
+    lines += ["Engine profiles (`engine:`) set these defaults:", ""]
+    lines += _table(["engine", *ENGINE_FIELDS], [[f"`{e}`", *[f"{getattr(p, k)!r}" for k in ENGINE_FIELDS]]
+                                                for e, p in ENGINES.items()])
     lines += _demand_sections()
     lines += ["## Names in the bundled catalog (`hetserve catalog` shows their figures)", "",
               "- GPU types: " + ", ".join(f"`{g}`" for g in cat.gpus),

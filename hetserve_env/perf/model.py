@@ -1,0 +1,216 @@
+"""Analytic two-phase serving model v1 (docs/model.md §3), vectorised over (query types x templates).
+
+A *template* is one replica of model j on n·m GPUs of type g at precision p (TP n, PP m). For a query type
+with mean input h and output f tokens, per (type, template):
+
+* TTFT0 = max(prefill compute incl. attention FLOPs, one pass over the weights) + TP all-reduce of the prompt
+  + (m-1)·hop + a fixed launch/scheduling overhead;
+* one prefill takes ``busy`` GPU time from decoding (compute only with chunked prefill: the weight pass is
+  shared with a decode step), and prefills pipeline over the m stages with a bubble: prefill utilisation
+  ρ = λ·busy / (m·(1 - bubble));
+* decode step with b sequences T(b) = a + c·b (MoE: the minimum of two lines, see :func:`_decode_lines`),
+  a = weights read once / (n·BW·MBU) + all-reduce latency + hops + host overhead per step,
+  c = KV read / (n·m·BW·MBU_kv) + per-sequence compute + TP bytes per sequence;
+* under load (Little's law b = λ·f·ITL, decode gets the GPU time prefill leaves):
+  ITL(λ) = a / ((1 - ρ) - λ·f·c), TTFT(λ) = TTFT0 + ρ·S / (2(1 - ρ)) (M/D/1 wait, S = busy/(m(1-bubble))),
+  E2E(λ) = TTFT(λ) + f·ITL(λ);
+* capacity μ = the largest λ with E2E(λ) ≤ Δ and λ·E2E(λ) ≤ b_max (KV-cache and engine limit), found by
+  bisection (every term grows with λ); μ = 0 if the zero-load latency misses Δ, one sequence of h + f tokens
+  does not fit the KV cache, or h + f exceeds the model's context.
+
+The environment prices latency as E0 / (1 - u·s) at utilisation u = λ/μ (:func:`latency_at_utilisation`);
+``load_slope`` s = 1 - E0/E2E(μ) makes that exact at u = 0 and u = 1 and a hyperbola in between.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .constants import PerfConstants
+from .hardware import GB, PerfTable, TemplateHardware, arch_factors, kv_space_bytes, kv_value_factor
+
+_BISECTIONS = 60
+_MAX_RATE = 1e9  # rules.MAX_RATE: no capacity above it
+
+
+def _allreduce_time(msg_bytes: np.ndarray | float, hw: TemplateHardware, c: PerfConstants) -> np.ndarray:
+    """Ring all-reduces of ``msg_bytes`` over the TP group, all layers; NVLink or PCIe constants; 0 at TP 1."""
+    n = hw.tp
+    eff = np.where(hw.nvlink, c.link_efficiency_nvlink, c.link_efficiency_pcie)
+    lat = np.where(hw.nvlink, c.allreduce_latency_nvlink_s, c.allreduce_latency_pcie_s)
+    ring = 2.0 * (n - 1) / n * msg_bytes / (hw.link_bandwidth * eff)
+    return c.allreduces_per_layer * hw.layers * np.where(n > 1, lat + ring, 0.0)
+
+
+def weights_read(hw: TemplateHardware, tokens: np.ndarray | float) -> np.ndarray:
+    """Weight bytes one forward pass over ``tokens`` tokens reads: every dense weight, and of an MoE layer's
+    experts the expected share any of the tokens routes to, 1 - (1 - k/E)^tokens."""
+    share_experts = np.where(hw.experts > hw.experts_active,
+                             (hw.params_total - hw.params_active) * hw.experts / np.maximum(hw.experts - hw.experts_active, 1),
+                             0.0) / hw.params_total
+    touched = 1.0 - (1.0 - hw.experts_active / hw.experts) ** np.maximum(tokens, 0.0)
+    return hw.weight_bytes * ((1.0 - share_experts) + share_experts * touched)
+
+
+def _phases(hw: TemplateHardware, h: np.ndarray, f: np.ndarray, c: PerfConstants) -> dict[str, np.ndarray]:
+    """Zero-load prefill and decode terms (see the module docstring)."""
+    n, m = hw.tp.astype(float), hw.pp.astype(float)
+    mfu_pre, wo_pre, wo_dec = arch_factors(hw.arch, c)
+    wo_pre, wo_dec = np.where(hw.weight_only, wo_pre, 1.0), np.where(hw.weight_only, wo_dec, 1.0)
+    gain = np.where(hw.compute_factor > 1.0, 1.0 + (hw.compute_factor - 1.0) * (c.fp8_speedup - 1.0), hw.compute_factor)
+    flops = hw.flops * gain
+    stream = n * hw.bandwidth * c.mbu_decode * wo_dec  # bytes/s at which the TP group streams weights
+    hop = (m - 1.0) * c.hop_latency_s
+    act = hw.hidden * c.activation_bytes
+    t_comp = (2.0 * hw.params_active * h + 2.0 * hw.layers * hw.attn_dim * h * h) / (n * flops * mfu_pre * wo_pre)
+    t_wpass = weights_read(hw, h) / stream
+    ar_pre = _allreduce_time(h * act, hw, c)
+    ttft0 = np.maximum(t_comp, t_wpass) + ar_pre + hop + c.ttft_overhead_s
+    busy = t_comp + ar_pre if c.chunked_prefill else np.maximum(t_comp, t_wpass) + ar_pre + c.step_overhead_s
+    k = c.pp_microbatches_per_stage
+    stages = m * (1.0 - (m - 1.0) / (k * m + m - 1.0))  # m-fold pipelined prefill less the bubble [E9]
+    kv = hw.kv_bytes_per_token * kv_value_factor(hw.compute_factor, c)
+    c_seq = (kv * (h + f / 2.0) / (n * m * hw.bandwidth * c.mbu_kv)
+             + 2.0 * hw.params_active / (n * m * flops * c.mfu_decode)
+             + (_allreduce_time(act, hw, c) - _allreduce_time(0.0, hw, c)) / m)
+    base = _allreduce_time(0.0, hw, c) + hop + c.step_overhead_s
+    lines = _decode_lines(hw, stream, base, c_seq, m)
+    gpus = n * m
+    kv_space = kv_space_bytes(hw.memory_bytes, hw.weight_bytes, gpus, c)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b_max = np.minimum(np.maximum(kv_space, 0.0) / (kv * (h + f / 2.0)), c.max_num_seqs)
+    fits_one = kv_space >= kv * (h + f)
+    return dict(ttft0=ttft0, busy=busy, stages=stages, b_max=b_max, fits_one=fits_one, **lines)
+
+
+def _decode_lines(hw: TemplateHardware, stream: np.ndarray, base: np.ndarray, c_seq: np.ndarray,
+                  m: np.ndarray) -> dict[str, np.ndarray]:
+    """T(b) = min(a1 + c1·b, a2 + c2·b). Dense: both lines equal. MoE: line 1 reads the experts one sequence
+    touches and adds the expected extra experts per sequence up to E/k sequences (secant), line 2 reads all."""
+    b_s = np.maximum(hw.experts / hw.experts_active, 2.0)
+    a1 = weights_read(hw, 1.0) / stream + base
+    a2 = weights_read(hw, np.inf) / stream + base
+    extra = (weights_read(hw, b_s) - weights_read(hw, 1.0)) / (b_s - 1.0) / stream / m
+    return dict(a1=np.broadcast_to(a1, np.shape(hw.tp)).astype(float), c1=c_seq + extra, a2=a2, c2=c_seq)
+
+
+def _under_load(lam: np.ndarray, f: np.ndarray, p: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """(E2E, TTFT, ITL, ρ) at arrival rate ``lam``; inf where the replica cannot keep up."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        service = p["busy"] / p["stages"]
+        rho = lam * service
+        free = 1.0 - rho
+        itl = np.full(np.broadcast_shapes(np.shape(lam), np.shape(p["c1"])), np.inf)
+        for a, cc in ((p["a1"], p["c1"]), (p["a2"], p["c2"])):
+            den = free - lam * f * cc
+            itl = np.minimum(itl, np.where(den > 0, a / np.where(den > 0, den, 1.0), np.inf))
+        ttft = np.where(free > 0, p["ttft0"] + rho * service / (2.0 * np.where(free > 0, free, 1.0)), np.inf)
+        e2e = ttft + f * itl
+    return e2e, ttft, itl, rho
+
+
+def evaluate_templates(
+    hw: TemplateHardware,
+    input_tokens: np.ndarray,
+    output_tokens: np.ndarray,
+    delay_slo_s: np.ndarray,
+    constants: PerfConstants | None = None,
+) -> PerfTable:
+    """The performance table of every (type, template) pair.
+
+    ``input_tokens``, ``output_tokens`` and ``delay_slo_s`` have shape (..., I); the result (..., I, D).
+    """
+    c = constants or PerfConstants()
+    h = np.asarray(input_tokens, dtype=float)[..., None]
+    f = np.asarray(output_tokens, dtype=float)[..., None]
+    slo = np.broadcast_to(np.asarray(delay_slo_s, dtype=float), np.shape(input_tokens))[..., None]
+    p = _phases(hw, h, f, c)
+    shape = np.broadcast_shapes(h.shape, np.shape(p["c1"]), np.shape(p["busy"]))
+    e0 = np.broadcast_to(p["ttft0"] + f * p["a1"], shape)
+    servable = (e0 < slo) & p["fits_one"] & (p["b_max"] >= 1.0) & (h + f <= hw.context)
+    mu, hi = _capacity(f, slo, p, shape)
+    mu = np.where(servable, mu, 0.0)
+    e2e_mu, ttft_mu, itl_mu, rho_mu = _under_load(mu, f, p)
+    e2e_hi, *_ = _under_load(hi, f, p)
+    memory_bound = (hi * e2e_hi > p["b_max"]) & ~(e2e_hi > slo)
+    binding = np.where(memory_bound, 2, np.where(rho_mu > 0.5, 3, 1))
+    binding = np.where(servable, binding, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(servable, 1.0 - e0 / e2e_mu, 0.0)
+    return PerfTable(
+        prefill_s=e0 - f * p["a1"],
+        step_base_s=p["a1"],
+        step_per_seq_s=np.broadcast_to(p["c1"], shape).copy(),
+        latency_s=e0.copy(),
+        max_batch=np.broadcast_to(p["b_max"], shape).copy(),
+        capacity_rps=mu,
+        load_slope=np.clip(slope, 0.0, 1.0 - 1e-12),
+        binding=binding,
+        prefill_busy_s=np.broadcast_to(p["busy"], shape).copy(),
+        ttft_at_capacity_s=np.where(servable, ttft_mu, np.nan),
+        itl_at_capacity_s=np.where(servable, itl_mu, np.nan),
+    )
+
+
+def _capacity(f: np.ndarray, slo: np.ndarray, p: dict[str, np.ndarray], shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(largest feasible λ, smallest infeasible λ found) by bisection below the rate where the GPU saturates."""
+    with np.errstate(divide="ignore"):
+        upper = 1.0 / (p["busy"] / p["stages"] + f * np.minimum(p["c1"], p["c2"]))
+    lo = np.zeros(shape)
+    hi = np.broadcast_to(np.minimum(upper, _MAX_RATE), shape).copy()
+    for _ in range(_BISECTIONS):
+        mid = 0.5 * (lo + hi)
+        e2e, *_ = _under_load(mid, f, p)
+        ok = (e2e <= slo) & (mid * e2e <= p["b_max"])
+        lo = np.where(ok, mid, lo)
+        hi = np.where(ok, hi, mid)
+    return lo, hi
+
+
+def operating_point(hw: TemplateHardware, input_tokens: np.ndarray, output_tokens: np.ndarray,
+                    rate: np.ndarray | None = None, concurrency: np.ndarray | None = None,
+                    constants: PerfConstants | None = None) -> dict[str, np.ndarray]:
+    """TTFT, inter-token latency, end-to-end latency, rate and output tokens/s of every (type, template) at a
+    given arrival ``rate`` (open loop, req/s) or a fixed ``concurrency`` (closed loop: rate = N / E2E).
+
+    Arrays have shape (..., I, D); inf where the replica cannot keep up. For validating the model against
+    measured benchmarks (scripts/perf_reference.py); the environment uses :func:`evaluate_templates`.
+    """
+    if (rate is None) == (concurrency is None):
+        raise ValueError("operating_point: give exactly one of rate and concurrency")
+    c = constants or PerfConstants()
+    h = np.asarray(input_tokens, dtype=float)[..., None]
+    f = np.asarray(output_tokens, dtype=float)[..., None]
+    p = _phases(hw, h, f, c)
+    shape = np.broadcast_shapes(h.shape, np.shape(p["c1"]), np.shape(p["busy"]))
+    if rate is not None:
+        lam = np.broadcast_to(np.asarray(rate, dtype=float)[..., None], shape)
+    else:
+        n_conc = np.asarray(concurrency, dtype=float)[..., None]
+        with np.errstate(divide="ignore"):
+            upper = 1.0 / (p["busy"] / p["stages"] + f * np.minimum(p["c1"], p["c2"]))
+        lo, hi = np.zeros(shape), np.broadcast_to(np.minimum(upper, _MAX_RATE), shape).copy()
+        for _ in range(_BISECTIONS):
+            mid = 0.5 * (lo + hi)
+            e2e, *_ = _under_load(mid, f, p)
+            ok = mid * e2e <= n_conc
+            lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
+        lam = lo
+    e2e, ttft, itl, rho = _under_load(lam, f, p)
+    return {"rate": lam, "ttft_s": ttft, "itl_s": itl, "e2e_s": e2e, "prefill_share": rho,
+            "output_tok_s": lam * f, "max_batch": np.broadcast_to(p["b_max"], shape)}
+
+
+def latency_at_utilisation(latency_s: np.ndarray, load_slope: np.ndarray, utilisation: np.ndarray) -> np.ndarray:
+    """End-to-end latency when a replica runs at ``utilisation`` (share of its capacity in use).
+
+    E0 / (1 - u·s): exact at u = 0 (E0) and at u = 1 (E2E at capacity) for one query type. For a mix on one
+    replica, ``u`` is the summed share Σ_k λ_k/μ_k, so u ≤ 1 keeps every type within its SLO, consistent with
+    the linear capacity constraint; past saturation (u·s ≥ 1) the latency is infinite.
+    """
+    denom = 1.0 - utilisation * load_slope
+    with np.errstate(divide="ignore"):
+        return np.where(denom > 0, latency_s / np.where(denom > 0, denom, 1.0), np.inf)
+
+
+__all__ = ["GB", "evaluate_templates", "latency_at_utilisation", "operating_point", "weights_read"]
