@@ -66,9 +66,9 @@ class PerfTable:
     """Model outputs; type-indexed arrays have shape (..., I, D), template-only ones (D,)."""
 
     prefill_s: np.ndarray  # zero-load time to first token (TTFT0)
-    step_base_s: np.ndarray  # a (D,): decode step of one sequence = zero-load inter-token latency
+    step_base_s: np.ndarray  # a (D,): per-step time independent of the batch (weights, all-reduce latency, host)
     step_per_seq_s: np.ndarray  # c (..., I, D): added step time per extra sequence (MoE: up to E/k sequences)
-    latency_s: np.ndarray  # zero-load end-to-end latency E0 = TTFT0 + f·a
+    latency_s: np.ndarray  # zero-load end-to-end latency E0 = TTFT0 + f·ITL0
     max_batch: np.ndarray  # b_max (sequences)
     capacity_rps: np.ndarray  # μ
     load_slope: np.ndarray  # s with E2E(μ) = E0 / (1 - s): E2E at utilisation u is E0 / (1 - u·s)
@@ -76,6 +76,8 @@ class PerfTable:
     prefill_busy_s: np.ndarray  # GPU time one prefill takes from decoding (per pipeline)
     ttft_at_capacity_s: np.ndarray  # TTFT at λ = μ (prefill queueing included)
     itl_at_capacity_s: np.ndarray  # inter-token latency at λ = μ (prefill interference included)
+    ttft_s: np.ndarray  # zero-load time to first token (= prefill_s)
+    itl_s: np.ndarray  # zero-load inter-token latency ITL0 = a + c (one sequence alone)
 
 
 BINDING_NAMES = ("unservable", "delay", "memory", "prefill")

@@ -11,10 +11,11 @@ with mean input h and output f tokens, per (type, template):
 * decode step with b sequences T(b) = a + c·b (MoE: the minimum of two lines, see :func:`_decode_lines`),
   a = weights read once / (n·BW·MBU) + all-reduce latency + hops + host overhead per step,
   c = KV read / (n·m·BW·MBU_kv) + per-sequence compute + TP bytes per sequence;
-* under load (Little's law b = λ·f·ITL, decode gets the GPU time prefill leaves):
-  ITL(λ) = a / ((1 - ρ) - λ·f·c), TTFT(λ) = TTFT0 + ρ·S / (2(1 - ρ)) (M/D/1 wait, S = busy/(m(1-bubble))),
+* under load (Little's law: b = λ·f·ITL other sequences decode beside a request; decode gets the GPU time
+  prefill leaves): ITL(λ) = (a + c) / ((1 - ρ) - λ·f·c), TTFT(λ) = TTFT0 + ρ·S / (2(1 - ρ)) (M/D/1 wait, S = busy/(m(1-bubble))),
   E2E(λ) = TTFT(λ) + f·ITL(λ);
-* capacity μ = the largest λ with E2E(λ) ≤ Δ and λ·E2E(λ) ≤ b_max (KV-cache and engine limit), found by
+* capacity μ = the largest λ with E2E(λ) ≤ Δ and λ·(TTFT0 + f·ITL(λ)) ≤ b_max (sequences holding KV cache:
+  the KV-cache and engine limit; requests queueing for prefill hold none), found by
   bisection (every term grows with λ); μ = 0 if the zero-load latency misses Δ, one sequence of h + f tokens
   does not fit the KV cache, or h + f exceeds the model's context.
 
@@ -94,6 +95,12 @@ def _decode_lines(hw: TemplateHardware, stream: np.ndarray, base: np.ndarray, c_
     return dict(a1=np.broadcast_to(a1, np.shape(hw.tp)).astype(float), c1=c_seq + extra, a2=a2, c2=c_seq)
 
 
+def _resident(lam: np.ndarray, f: np.ndarray, ttft: np.ndarray, itl: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
+    """Sequences holding KV cache at rate ``lam`` (Little's law over prefill and decode; requests still
+    queueing for prefill hold none)."""
+    return lam * (p["ttft0"] + f * itl)
+
+
 def _under_load(lam: np.ndarray, f: np.ndarray, p: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     """(E2E, TTFT, ITL, ρ) at arrival rate ``lam``; inf where the replica cannot keep up."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -103,7 +110,7 @@ def _under_load(lam: np.ndarray, f: np.ndarray, p: dict[str, np.ndarray]) -> tup
         itl = np.full(np.broadcast_shapes(np.shape(lam), np.shape(p["c1"])), np.inf)
         for a, cc in ((p["a1"], p["c1"]), (p["a2"], p["c2"])):
             den = free - lam * f * cc
-            itl = np.minimum(itl, np.where(den > 0, a / np.where(den > 0, den, 1.0), np.inf))
+            itl = np.minimum(itl, np.where(den > 0, (a + cc) / np.where(den > 0, den, 1.0), np.inf))
         ttft = np.where(free > 0, p["ttft0"] + rho * service / (2.0 * np.where(free > 0, free, 1.0)), np.inf)
         e2e = ttft + f * itl
     return e2e, ttft, itl, rho
@@ -126,19 +133,20 @@ def evaluate_templates(
     slo = np.broadcast_to(np.asarray(delay_slo_s, dtype=float), np.shape(input_tokens))[..., None]
     p = _phases(hw, h, f, c)
     shape = np.broadcast_shapes(h.shape, np.shape(p["c1"]), np.shape(p["busy"]))
-    e0 = np.broadcast_to(p["ttft0"] + f * p["a1"], shape)
+    itl0 = np.broadcast_to(np.minimum(p["a1"] + p["c1"], p["a2"] + p["c2"]), shape)
+    e0 = p["ttft0"] + f * itl0
     servable = (e0 < slo) & p["fits_one"] & (p["b_max"] >= 1.0) & (h + f <= hw.context)
     mu, hi = _capacity(f, slo, p, shape)
     mu = np.where(servable, mu, 0.0)
     e2e_mu, ttft_mu, itl_mu, rho_mu = _under_load(mu, f, p)
-    e2e_hi, *_ = _under_load(hi, f, p)
-    memory_bound = (hi * e2e_hi > p["b_max"]) & ~(e2e_hi > slo)
+    e2e_hi, ttft_hi, itl_hi, _ = _under_load(hi, f, p)
+    memory_bound = (_resident(hi, f, ttft_hi, itl_hi, p) > p["b_max"]) & ~(e2e_hi > slo)
     binding = np.where(memory_bound, 2, np.where(rho_mu > 0.5, 3, 1))
     binding = np.where(servable, binding, 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = np.where(servable, 1.0 - e0 / e2e_mu, 0.0)
     return PerfTable(
-        prefill_s=e0 - f * p["a1"],
+        prefill_s=np.broadcast_to(p["ttft0"], shape).copy(),
         step_base_s=p["a1"],
         step_per_seq_s=np.broadcast_to(p["c1"], shape).copy(),
         latency_s=e0.copy(),
@@ -149,6 +157,8 @@ def evaluate_templates(
         prefill_busy_s=np.broadcast_to(p["busy"], shape).copy(),
         ttft_at_capacity_s=np.where(servable, ttft_mu, np.nan),
         itl_at_capacity_s=np.where(servable, itl_mu, np.nan),
+        ttft_s=np.broadcast_to(p["ttft0"], shape).copy(),
+        itl_s=itl0.copy(),
     )
 
 
@@ -160,8 +170,8 @@ def _capacity(f: np.ndarray, slo: np.ndarray, p: dict[str, np.ndarray], shape: t
     hi = np.broadcast_to(np.minimum(upper, _MAX_RATE), shape).copy()
     for _ in range(_BISECTIONS):
         mid = 0.5 * (lo + hi)
-        e2e, *_ = _under_load(mid, f, p)
-        ok = (e2e <= slo) & (mid * e2e <= p["b_max"])
+        e2e, ttft, itl, _ = _under_load(mid, f, p)
+        ok = (e2e <= slo) & (_resident(mid, f, ttft, itl, p) <= p["b_max"])
         lo = np.where(ok, mid, lo)
         hi = np.where(ok, hi, mid)
     return lo, hi
