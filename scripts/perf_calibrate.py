@@ -3,6 +3,7 @@
 
     python scripts/perf_calibrate.py          # per-point errors and per-group summary with the shipped constants
     python scripts/perf_calibrate.py --fit    # coordinate search on the calibration rows; prints the values
+    python scripts/perf_calibrate.py --readme-points   # the README's four reference points
 
 Engine-aware mapping (scripts/perf_validation.py is the engine-blind one of scripts/perf_reference.py): each point
 runs under its engine's profile (TensorRT-LLM -> ``trtllm``, SGLang -> ``sglang``, anything else -> ``vllm``)
@@ -32,7 +33,8 @@ FIT = {
     "ttft_overhead_s": (0.0, 0.05), "step_overhead_s": (0.0, 0.01), "mbu_decode": (0.4, 0.95),
     "mbu_kv": (0.4, 1.0), "mfu_decode": (0.2, 1.0), "mfu_prefill_hopper": (0.2, 0.9),
     "mfu_prefill_ampere": (0.2, 0.9), "mfu_prefill_ada": (0.2, 0.9), "allreduce_latency_nvlink_s": (0.0, 1e-4),
-    "weight_only_decode_old": (0.3, 1.0),
+    "weight_only_decode_old": (0.3, 1.0), "prefill_tokens_half": (0.0, 4096.0),
+    "tp_gemm_overhead": (0.0, 1.0),
 }
 MISS = 3.0  # loss of a point the model cannot serve (|log error| of a factor e^3)
 
@@ -95,7 +97,7 @@ def loss(points, catalog, overrides) -> float:
     return float(np.mean([np.mean(v) for v in by_group.values()]))
 
 
-def fit(points, catalog, rounds: int = 4) -> dict:
+def fit(points, catalog, rounds: int = 6) -> dict:
     """Coordinate search over FIT on ``points`` (calibration rows only)."""
     cal = [p for p in points if p.set == "calibration"]
     base = PerfConstants()
@@ -105,7 +107,8 @@ def fit(points, catalog, rounds: int = 4) -> dict:
         step = 0.5 / (r + 1)
         for k, (lo, hi) in FIT.items():
             for mult in (1 - step, 1 - step / 2, 1 + step / 2, 1 + step):
-                trial = dict(best, **{k: float(min(max(best[k] * mult if best[k] > 0 else step * hi, lo), hi))})
+                start = best[k] if best[k] > 0 else 0.1 * hi  # a constant at 0 is tried from a tenth of its bound
+                trial = dict(best, **{k: float(min(max(start * mult, lo), hi))})
                 val = loss(cal, catalog, trial)
                 if val < best_loss - 1e-9:
                     best, best_loss = trial, val
@@ -113,17 +116,38 @@ def fit(points, catalog, rounds: int = 4) -> dict:
     return best
 
 
+#: The README's four reference points (v0's scripts/perf_reference.py): model, GPU, TP, measured single-stream
+#: tok/s, measured max output tok/s at ShareGPT-like 230 in / 200 out (sources in README "How realistic ...").
+README_POINTS = [("Llama-3.1-8B", "H100-SXM", 1, 128.0, 12553.0), ("Llama-3.1-70B", "H100-SXM", 4, 51.6, 3700.6)]
+
+
+def readme_points() -> None:
+    """Single-stream decode (1 / zero-load ITL) and max output tok/s (capacity x 200 at an unbounded SLO) of the
+    README's two templates under the default (vLLM) constants."""
+    cat = pv.validation_catalog()
+    for model, gpu, tp, single, peak in README_POINTS:
+        t = build_templates(cat, [model], [(gpu, "fp16")], tp=[tp])
+        perf = evaluate_templates(t.hardware, np.array([230.0]), np.array([200.0]), np.array([pv.SLO_UNBOUNDED_S]))
+        tok_s, max_out = 1.0 / float(perf.itl_s[0, 0]), float(perf.capacity_rps[0, 0]) * 200.0
+        print(f"{t.label(0):38s} single stream {tok_s:7.1f} tok/s (measured {single:g}, {tok_s / single:.2f})   "
+              f"max output {max_out:7.0f} tok/s (measured {peak:g}, {max_out / peak:.2f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fit", action="store_true")
     ap.add_argument("--set", choices=("calibration", "validation", "all"), default="all", help="rows to print")
+    ap.add_argument("--readme-points", action="store_true", help="only the README's four reference points")
     args = ap.parse_args()
+    if args.readme_points:
+        readme_points()
+        return
     catalog = pv.validation_catalog()
     points = pv.load_points(catalog=catalog)
     overrides = None
     if args.fit:
         overrides = fit(points, catalog)
-        print("fitted:", {k: round(v, 4) for k, v in overrides.items()})
+        print("fitted:", ", ".join(f"{k}={v:.4g}" for k, v in overrides.items()))
     rows = [r for r in rows_for(points, catalog, overrides) if args.set in ("all", r["set"])]
     for r in rows:
         print(f"{r['id']:12s} {r['set']:11s} {r['group']:21s} {r['engine']:6s} {r['gpu']:9s} {r['model']:14s} "

@@ -7,8 +7,10 @@ import pytest
 from hetserve_env.perf import (ARCHS, PerfConstants, TemplateHardware, evaluate_templates, latency_at_utilisation,
                                operating_point, weights_read)
 
-# Hand-computed cases: no fixed overheads, no engine cap on sequences, no activation reserve.
+# Hand-computed cases: no fixed overheads, no engine cap on sequences, no activation reserve, prefill GEMMs at
+# their large-GEMM efficiency whatever the token count (prefill_tokens_half 0; its own test below).
 C = PerfConstants(ttft_overhead_s=0.0, step_overhead_s=0.0, max_num_seqs=10**9, activation_reserve_gb=0.0,
+                  prefill_tokens_half=0.0,
                   mbu_decode=0.7, mbu_kv=0.8, mfu_prefill_hopper=0.5, mfu_prefill_ampere=0.4, mfu_decode=0.4)
 H1, F1 = np.array([1000.0]), np.array([200.0])
 
@@ -46,6 +48,16 @@ def test_ttft_floor_is_one_pass_over_the_weights_plus_overhead():
     t = evaluate_templates(hardware(), np.array([16.0]), np.array([10.0]), np.array([60.0]), c)
     wpass = 16e9 / (3.35e12 * 0.7)  # 6.8 ms > compute of 16 tokens (0.5 ms)
     assert t.ttft_s[0, 0] == pytest.approx(wpass + 0.004, rel=1e-9)
+
+
+def test_prefill_gemm_efficiency_grows_with_tokens():
+    # M_half = 512: a 1,000-token prompt alone runs at 1000/1512 of the large-GEMM MFU; under load the engine
+    # batches 8,192 tokens per step, so each prefill costs its FLOPs at 8192/8704 of it (chunked: no weight pass).
+    c = PerfConstants.from_mapping({**C.to_dict(), "prefill_tokens_half": 512.0})
+    t = evaluate_templates(hardware(), H1, F1, np.array([60.0]), c)
+    work = (2 * 8e9 * 1000 + 2 * 32 * 4096 * 1000**2) / (989.4e12 * 0.5)
+    assert t.ttft_s[0, 0] == pytest.approx(work * 1512 / 1000, rel=1e-9)
+    assert t.prefill_busy_s[0, 0] == pytest.approx(work * 8704 / 8192, rel=1e-9)
 
 
 def test_prefill_efficiency_per_generation_and_fp8_speedup():
@@ -148,9 +160,12 @@ def test_unservable_when_zero_load_misses_slo_or_memory():
     assert evaluate_templates(too_big, H1, F1, np.array([60.0]), C).capacity_rps[0, 0] == 0
 
 
-def test_capacity_meets_slo_exactly_at_full_utilisation():
+@pytest.mark.parametrize("hw", [
+    hardware(tp=2, nvlink=True),
+    hardware(params=12.9e9, weight_bytes=93.4e9, params_total=46.7e9, experts=8.0, experts_active=2.0, tp=2, mem=141e9),
+], ids=["dense", "moe"])
+def test_capacity_meets_slo_exactly_at_full_utilisation(hw):
     rng = np.random.default_rng(0)
-    hw = hardware(tp=2, nvlink=True)
     h, f = rng.uniform(100, 3000, 50), rng.uniform(10, 600, 50)
     slo = rng.uniform(1, 40, 50)
     t = evaluate_templates(hw, h, f, slo)

@@ -17,7 +17,8 @@ _UNIT = ("mfu_prefill", "mfu_prefill_turing", "mfu_prefill_ampere", "mfu_prefill
          "link_efficiency_nvlink", "link_efficiency_pcie", "weight_only_prefill_old", "weight_only_prefill_new",
          "weight_only_decode_old", "weight_only_decode_new")
 _NON_NEGATIVE = ("allreduce_latency_nvlink_s", "allreduce_latency_pcie_s", "hop_latency_s", "ttft_overhead_s",
-                 "step_overhead_s", "activation_reserve_gb")
+                 "step_overhead_s", "activation_reserve_gb", "prefill_tokens_half",
+                 "tp_gemm_overhead")
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,14 @@ class PerfConstants:
     mfu_prefill: prefill FLOPs utilisation for a GPU of unknown generation. ESTIMATE (catalog-facts §E.1: "a
         specific % is UNSOURCED").
     mfu_prefill_<arch>: the same per generation (catalog ``arch`` column). CALIBRATED where calibration rows
-        exist for that generation, else the generic value.
+        exist for that generation, else the generic value. Both are the efficiency of large GEMMs: a prefill
+        of M tokens reaches mfu·M / (M + prefill_tokens_half) (GEMM efficiency grows with the token dimension);
+        M = the prompt for the time to first token, the engine's ``prefill_batch_tokens`` for the GPU time a
+        prefill takes under load (engines batch prompts into one step).
+    prefill_tokens_half: tokens at which a prefill GEMM reaches half its large-GEMM efficiency. CALIBRATED.
+    tp_gemm_overhead: compute efficiency lost per extra TP rank: TP n splits every GEMM n ways (smaller GEMMs,
+        a synchronisation per layer), so compute runs at 1 / (1 + tp_gemm_overhead·(n-1)) of n GPUs' rate.
+        CALIBRATED.
     fp8_speedup: effective compute speed-up of FP8 W8A8 over FP16 (peak ratio 2). vLLM FP8 docs: "up to a
         1.6x improvement in throughput".
     mfu_decode: FLOPs utilisation of the per-sequence compute of a decode step. ESTIMATE.
@@ -57,7 +65,7 @@ class PerfConstants:
         for m stages and k·m micro-batches [E9]; k ESTIMATE.
     Engine (defaults from the profile named by ``engine``, :mod:`hetserve_env.perf.engines`).
     engine, memory_utilisation, memory_rule, activation_reserve_gb (per GPU), max_num_seqs, chunked_prefill,
-    kv_precision: see :class:`EngineProfile`.
+    kv_precision, prefill_batch_tokens: see :class:`EngineProfile`.
     """
 
     mfu_prefill: float = 0.5
@@ -66,6 +74,8 @@ class PerfConstants:
     mfu_prefill_ada: float = 0.5
     mfu_prefill_hopper: float = 0.5
     mfu_prefill_blackwell: float = 0.5
+    prefill_tokens_half: float = 256.0
+    tp_gemm_overhead: float = 0.0
     fp8_speedup: float = 1.6
     mfu_decode: float = 0.4
     mbu_decode: float = 0.6
@@ -91,6 +101,7 @@ class PerfConstants:
     max_num_seqs: int = ENGINES[DEFAULT_ENGINE].max_num_seqs
     chunked_prefill: bool = ENGINES[DEFAULT_ENGINE].chunked_prefill
     kv_precision: str = ENGINES[DEFAULT_ENGINE].kv_precision
+    prefill_batch_tokens: int = ENGINES[DEFAULT_ENGINE].prefill_batch_tokens
 
     def __post_init__(self) -> None:
         for name in _UNIT:
@@ -102,7 +113,8 @@ class PerfConstants:
                 raise ValueError(f"PerfConstants.{name} must be a finite number >= 0, got {getattr(self, name)!r}")
         if not 1.0 <= self.fp8_speedup <= 2.0:
             raise ValueError(f"PerfConstants.fp8_speedup must be in [1, 2] (2 = the FP8 peak ratio), got {self.fp8_speedup!r}")
-        for name in ("allreduces_per_layer", "activation_bytes", "pp_microbatches_per_stage", "max_num_seqs"):
+        for name in ("allreduces_per_layer", "activation_bytes", "pp_microbatches_per_stage", "max_num_seqs",
+                     "prefill_batch_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"PerfConstants.{name} must be an integer >= 1, got {getattr(self, name)!r}")
         choices = {"engine": tuple(ENGINES), "memory_rule": MEMORY_RULES, "kv_precision": KV_PRECISIONS}

@@ -26,6 +26,10 @@ class EngineProfile:
 
     Sources (each figure is the engine's documented default unless marked):
 
+    Every profile batches prefill tokens up to 8,192 per step (``prefill_batch_tokens``: vLLM V1
+    ``max_num_batched_tokens`` for the OpenAI server, WEAK; TensorRT-LLM ``max_num_tokens`` 8192, trtllm-serve
+    docs; SGLang ``chunked_prefill_size`` 8192, server-arguments docs).
+
     vllm: ``gpu_memory_utilization`` 0.9 of total memory (vLLM engine arguments docs), ``max_num_seqs`` 256
         (vLLM engine arguments docs), chunked prefill on (default of the V1 engine), ``kv_cache_dtype auto``
         = the model's 16-bit dtype even for FP8 checkpoints (vLLM FP8 docs); activation reserve 1 GB per GPU
@@ -46,6 +50,7 @@ class EngineProfile:
     max_num_seqs: int
     chunked_prefill: bool
     kv_precision: str
+    prefill_batch_tokens: int = 8192
 
     def defaults(self) -> dict[str, Any]:
         """The PerfConstants fields this profile sets."""
@@ -53,7 +58,7 @@ class EngineProfile:
 
 
 ENGINE_FIELDS: tuple[str, ...] = ("memory_utilisation", "memory_rule", "activation_reserve_gb", "max_num_seqs",
-                                  "chunked_prefill", "kv_precision")
+                                  "chunked_prefill", "kv_precision", "prefill_batch_tokens")
 
 ENGINES: dict[str, EngineProfile] = {
     "vllm": EngineProfile("vllm", 0.9, "total", 1.0, 256, True, "fp16"),

@@ -4,9 +4,11 @@ A *template* is one replica of model j on n·m GPUs of type g at precision p (TP
 with mean input h and output f tokens, per (type, template):
 
 * TTFT0 = max(prefill compute incl. attention FLOPs, one pass over the weights) + TP all-reduce of the prompt
-  + (m-1)·hop + a fixed launch/scheduling overhead;
-* one prefill takes ``busy`` GPU time from decoding (compute only with chunked prefill: the weight pass is
-  shared with a decode step), and prefills pipeline over the m stages with a bubble: prefill utilisation
+  + (m-1)·hop + a fixed launch/scheduling overhead; prefill GEMM efficiency grows with the tokens in the step
+  (M / (M + M_half));
+* one prefill takes ``busy`` GPU time from decoding (its compute at the engine's batched prefill size; with
+  chunked prefill the weight pass is shared with a decode step), and prefills pipeline over the m stages with a
+  bubble: prefill utilisation
   ρ = λ·busy / (m·(1 - bubble));
 * decode step with b sequences T(b) = a + c·b (MoE: the minimum of two lines, see :func:`_decode_lines`),
   a = weights read once / (n·BW·MBU) + all-reduce latency + hops + host overhead per step,
@@ -15,8 +17,8 @@ with mean input h and output f tokens, per (type, template):
   prefill leaves): ITL(λ) = (a + c) / ((1 - ρ) - λ·f·c), TTFT(λ) = TTFT0 + ρ·S / (2(1 - ρ)) (M/D/1 wait, S = busy/(m(1-bubble))),
   E2E(λ) = TTFT(λ) + f·ITL(λ);
 * capacity μ = the largest λ with E2E(λ) ≤ Δ and λ·(TTFT0 + f·ITL(λ)) ≤ b_max (sequences holding KV cache:
-  the KV-cache and engine limit; requests queueing for prefill hold none), found by
-  bisection (every term grows with λ); μ = 0 if the zero-load latency misses Δ, one sequence of h + f tokens
+  the KV-cache and engine limit; requests queueing for prefill hold none), in closed form (each limit is a
+  quadratic in λ, see :func:`_capacity`); μ = 0 if the zero-load latency misses Δ, one sequence of h + f tokens
   does not fit the KV cache, or h + f exceeds the model's context.
 
 The environment prices latency as E0 / (1 - u·s) at utilisation u = λ/μ (:func:`latency_at_utilisation`);
@@ -53,21 +55,29 @@ def weights_read(hw: TemplateHardware, tokens: np.ndarray | float) -> np.ndarray
     return hw.weight_bytes * ((1.0 - share_experts) + share_experts * touched)
 
 
+def _gemm_slowdown(tokens: np.ndarray, c: PerfConstants) -> np.ndarray:
+    """1 / (share of large-GEMM efficiency a prefill of ``tokens`` tokens reaches) = (M + M_half) / M."""
+    with np.errstate(divide="ignore"):
+        return (tokens + c.prefill_tokens_half) / np.maximum(tokens, 1e-9)
+
+
 def _phases(hw: TemplateHardware, h: np.ndarray, f: np.ndarray, c: PerfConstants) -> dict[str, np.ndarray]:
     """Zero-load prefill and decode terms (see the module docstring)."""
     n, m = hw.tp.astype(float), hw.pp.astype(float)
     mfu_pre, wo_pre, wo_dec = arch_factors(hw.arch, c)
     wo_pre, wo_dec = np.where(hw.weight_only, wo_pre, 1.0), np.where(hw.weight_only, wo_dec, 1.0)
     gain = np.where(hw.compute_factor > 1.0, 1.0 + (hw.compute_factor - 1.0) * (c.fp8_speedup - 1.0), hw.compute_factor)
-    flops = hw.flops * gain
+    flops = hw.flops * gain / (1.0 + c.tp_gemm_overhead * (n - 1.0))  # per GPU, TP splitting included
     stream = n * hw.bandwidth * c.mbu_decode * wo_dec  # bytes/s at which the TP group streams weights
     hop = (m - 1.0) * c.hop_latency_s
     act = hw.hidden * c.activation_bytes
-    t_comp = (2.0 * hw.params_active * h + 2.0 * hw.layers * hw.attn_dim * h * h) / (n * flops * mfu_pre * wo_pre)
+    work = (2.0 * hw.params_active * h + 2.0 * hw.layers * hw.attn_dim * h * h) / (n * flops * mfu_pre * wo_pre)
+    t_comp = work * _gemm_slowdown(h, c)  # one prompt alone
+    t_batched = work * _gemm_slowdown(np.maximum(h, c.prefill_batch_tokens), c)  # prompts batched under load
     t_wpass = weights_read(hw, h) / stream
     ar_pre = _allreduce_time(h * act, hw, c)
     ttft0 = np.maximum(t_comp, t_wpass) + ar_pre + hop + c.ttft_overhead_s
-    busy = t_comp + ar_pre if c.chunked_prefill else np.maximum(t_comp, t_wpass) + ar_pre + c.step_overhead_s
+    busy = t_batched + ar_pre if c.chunked_prefill else np.maximum(t_batched, t_wpass) + ar_pre + c.step_overhead_s
     k = c.pp_microbatches_per_stage
     stages = m * (1.0 - (m - 1.0) / (k * m + m - 1.0))  # m-fold pipelined prefill less the bubble [E9]
     kv = hw.kv_bytes_per_token * kv_value_factor(hw.compute_factor, c)
@@ -92,7 +102,8 @@ def _decode_lines(hw: TemplateHardware, stream: np.ndarray, base: np.ndarray, c_
     a1 = weights_read(hw, 1.0) / stream + base
     a2 = weights_read(hw, np.inf) / stream + base
     extra = (weights_read(hw, b_s) - weights_read(hw, 1.0)) / (b_s - 1.0) / stream / m
-    return dict(a1=np.broadcast_to(a1, np.shape(hw.tp)).astype(float), c1=c_seq + extra, a2=a2, c2=c_seq)
+    return dict(a1=np.broadcast_to(a1, np.shape(hw.tp)).astype(float), c1=c_seq + extra, a2=a2, c2=c_seq,
+                moe=bool(np.any(hw.experts > hw.experts_active)))
 
 
 def _resident(lam: np.ndarray, f: np.ndarray, ttft: np.ndarray, itl: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
@@ -108,7 +119,7 @@ def _under_load(lam: np.ndarray, f: np.ndarray, p: dict[str, np.ndarray]) -> tup
         rho = lam * service
         free = 1.0 - rho
         itl = np.full(np.broadcast_shapes(np.shape(lam), np.shape(p["c1"])), np.inf)
-        for a, cc in ((p["a1"], p["c1"]), (p["a2"], p["c2"])):
+        for a, cc in [(p["a1"], p["c1"])] + ([(p["a2"], p["c2"])] if p["moe"] else []):
             den = free - lam * f * cc
             itl = np.minimum(itl, np.where(den > 0, (a + cc) / np.where(den > 0, den, 1.0), np.inf))
         ttft = np.where(free > 0, p["ttft0"] + rho * service / (2.0 * np.where(free > 0, free, 1.0)), np.inf)
@@ -133,14 +144,12 @@ def evaluate_templates(
     slo = np.broadcast_to(np.asarray(delay_slo_s, dtype=float), np.shape(input_tokens))[..., None]
     p = _phases(hw, h, f, c)
     shape = np.broadcast_shapes(h.shape, np.shape(p["c1"]), np.shape(p["busy"]))
-    itl0 = np.broadcast_to(np.minimum(p["a1"] + p["c1"], p["a2"] + p["c2"]), shape)
+    itl0 = np.broadcast_to(np.minimum(p["a1"] + p["c1"], p["a2"] + p["c2"]) if p["moe"] else p["a1"] + p["c1"], shape)
     e0 = p["ttft0"] + f * itl0
     servable = (e0 < slo) & p["fits_one"] & (p["b_max"] >= 1.0) & (h + f <= hw.context)
-    mu, hi = _capacity(f, slo, p, shape)
+    mu, memory_bound = _capacity(f, slo, p, shape)
     mu = np.where(servable, mu, 0.0)
     e2e_mu, ttft_mu, itl_mu, rho_mu = _under_load(mu, f, p)
-    e2e_hi, ttft_hi, itl_hi, _ = _under_load(hi, f, p)
-    memory_bound = (_resident(hi, f, ttft_hi, itl_hi, p) > p["b_max"]) & ~(e2e_hi > slo)
     binding = np.where(memory_bound, 2, np.where(rho_mu > 0.5, 3, 1))
     binding = np.where(servable, binding, 0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -163,18 +172,34 @@ def evaluate_templates(
 
 
 def _capacity(f: np.ndarray, slo: np.ndarray, p: dict[str, np.ndarray], shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """(largest feasible λ, smallest infeasible λ found) by bisection below the rate where the GPU saturates."""
-    with np.errstate(divide="ignore"):
-        upper = 1.0 / (p["busy"] / p["stages"] + f * np.minimum(p["c1"], p["c2"]))
-    lo = np.zeros(shape)
-    hi = np.broadcast_to(np.minimum(upper, _MAX_RATE), shape).copy()
-    for _ in range(_BISECTIONS):
-        mid = 0.5 * (lo + hi)
-        e2e, ttft, itl, _ = _under_load(mid, f, p)
-        ok = (e2e <= slo) & (_resident(mid, f, ttft, itl, p) <= p["b_max"])
-        lo = np.where(ok, mid, lo)
-        hi = np.where(ok, hi, mid)
-    return lo, hi
+    """(μ, binding-by-memory) in closed form. Per decode line k, with S = busy/(m(1-bubble)), A = a_k + c_k and
+    B = S + f·c_k, the delay limit (T0 - Δ)(1 - Sλ)(1 - Bλ) + (S²λ/2)(1 - Bλ) + f·A·(1 - Sλ) ≤ 0 and the KV limit
+    (λ·T0 - b_max)(1 - Bλ) + λ·f·A ≤ 0 are quadratics with exactly one root in (0, 1/B) (both sides grow with λ);
+    μ_k = the smaller root, μ = max over lines (the step time is their minimum)."""
+    S = p["busy"] / p["stages"]
+    t0, slo_gap = p["ttft0"], p["ttft0"] - slo
+    best = np.zeros(shape)
+    mem_bound = np.zeros(shape, dtype=bool)
+    lines = [(p["a1"], p["c1"])] + ([(p["a2"], p["c2"])] if p["moe"] else [])  # dense: the two lines coincide
+    for a, cc in lines:
+        A, B = a + cc, S + f * cc
+        x_delay = _root_below(slo_gap * S * B - S * S * B / 2.0, -slo_gap * (S + B) + S * S / 2.0 - f * A * S,
+                              slo_gap + f * A, B)
+        x_mem = _root_below(-B * t0, t0 + p["b_max"] * B + f * A, -p["b_max"], B)
+        x = np.broadcast_to(np.minimum(x_delay, x_mem), shape)
+        mem_bound = np.where(x > best, np.broadcast_to(x_mem < x_delay, shape), mem_bound)
+        best = np.maximum(best, x)
+    return np.minimum(best, _MAX_RATE), mem_bound
+
+
+def _root_below(q2: np.ndarray, q1: np.ndarray, q0: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """The smallest positive root of q2·x² + q1·x + q0 with q0 < 0 (a servable point), -2·q0 / (q1 + √disc) —
+    the cancellation-free form, valid for either sign of q2 — capped at 1/B; 0 where q0 ≥ 0."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        den = q1 + np.sqrt(np.maximum(q1 * q1 - 4.0 * q2 * q0, 0.0))
+        root = np.where(den > 0, -2.0 * q0 / den, np.inf)
+        root = np.minimum(root, np.where(B > 0, 1.0 / B, np.inf))
+    return np.where(q0 < 0, root, 0.0)
 
 
 def operating_point(hw: TemplateHardware, input_tokens: np.ndarray, output_tokens: np.ndarray,
@@ -198,7 +223,7 @@ def operating_point(hw: TemplateHardware, input_tokens: np.ndarray, output_token
     else:
         n_conc = np.asarray(concurrency, dtype=float)[..., None]
         with np.errstate(divide="ignore"):
-            upper = 1.0 / (p["busy"] / p["stages"] + f * np.minimum(p["c1"], p["c2"]))
+            upper = 1.0 / (p["busy"] / p["stages"] + f * np.minimum(p["c1"], p["c2"]))  # the GPU saturates
         lo, hi = np.zeros(shape), np.broadcast_to(np.minimum(upper, _MAX_RATE), shape).copy()
         for _ in range(_BISECTIONS):
             mid = 0.5 * (lo + hi)
