@@ -10,7 +10,7 @@ from hetserve_env.perf import (ARCHS, PerfConstants, TemplateHardware, evaluate_
 # Hand-computed cases: no fixed overheads, no engine cap on sequences, no activation reserve, prefill GEMMs at
 # their large-GEMM efficiency whatever the token count (prefill_tokens_half 0; its own test below).
 C = PerfConstants(ttft_overhead_s=0.0, step_overhead_s=0.0, max_num_seqs=10**9, activation_reserve_gb=0.0,
-                  prefill_tokens_half=0.0,
+                  prefill_tokens_half=0.0, tp_gemm_overhead=0.0,
                   mbu_decode=0.7, mbu_kv=0.8, mfu_prefill_hopper=0.5, mfu_prefill_ampere=0.4, mfu_decode=0.4)
 H1, F1 = np.array([1000.0]), np.array([200.0])
 
@@ -101,7 +101,9 @@ def test_pcie_allreduce_is_slower_than_nvlink():
     nv = evaluate_templates(hardware(**kw, nvlink=True), H1, F1, np.array([60.0]), C)
     pc = evaluate_templates(hardware(**kw, nvlink=False, link=32e9), H1, F1, np.array([60.0]), C)
     ar = lambda lat, eff, bw, msg: 2 * 80 * (lat + 1.5 * msg / (bw * eff))  # noqa: E731
-    assert nv.step_base_s[0] == pytest.approx(140e9 / (4 * 3.35e12 * 0.7) + ar(10e-6, 0.65, 450e9, 0), rel=1e-9)
+    assert (C.allreduce_latency_nvlink_s, C.link_efficiency_nvlink) == (3.75e-5, 0.65)
+    assert (C.allreduce_latency_pcie_s, C.link_efficiency_pcie) == (50e-6, 0.5)
+    assert nv.step_base_s[0] == pytest.approx(140e9 / (4 * 3.35e12 * 0.7) + ar(3.75e-5, 0.65, 450e9, 0), rel=1e-9)
     assert pc.step_base_s[0] == pytest.approx(140e9 / (4 * 3.35e12 * 0.7) + ar(50e-6, 0.5, 32e9, 0), rel=1e-9)
     assert pc.step_per_seq_s[0, 0] - nv.step_per_seq_s[0, 0] == pytest.approx(
         ar(0, 0.5, 32e9, 8192 * 2) - ar(0, 0.65, 450e9, 8192 * 2), rel=1e-9)
@@ -140,7 +142,7 @@ def test_moe_reads_only_touched_experts():
     assert weights_read(hw, 1.0)[0] == pytest.approx(one, rel=1e-9)
     assert weights_read(hw, np.inf)[0] == pytest.approx(93.4e9, rel=1e-9)
     t = evaluate_templates(hw, H1, F1, np.array([60.0]), C)
-    assert t.step_base_s[0] == pytest.approx(one / (2 * 3.35e12 * 0.7) + 2 * 32 * 10e-6, rel=1e-9)
+    assert t.step_base_s[0] == pytest.approx(one / (2 * 3.35e12 * 0.7) + 2 * 32 * 3.75e-5, rel=1e-9)
 
 
 def test_weight_only_quantisation_pays_dequantisation_on_old_gpus():
@@ -201,3 +203,16 @@ def test_constants_validation():
     with pytest.raises(ValueError, match="unknown engine 'tgi'"):
         PerfConstants.from_mapping({}, engine="tgi")
     assert PerfConstants.from_mapping({"mbu_decode": 0.8}).mbu_decode == 0.8
+
+
+def test_tp_gemm_overhead_slows_compute_per_extra_rank():
+    # TP2 with o_TP = 0.25: compute at 1 / 1.25 of two GPUs' rate, so the per-sequence compute term is
+    # 2P·1.25 / (2·F·MFU_dec); prefill compute likewise.
+    c = PerfConstants.from_mapping({**C.to_dict(), "tp_gemm_overhead": 0.25})
+    kw = dict(tp=2, nvlink=True)
+    slow = evaluate_templates(hardware(**kw), H1, F1, np.array([60.0]), c)
+    fast = evaluate_templates(hardware(**kw), H1, F1, np.array([60.0]), C)
+    extra = 2 * 8e9 * 0.25 / (2 * 989.4e12 * 0.4)
+    assert slow.step_per_seq_s[0, 0] - fast.step_per_seq_s[0, 0] == pytest.approx(extra, rel=1e-9)
+    work = (2 * 8e9 * 1000 + 2 * 32 * 4096 * 1000**2) / (2 * 989.4e12 * 0.5)
+    assert slow.prefill_s[0, 0] - fast.prefill_s[0, 0] == pytest.approx(0.25 * work, rel=1e-9)

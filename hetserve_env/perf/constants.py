@@ -24,14 +24,15 @@ _NON_NEGATIVE = ("allreduce_latency_nvlink_s", "allreduce_latency_pcie_s", "hop_
 @dataclass(frozen=True)
 class PerfConstants:
     """The constants of the performance model. ESTIMATE = no source; CALIBRATED = fitted on the calibration
-    rows of ``scripts/perf_points.csv`` only (``python scripts/perf_reference.py`` reports both sets).
+    rows of ``scripts/perf_points.csv`` only, by ``python scripts/perf_calibrate.py --fit`` (engine-aware
+    mapping; rounded to 3 digits), never on the validation rows.
 
     Compute.
     mfu_prefill: prefill FLOPs utilisation for a GPU of unknown generation. ESTIMATE (catalog-facts §E.1: "a
         specific % is UNSOURCED").
-    mfu_prefill_<arch>: the same per generation (catalog ``arch`` column). CALIBRATED where calibration rows
-        exist for that generation, else the generic value. Both are the efficiency of large GEMMs: a prefill
-        of M tokens reaches mfu·M / (M + prefill_tokens_half) (GEMM efficiency grows with the token dimension);
+    mfu_prefill_<arch>: the same per generation (catalog ``arch`` column). CALIBRATED for ampere, ada and
+        hopper (calibration rows exist); turing and blackwell keep the generic ESTIMATE (no rows).
+        Both are the efficiency of large GEMMs: a prefill of M tokens reaches mfu·M / (M + prefill_tokens_half) (GEMM efficiency grows with the token dimension);
         M = the prompt for the time to first token, the engine's ``prefill_batch_tokens`` for the GPU time a
         prefill takes under load (engines batch prompts into one step).
     prefill_tokens_half: tokens at which a prefill GEMM reaches half its large-GEMM efficiency. CALIBRATED.
@@ -40,23 +41,25 @@ class PerfConstants:
         CALIBRATED.
     fp8_speedup: effective compute speed-up of FP8 W8A8 over FP16 (peak ratio 2). vLLM FP8 docs: "up to a
         1.6x improvement in throughput".
-    mfu_decode: FLOPs utilisation of the per-sequence compute of a decode step. ESTIMATE.
+    mfu_decode: FLOPs utilisation of the per-sequence compute of a decode step. CALIBRATED.
     Memory traffic.
-    mbu_decode: bandwidth utilisation when a decode step streams the weights. [E3] "60 to 85 percent" (WEAK).
-    mbu_kv: bandwidth utilisation of the per-sequence KV-cache reads (long contiguous reads by the attention
-        kernel); with mbu_kv > mbu_decode the effective MBU of a step rises with the batch. ESTIMATE in [E3]'s
-        range.
+    mbu_decode: bandwidth utilisation when a decode step streams the weights. CALIBRATED, inside [E3]'s "60 to
+        85 percent" (WEAK).
+    mbu_kv: bandwidth utilisation of the per-sequence KV-cache reads, separate from the weights' so that the
+        effective MBU of a step depends on the batch (it moves from mbu_decode towards mbu_kv as b grows).
+        CALIBRATED: the calibration rows put it slightly below mbu_decode, so the effective MBU falls a little
+        with the batch once prefill sharing and TP overhead are modelled.
     weight_only_prefill_old/new: speed factor of prefill under weight-only quantisation (dequantise, then FP16
         GEMM) on Turing/Ampere ("old") and on newer GPUs. ESTIMATE.
     weight_only_decode_old/new: bandwidth factor of decode under weight-only quantisation (dequantisation
-        work inside the GEMV). ESTIMATE.
+        work inside the GEMV). old: CALIBRATED on one row (torchao int4, A100); new: ESTIMATE.
     Overheads and interconnect.
-    ttft_overhead_s: fixed launch, scheduling and tokenisation time added to the time to first token. ESTIMATE.
-    step_overhead_s: host time per decode step (scheduler, sampling, launch). ESTIMATE.
+    ttft_overhead_s: fixed launch, scheduling and tokenisation time added to the time to first token. CALIBRATED.
+    step_overhead_s: host time per decode step (scheduler, sampling, launch). CALIBRATED.
     link_efficiency_nvlink: achieved share of NVLink bandwidth in all-reduce; Calculon's 0.65 [E7].
     link_efficiency_pcie: the same over PCIe (no NVSwitch, traffic through the host bridge). ESTIMATE.
-    allreduce_latency_nvlink_s / allreduce_latency_pcie_s: fixed cost per all-reduce. ESTIMATE (NCCL
-        small-message latency order; PCIe several times NVLink's).
+    allreduce_latency_nvlink_s / allreduce_latency_pcie_s: fixed cost per all-reduce. NVLink CALIBRATED; PCIe
+        ESTIMATE (no PCIe TP calibration row but one L40S TP4; NCCL over PCIe is slower than NVLink).
     allreduces_per_layer: Megatron-style TP does 2 all-reduces per layer [E8].
     activation_bytes: bytes per activation value in the TP all-reduce message (BF16/FP16 activations).
         (Called ``kv_bytes_per_value`` before v1, where it only sized that message.)
@@ -70,25 +73,25 @@ class PerfConstants:
 
     mfu_prefill: float = 0.5
     mfu_prefill_turing: float = 0.5
-    mfu_prefill_ampere: float = 0.5
-    mfu_prefill_ada: float = 0.5
-    mfu_prefill_hopper: float = 0.5
+    mfu_prefill_ampere: float = 0.738
+    mfu_prefill_ada: float = 0.9
+    mfu_prefill_hopper: float = 0.6
     mfu_prefill_blackwell: float = 0.5
-    prefill_tokens_half: float = 256.0
-    tp_gemm_overhead: float = 0.0
+    prefill_tokens_half: float = 176.0
+    tp_gemm_overhead: float = 0.0984
     fp8_speedup: float = 1.6
-    mfu_decode: float = 0.4
-    mbu_decode: float = 0.6
-    mbu_kv: float = 0.8
+    mfu_decode: float = 0.6
+    mbu_decode: float = 0.75
+    mbu_kv: float = 0.711
     weight_only_prefill_old: float = 0.5
     weight_only_prefill_new: float = 0.8
-    weight_only_decode_old: float = 0.8
+    weight_only_decode_old: float = 0.55
     weight_only_decode_new: float = 0.9
-    ttft_overhead_s: float = 0.01
-    step_overhead_s: float = 0.001
+    ttft_overhead_s: float = 0.0029
+    step_overhead_s: float = 0.000521
     link_efficiency_nvlink: float = 0.65
     link_efficiency_pcie: float = 0.5
-    allreduce_latency_nvlink_s: float = 10e-6
+    allreduce_latency_nvlink_s: float = 3.75e-05
     allreduce_latency_pcie_s: float = 50e-6
     allreduces_per_layer: int = 2
     activation_bytes: int = 2
