@@ -123,7 +123,7 @@ print(types)
 
 # %% [markdown]
 # A **template** is one replica of a model on n GPUs of one type at one precision (`model@GPU/precision TPn PPm`).
-# The performance model (`hetserve_env/perf.py`) gives, for every (type, template) pair, the zero-load latency
+# The performance model (`hetserve_env/perf/`) gives, for every (type, template) pair, the zero-load latency
 # E0 (prefill + one weight read per output token), the **capacity** μ (the most requests per second one
 # replica sustains within the delay SLO, its KV-cache memory and its prefill time) and the expected error
 # (benchmark error × precision multiplier). The cheapest templates for chat, by rental $ per request at full
