@@ -50,10 +50,10 @@ def test_registered_ids() -> None:
         spec = gym.spec(env_id)
         assert spec.entry_point == "hetserve_env.env:HetServeEnv"
         assert spec.max_episode_steps is None
-    assert gym.make("hetserve_env/HetServePaper-v0").unwrapped.window_s == 300.0
+    assert gym.make("hetserve_env/HetServePaper-v1").unwrapped.window_s == 300.0
 
 
-@pytest.mark.parametrize("env_id", [pytest.param(i, marks=pytest.mark.smoke) if i.endswith("HetServeSmall-v0") else i
+@pytest.mark.parametrize("env_id", [pytest.param(i, marks=pytest.mark.smoke) if i.endswith("HetServeSmall-v1") else i
                                     for i in IDS])
 def test_gymnasium_and_sb3_check_env(env_id: str) -> None:
     from gymnasium.utils.env_checker import check_env
