@@ -4,12 +4,12 @@ policy or saved model on a split, and the main comparison job (``hetserve compar
 Nothing heavy is imported here: ``agents.train`` imports SB3 and torch when a model is built.
 
 >>> from agents.train import train                      # doctest: +SKIP
->>> rec = train("ppo", "hetserve_env/HetServe-v0", timesteps=1_500_000, seed=0,
-...             save_path="agents/models/ppo_HetServe-v0.zip")
+>>> rec = train("ppo", "hetserve_env/HetServe-v1", timesteps=1_500_000, seed=0,
+...             save_path="agents/models/ppo_HetServe-v1.zip")
 >>> from agents.compare import compare                  # doctest: +SKIP
 >>> res = compare("default")                              # GH, AGH, MILP, oracle AGH, the shipped PPO
 >>> from agents import score_policy                       # doctest: +SKIP
->>> score_policy("my_policy:KeepTwo", "hetserve_env/HetServeSmall-v0")   # any policy, the project's metrics
+>>> score_policy("my_policy:KeepTwo", "hetserve_env/HetServeSmall-v1")   # any policy, the project's metrics
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from typing import Any
 
 from hetserve_env.cli import positive_int
 
-DEFAULT_ENV = "hetserve_env/HetServe-v0"
+DEFAULT_ENV = "hetserve_env/HetServe-v1"
 
 
 def _parse_value(text: str) -> Any:

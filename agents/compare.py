@@ -28,7 +28,7 @@ DEFAULT_POLICIES = ("gh", "agh", "milp", "agh-oracle", "gh-headroom", "model")
 #: (docs/agents.md), so the reactive heuristic with a margin is tuned like the agent, on the same days
 COMPARE_HEADROOM = 0.5
 #: the env id a custom scenario (a YAML path) runs under, with ``scenario=<path>``
-CUSTOM_SCENARIO_ENV = "hetserve_env/HetServe-v0"
+CUSTOM_SCENARIO_ENV = "hetserve_env/HetServe-v1"
 
 
 def scenario_env(scenario: str) -> tuple[str, dict[str, Any]]:

@@ -199,7 +199,7 @@ def policy_notes(policy: Any) -> str:
     return "; ".join(notes)
 
 
-def score_policy(policy: Any, env: str | gym.Env = "hetserve_env/HetServe-v0", split: str = "test",
+def score_policy(policy: Any, env: str | gym.Env = "hetserve_env/HetServe-v1", split: str = "test",
                  episodes: int | None = None, progress: bool | None = None, **env_kwargs: Any) -> dict[str, Any]:
     """Score any policy on the project's metrics: one deterministic episode per day of ``split``.
 
@@ -210,7 +210,7 @@ def score_policy(policy: Any, env: str | gym.Env = "hetserve_env/HetServe-v0", s
     decision time (ms/step), the mean cost of every term, …
 
     >>> from agents import score_policy                               # doctest: +SKIP
-    >>> score_policy("gh", "hetserve_env/HetServeSmall-v0")["mean_cost_usd"]   # doctest: +SKIP
+    >>> score_policy("gh", "hetserve_env/HetServeSmall-v1")["mean_cost_usd"]   # doctest: +SKIP
     """
     made = isinstance(env, str)
     e = make_env(env, split, **env_kwargs) if made else env

@@ -46,7 +46,7 @@ class Policy(Protocol):
 SCENARIO_ENV = {kw["scenario"]: env_id for env_id, kw in ENV_IDS.items()}
 
 #: the shipped model per env id (``agents/models/<name>.zip`` + ``.json``)
-SHIPPED_MODELS = {"hetserve_env/HetServe-v0": MODELS_DIR / "ppo_HetServe-v0.zip"}
+SHIPPED_MODELS = {"hetserve_env/HetServe-v1": MODELS_DIR / "ppo_HetServe-v1.zip"}
 
 
 
@@ -58,7 +58,7 @@ def read_record(path: str | Path) -> dict[str, Any]:
     return json.loads(j.read_text()) if j.exists() else {}
 
 
-def shipped_model(env_id: str = "hetserve_env/HetServe-v0") -> Path | None:
+def shipped_model(env_id: str = "hetserve_env/HetServe-v1") -> Path | None:
     p = SHIPPED_MODELS.get(env_id)
     return p if p is not None and p.exists() else None
 

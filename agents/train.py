@@ -2,7 +2,7 @@
 
 Hyperparameters live in RL Zoo YAML files (``agents/hyperparams/<algo>.yml``, top-level key = env id), so the
 same file drives :func:`train` (``hetserve train``) and ``python -m rl_zoo3.train --algo ppo --env
-hetserve_env/HetServe-v0 --gym-packages hetserve_env --conf-file agents/hyperparams/ppo.yml``.
+hetserve_env/HetServe-v1 --gym-packages hetserve_env --conf-file agents/hyperparams/ppo.yml``.
 
 Besides SB3's own pieces, this module publishes what the YAML files refer to by name:
 
@@ -146,7 +146,7 @@ def _check_env_kwargs(env_id: str, kwargs: Mapping[str, Any]) -> None:
 
 
 # ============================================================================================ training
-def train(algo: str, env_id: str = "hetserve_env/HetServe-v0", timesteps: int | None = None, seed: int = 0, *,
+def train(algo: str, env_id: str = "hetserve_env/HetServe-v1", timesteps: int | None = None, seed: int = 0, *,
           hyperparams: Mapping[str, Any] | None = None, hyperparams_file: str | Path | None = None,
           n_envs: int | None = None, log_dir: str | Path = "runs", eval_freq: int | None = None,
           eval_episodes: int | None = None, save_path: str | Path | None = None, checkpoint_freq: int | None = None,

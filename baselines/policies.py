@@ -18,7 +18,7 @@ scores a trained model::
     from stable_baselines3.common.evaluation import evaluate_policy
     from baselines.policies import SolverPolicy
 
-    env = gym.make("hetserve_env/HetServeSmall-v0", split="test")
+    env = gym.make("hetserve_env/HetServeSmall-v1", split="test")
     policy = SolverPolicy(env, method="agh")
     mean_reward, std_reward = evaluate_policy(policy, env, n_eval_episodes=2)
 

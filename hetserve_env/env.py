@@ -135,7 +135,7 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
     ```python
     >>> import gymnasium as gym
     >>> import hetserve_env  # registers the ids
-    >>> env = gym.make("hetserve_env/HetServeSmall-v0", noise=0.1, render_mode="ansi")
+    >>> env = gym.make("hetserve_env/HetServeSmall-v1", noise=0.1, render_mode="ansi")
     >>> obs, info = env.reset(seed=0, options={"day": 3})
     ```
 
@@ -153,8 +153,8 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
     | `max_replicas` | int or None | scenario's | R_max, the largest count per template |
     | `clip_penalty` | float | 1.0 | $ penalty per $ of dropped rental when an action is clipped |
 
-    Registered ids: ``hetserve_env/HetServe-v0`` (default scenario), ``hetserve_env/HetServeSmall-v0``
-    (small), ``hetserve_env/HetServePaper-v0`` (paper, 5-minute windows).
+    Registered ids: ``hetserve_env/HetServe-v1`` (default scenario), ``hetserve_env/HetServeSmall-v1``
+    (small), ``hetserve_env/HetServePaper-v1`` (paper, 5-minute windows).
 
     Helpers for policies: :meth:`action_from_replicas`, :meth:`last_window_problem` (what a reactive planner
     sees), :meth:`next_window_problem` (the oracle's view), :meth:`limits_broken`, :meth:`clip_to_limits`
@@ -172,6 +172,12 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
       ``info["violations"]`` is a fixed-length float array of amounts (was a list of names) and
       ``info["clip_reason"]`` an int code (was a list of names), decoded by :attr:`info_layout`; ``info["days"]``
       is an int64 array (was a tuple) and reset's info carries every step key. ``close()`` imports nothing.
+    * v1: performance model v1 (docs/model.md §3, issue 13): TTFT floor and launch overhead, per-generation
+      prefill efficiency, FP8 effective speed-up, KV precision and engine memory rules (engine profiles,
+      scenario key ``engine``), prefill and decode sharing the GPU (interference and queueing), PCIe vs NVLink
+      all-reduce, MoE expert reads, pipelined prefill, weight-only dequantisation; constants calibrated on
+      measured points. Capacities, latencies, load slopes and which templates survive pruning change, so
+      every number of the environment does; the step, the observation layout and the action space do not.
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}

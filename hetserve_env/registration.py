@@ -2,9 +2,9 @@
 
 Gymnasium >= 1.0 has no plugin discovery, so ``import hetserve_env`` registers:
 
-* ``hetserve_env/HetServe-v0``: the default scenario (3 query types, 5 models, 5 GPU types; 10-minute windows);
-* ``hetserve_env/HetServeSmall-v0``: the small teaching scenario (2 types, 3 models, 3 GPU types);
-* ``hetserve_env/HetServePaper-v0``: the paper-like scenario with 5-minute windows, as in the paper's rolling study.
+* ``hetserve_env/HetServe-v1``: the default scenario (3 query types, 5 models, 5 GPU types; 10-minute windows);
+* ``hetserve_env/HetServeSmall-v1``: the small teaching scenario (2 types, 3 models, 3 GPU types);
+* ``hetserve_env/HetServePaper-v1``: the paper-like scenario with 5-minute windows, as in the paper's rolling study.
 
 Each id also has a ``vector_entry_point`` (:class:`hetserve_env.vector.HetServeVectorEnv`, N envs stepped in
 one compiled call). No ``max_episode_steps``: episodes are truncated by the environment at the end of their day(s) of demand.
@@ -20,9 +20,9 @@ ENTRY_POINT = "hetserve_env.env:HetServeEnv"
 VECTOR_ENTRY_POINT = "hetserve_env.vector:HetServeVectorEnv"
 
 ENV_IDS: dict[str, dict] = {
-    "hetserve_env/HetServe-v0": {"scenario": "default"},
-    "hetserve_env/HetServeSmall-v0": {"scenario": "small"},
-    "hetserve_env/HetServePaper-v0": {"scenario": "paper", "window_minutes": 5},
+    "hetserve_env/HetServe-v1": {"scenario": "default"},
+    "hetserve_env/HetServeSmall-v1": {"scenario": "small"},
+    "hetserve_env/HetServePaper-v1": {"scenario": "paper", "window_minutes": 5},
 }
 
 

@@ -156,6 +156,15 @@ def check_int(error: type[Exception], where: str, value: Any, rule: Rule) -> int
     return int(v)
 
 
+def check_choice(error: type[Exception], where: str, value: Any, allowed: Iterable[str]) -> str:
+    """``value`` if it is one of the names ``allowed``; otherwise ``error`` naming ``where``, the value and the
+    allowed names."""
+    names = list(allowed)
+    if not isinstance(value, str) or value not in names:
+        raise error(f"{where}: must be one of {names}, got {value!r}")
+    return value
+
+
 def check_unique(error: type[Exception], where: str, names: Iterable[Any]) -> tuple[str, ...]:
     """``names`` as a tuple of non-empty, distinct strings."""
     out = tuple(names)

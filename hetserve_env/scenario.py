@@ -17,9 +17,9 @@ import numpy as np
 import yaml
 
 from .catalog import TASKS, Catalog, CatalogError, load_catalog, merge_catalog
-from .perf import PerfConstants, PerfTable, evaluate_templates
+from .perf import DEFAULT_ENGINE, ENGINES, PerfConstants, PerfTable, evaluate_templates
 from .problem import Problem
-from .rules import MAX_COUNT, MAX_SECONDS, PROBLEM_RULES, Rule, check_int, check_number
+from .rules import MAX_COUNT, MAX_SECONDS, PROBLEM_RULES, Rule, check_choice, check_int, check_number
 from .safe_yaml import load_yaml
 from .templates import TemplateSet, build_templates, prune_dominated
 from .traces import DemandSeries, TraceError, build_demand
@@ -72,7 +72,7 @@ _QT_FIELDS = {
 }
 _TOP_FIELDS = {
     "name", "description", "window_minutes", "budget_per_hour", "inventory", "storage", "catalog_overrides",
-    "perf", "templates", "query_types", "splits", "env", "n_days", "seed", "notes", "catalog",
+    "perf", "engine", "templates", "query_types", "splits", "env", "n_days", "seed", "notes", "catalog",
 }
 
 
@@ -140,9 +140,13 @@ class Scenario:
             self.catalog = base.with_overrides(**(data.get("catalog_overrides") or {}))
         except (CatalogError, TypeError) as exc:
             raise ScenarioError(f"catalog_overrides: {exc}") from None
+        self.engine = check_choice(ScenarioError, "engine", data.get("engine", DEFAULT_ENGINE), ENGINES)
+        perf = data.get("perf") or {}
+        if isinstance(perf, Mapping) and "engine" in perf:
+            raise ScenarioError("perf.engine: choose the engine with the top-level key `engine:`")
         try:
-            self.constants = PerfConstants.from_mapping(data.get("perf"))
-        except (ValueError, TypeError) as exc:
+            self.constants = PerfConstants.from_mapping(perf, engine=self.engine)
+        except (ValueError, TypeError, AttributeError) as exc:
             raise ScenarioError(f"perf: {exc}") from None
         self.query_types = tuple(self._parse_query_type(i, q) for i, q in enumerate(self._list("query_types", data["query_types"])))
         names = [q.name for q in self.query_types]

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from .catalog import Catalog
-from .perf import GB, TFLOP, PerfConstants, TemplateHardware, evaluate_templates
+from .perf import ARCHS, GB, TFLOP, PerfConstants, TemplateHardware, evaluate_templates, kv_space_bytes, kv_value_factor
 
 #: A template must leave room in the KV cache for at least this many tokens (one long request).
 MIN_KV_TOKENS = 2048
@@ -74,8 +74,9 @@ def build_templates(
 ) -> TemplateSet:
     """Enumerate every (model, tier, TP, PP) that can run; tiers are (GPU type, precision) pairs.
 
-    Rules (documented in the README): TP ≤ GPUs per node, TP divides the model's attention heads,
-    PP ≤ layers, and the weights plus ``MIN_KV_TOKENS`` of KV cache fit in η·(TP·PP)·memory.
+    Rules (documented in docs/model.md §2): TP ≤ GPUs per node, TP divides the model's attention heads,
+    PP ≤ layers, and the KV cache the engine leaves after weights and activations
+    (:func:`hetserve_env.perf.kv_space_bytes`) holds ``MIN_KV_TOKENS`` tokens at the engine's KV precision.
     """
     c = constants or PerfConstants()
     model_specs = [catalog.model(m) for m in models]
@@ -86,8 +87,8 @@ def build_templates(
         gpu, prec = catalog.gpu(g), catalog.precision(p)
         if n > gpu.gpus_per_node or spec.q_heads % n or m > spec.layers:
             continue
-        need = spec.weight_gb(prec) * GB + MIN_KV_TOKENS * spec.kv_bytes_per_token
-        if need > n * m * gpu.memory_gb * GB * c.memory_utilisation:
+        kv = spec.kv_bytes_per_token * float(kv_value_factor(np.array(prec.compute_factor_on(gpu)), c))
+        if kv_space_bytes(gpu.memory_gb * GB, spec.weight_gb(prec) * GB, n * m, c) < MIN_KV_TOKENS * kv:
             continue
         rows.append((jm, gpu_names.index(g), prec_names.index(p), n, m))
     if not rows:
@@ -98,7 +99,9 @@ def build_templates(
     precs = [catalog.precision(p) for p in prec_names]
     spec_arr = lambda attr: np.array([getattr(model_specs[j], attr) for j in jm], dtype=float)  # noqa: E731
     weight_gb = np.array([model_specs[j].weight_gb(precs[p]) for j, p in zip(jm, pi)])
-    flops = np.array([gpus[g].fp16_tflops * precs[p].compute_factor_on(gpus[g]) for g, p in zip(gi, pi)]) * TFLOP
+    factor = np.array([precs[p].compute_factor_on(gpus[g]) for g, p in zip(gi, pi)])
+    weight_only = np.array([precs[p].bytes_per_param < 2 and precs[p].compute_factor_on(gpus[g]) <= 1.0
+                            for g, p in zip(gi, pi)])
     hw = TemplateHardware(
         params_active=spec_arr("active_params_b") * 1e9,
         weight_bytes=weight_gb * GB,
@@ -110,8 +113,17 @@ def build_templates(
         pp=m,
         memory_bytes=np.array([gpus[g].memory_gb for g in gi]) * GB,
         bandwidth=np.array([gpus[g].bandwidth_gbs for g in gi]) * GB,
-        flops=flops,
+        flops=np.array([gpus[g].fp16_tflops for g in gi]) * TFLOP,
         link_bandwidth=np.array([gpus[g].link_gbs for g in gi]) * GB,
+        params_total=spec_arr("params_b") * 1e9,
+        experts=spec_arr("experts"),
+        experts_active=spec_arr("experts_active"),
+        attn_dim=np.array([model_specs[j].q_heads * model_specs[j].head_dim for j in jm], dtype=float),
+        arch=np.array([ARCHS.index(gpus[g].arch) for g in gi], dtype=np.int64),
+        nvlink=np.array([gpus[g].interconnect == "nvlink" or (gpus[g].interconnect == "unknown" and gpus[g].link_gbs >= 100)
+                         for g in gi]),
+        compute_factor=factor,
+        weight_only=weight_only,
     )
     price = np.array([gpus[g].price_per_hour for g in gi])
     return TemplateSet(

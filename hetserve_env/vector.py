@@ -1,6 +1,6 @@
 """HetServeVectorEnv: N HetServe environments stepped by one compiled call (Gymnasium's ``vector_entry_point``).
 
-``gym.make_vec("hetserve_env/HetServe-v0", num_envs=N, vectorization_mode="vector_entry_point")`` builds it;
+``gym.make_vec("hetserve_env/HetServe-v1", num_envs=N, vectorization_mode="vector_entry_point")`` builds it;
 every constructor argument of :class:`hetserve_env.env.HetServeEnv` is accepted (``render_mode`` must be None).
 
 Why native: in ``SyncVectorEnv`` every sub-environment pays the step's Python part (validation, argument

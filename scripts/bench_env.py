@@ -149,7 +149,7 @@ def vector_table(env_id: str, sizes: list[int], env_steps: int, repeats: int) ->
 
 def vector_main(args: argparse.Namespace) -> None:
     sizes = [int(x) for x in args.vector_sizes.split(",")]
-    env_id = "hetserve_env/HetServe-v0"
+    env_id = "hetserve_env/HetServe-v1"
     lines, rows = vector_table(env_id, sizes, args.vector_steps, args.repeats)
     verdicts = []
     for r in rows:
@@ -235,8 +235,8 @@ def main() -> None:
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("| `CartPole-v1` | | | " + fmt(cp_raw) + " | 1 | " + fmt(cp_make) + " |" + (" | | | |" if not args.no_agh else ""))
     text = "\n".join(lines)
-    target = next(r for r in rows if r["id"] == "hetserve_env/HetServe-v0")["random raw"] / cp_raw
-    verdict = f"HetServe-v0 random-action raw step rate = {target:.3f} x CartPole-v1 raw (target >= 0.1: {'met' if target >= 0.1 else 'NOT met'})"
+    target = next(r for r in rows if r["id"] == "hetserve_env/HetServe-v1")["random raw"] / cp_raw
+    verdict = f"HetServe-v1 random-action raw step rate = {target:.3f} x CartPole-v1 raw (target >= 0.1: {'met' if target >= 0.1 else 'NOT met'})"
     print()
     print(text)
     print()

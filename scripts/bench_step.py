@@ -1,6 +1,6 @@
 """Microseconds per ``env.step`` of one env id, warm, resets not counted: for comparing two checkouts.
 
-    python scripts/bench_step.py [--env hetserve_env/HetServe-v0] [--episodes 40] [--clock wall|cpu]
+    python scripts/bench_step.py [--env hetserve_env/HetServe-v1] [--episodes 40] [--clock wall|cpu]
 
 Prints the best and the median over episodes of the mean step time (random actions, fixed seed). Run it on two
 checkouts back to back (``PYTHONPATH=<checkout> python <checkout>/scripts/bench_step.py``), alternating, and
@@ -22,7 +22,7 @@ import hetserve_env  # noqa: F401  (registers the ids)
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--env", default="hetserve_env/HetServe-v0")
+    parser.add_argument("--env", default="hetserve_env/HetServe-v1")
     parser.add_argument("--episodes", type=int, default=40)
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="wall: time.perf_counter (default); cpu: time.process_time")

@@ -232,10 +232,10 @@ CASES: list[tuple[str, str, Callable[[], Any]]] = [
 ]
 
 CLI_CASES: list[tuple[str, str, list[str]]] = [
-    ("CLI: train --timesteps 0", "timesteps", ["train", "--env", "hetserve_env/HetServeSmall-v0", "--timesteps", "0"]),
-    ("CLI: train --timesteps -5", "timesteps", ["train", "--env", "hetserve_env/HetServeSmall-v0", "--timesteps", "-5"]),
+    ("CLI: train --timesteps 0", "timesteps", ["train", "--env", "hetserve_env/HetServeSmall-v1", "--timesteps", "0"]),
+    ("CLI: train --timesteps -5", "timesteps", ["train", "--env", "hetserve_env/HetServeSmall-v1", "--timesteps", "-5"]),
     ("CLI: train --env-kwargs noise=abc", "noise",
-     ["train", "--env", "hetserve_env/HetServeSmall-v0", "--timesteps", "64", "--env-kwargs", "noise=abc"]),
+     ["train", "--env", "hetserve_env/HetServeSmall-v1", "--timesteps", "64", "--env-kwargs", "noise=abc"]),
     ("CLI: solve small --max-rows -1", "max-rows", ["solve", "small", "--method", "gh", "--max-rows", "-1"]),
 ]
 

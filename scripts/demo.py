@@ -2,7 +2,7 @@
 
     python scripts/demo.py [--out DIR]     # default: runs/demo-YYYYmmdd-HHMMSS/
 
-1. makes ``hetserve_env/HetServeSmall-v0`` and takes a few random steps (reward and cost in $);
+1. makes ``hetserve_env/HetServeSmall-v1`` and takes a few random steps (reward and cost in $);
 2. solves the small scenario's static problem with GH and AGH (cost, feasibility, runtime);
 3. scores GH re-planning every window for one test day with the project's metrics (``agents.score_policy``);
 4. plots that day's demand and GH's fleet to ``demo.png``.
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     from hetserve_env.runs import atomic_write, resolve_out
 
     out = resolve_out(args.out, "demo")
-    env = gym.make("hetserve_env/HetServeSmall-v0", split="test")
+    env = gym.make("hetserve_env/HetServeSmall-v1", split="test")
     obs, info = env.reset(seed=0)
     print(f"1. env {env.spec.id}: {env.unwrapped.n_templates} templates, action {env.action_space}, "
           f"observation {obs.shape}; compiling the kernels once (about 30 s on a fresh checkout) …")

@@ -4,7 +4,7 @@
     python scripts/make_figures.py --out /tmp/figs --windows 12 --only fleet_over_day
 
 Every number in a figure comes from the package: the performance model (``hetserve_env.perf``), the scenarios'
-compiled problems (``Scenario.problem``), the environment (``HetServeSmall-v0``) and the AGH policy
+compiled problems (``Scenario.problem``), the environment (``HetServeSmall-v1``) and the AGH policy
 (``baselines.policies.SolverPolicy``). Figures (PNG, 100 dpi, each well under 200 KB):
 
 * ``latency_vs_load.png``   end-to-end latency vs arrival rate for one template and its TP sibling (chat type,
@@ -13,7 +13,7 @@ compiled problems (``Scenario.problem``), the environment (``HetServeSmall-v0``)
                               rental cost per 1,000 requests at full load (`default` scenario, chat type);
 * ``cost_per_request.png``  every template of `small` for the chat type: $ per 1,000 requests at full load,
                               coloured by GPU type, hollow when its error is above the type's error SLO;
-* ``fleet_over_day.png``    the fleet the reactive AGH policy rents over one test day of HetServeSmall-v0
+* ``fleet_over_day.png``    the fleet the reactive AGH policy rents over one test day of HetServeSmall-v1
                               (GPUs by type) against the demand per type.
 """
 
@@ -157,7 +157,7 @@ def fig_cost_per_request(scenario: str = "small", type_name: str = "chat"):
     return fig
 
 
-def fleet_day(env_id: str = "hetserve_env/HetServeSmall-v0", method: str = "agh", windows: int | None = None,
+def fleet_day(env_id: str = "hetserve_env/HetServeSmall-v1", method: str = "agh", windows: int | None = None,
               day: int | None = None) -> dict:
     """Run the reactive solver policy over (the first ``windows`` windows of) one test day; per-window arrays."""
     import gymnasium as gym
@@ -198,7 +198,7 @@ def fig_fleet_over_day(windows: int | None = None, data: dict | None = None):
     ax1.set_ylabel("demand (req/s)")
     ax1.legend(fontsize=8, loc="upper left")
     ax1.grid(alpha=0.3)
-    ax1.set_title(f"{r['method']} (reactive) on HetServeSmall-v0, test day {r['day']}: "
+    ax1.set_title(f"{r['method']} (reactive) on HetServeSmall-v1, test day {r['day']}: "
                   f"${r['cost'].sum():,.0f} for the day, SLO attainment {100 * r['slo'].mean():.1f}%", fontsize=10)
     if len(r["gpu_names"]):
         ax2.stackplot(t, r["gpus"].T, labels=r["gpu_names"], colors=[_colour(g) for g in r["gpu_names"]], step="post")

@@ -23,7 +23,7 @@ table(s), and a figure ``<out>/<name>.png``):
    generated instances) evaluated with latency and error inflated 1.2x and 1.5x, routing as planned and
    re-routed by the LP router: realised $/h and SLO misses.
 3. ``ablation``: GH and AGH without M1, M2 or M3: feasibility and cost vs. the full heuristic.
-4. ``rolling``: ``hetserve_env/HetServePaper-v0`` (5-minute windows) on the test days under demand noise σ:
+4. ``rolling``: ``hetserve_env/HetServePaper-v1`` (5-minute windows) on the test days under demand noise σ:
    AGH re-planning every window vs. one static AGH / MILP plan for the day's peak.
 5. ``sensitivity``: the paper scenario's static problem re-planned against budget, delay SLO and error SLO.
 
@@ -318,7 +318,7 @@ def exp_rolling(args: argparse.Namespace, cfg: dict[str, Any], out: Path, progre
     table = ex.rolling_summary(rows)
     days = sorted({r["day"] for r in rows})
     write_tables(out, "rolling", [("Rolling re-optimisation every 5 min vs. a static plan for the day", table)],
-                 f"`hetserve_env/HetServePaper-v0`{f' with every arrival rate x{k:g}' if k != 1 else ''}, test day(s) {days}, "
+                 f"`hetserve_env/HetServePaper-v1`{f' with every arrival rate x{k:g}' if k != 1 else ''}, test day(s) {days}, "
                  f"{'first ' + str(cfg['max_windows']) + ' windows' if cfg['max_windows'] else 'whole day (288 windows)'}, "
                  "LP router, noise seed = day (same draws for every policy and σ). Costs in $ summed over the days "
                  "(rental + cold starts + storage + penalties); SLO attainment = demand-weighted share served within "

@@ -71,7 +71,7 @@ if __name__ == "__main__":
 #    the exact MILP; the decision log explains each choice.
 # 2. **One day in the environment**: the same problem as a Markov decision process, window after window, with
 #    real demand, cold starts and load-dependent latency.
-# 3. **A small learned agent**: PPO on `HetServeSmall-v0`, compared with the reference policies.
+# 3. **A small learned agent**: PPO on `HetServeSmall-v1`, compared with the reference policies.
 #
 # Background: `docs/concepts.md` (the ideas), `docs/model.md` (every formula and source). Exercises:
 # `docs/exercises.md`.
@@ -123,7 +123,7 @@ print(types)
 
 # %% [markdown]
 # A **template** is one replica of a model on n GPUs of one type at one precision (`model@GPU/precision TPn PPm`).
-# The performance model (`hetserve_env/perf.py`) gives, for every (type, template) pair, the zero-load latency
+# The performance model (`hetserve_env/perf/`) gives, for every (type, template) pair, the zero-load latency
 # E0 (prefill + one weight read per output token), the **capacity** μ (the most requests per second one
 # replica sustains within the delay SLO, its KV-cache memory and its prefill time) and the expected error
 # (benchmark error × precision multiplier). The cheapest templates for chat, by rental $ per request at full
@@ -212,7 +212,7 @@ for line in agh.log:
 # %%
 from baselines.instances import generate
 
-inst = generate(2, 2, 2, seed=5)
+inst = generate(2, 2, 2, seed=14)
 with_m3 = baselines.solve(inst, "gh", explain=True)
 without_m3 = baselines.solve(inst, "gh", m3=False, explain=True)
 print("with M3:   ", with_m3.status, round(with_m3.objective, 3))
@@ -223,7 +223,7 @@ print("    " + without_m3.reason)
 # %% [markdown]
 # ## Part 2 — one day in the environment
 #
-# The environment `hetserve_env/HetServeSmall-v0` is the same problem as an MDP. Each **step** is a 10-minute
+# The environment `hetserve_env/HetServeSmall-v1` is the same problem as an MDP. Each **step** is a 10-minute
 # window; the **action** is the target number of replicas per template; the **transition** bills new replicas
 # at once but lets them serve only after a cold start (boot + weight loading), draws the window's real demand
 # (ServeGen shapes, Azure token mixes) and routes it onto the serving replicas, with load-dependent latency;
@@ -233,7 +233,7 @@ print("    " + without_m3.reason)
 # %%
 import gymnasium as gym
 
-env = gym.make("hetserve_env/HetServeSmall-v0", split="test")
+env = gym.make("hetserve_env/HetServeSmall-v1", split="test")
 base = env.unwrapped
 day = base.split_days[0]
 print("observation:", env.observation_space.shape, " action:", env.action_space.shape,
@@ -317,7 +317,7 @@ ax2.stackplot(hours, tr[gpu_cols].fillna(0).T.to_numpy(), labels=[c[5:] for c in
 ax2.set_ylabel("GPUs rented")
 ax2.set_xlabel("hours into the test day")
 ax2.legend(loc="upper left")
-fig.suptitle(f"reactive AGH, HetServeSmall-v0, test day {day}")
+fig.suptitle(f"reactive AGH, HetServeSmall-v1, test day {day}")
 fig.savefig(OUT / "reactive_agh_day.png", dpi=80)
 print("saved", OUT / "reactive_agh_day.png")
 
@@ -325,7 +325,7 @@ print("saved", OUT / "reactive_agh_day.png")
 # ## Part 3 — a small learned agent
 #
 # `agents.train.train` trains PPO with the RL Zoo hyperparameters in `agents/hyperparams/ppo.yml` (the same
-# as `hetserve train --algo ppo --env hetserve_env/HetServeSmall-v0`) on the *training* days, and saves the
+# as `hetserve train --algo ppo --env hetserve_env/HetServeSmall-v1`) on the *training* days, and saves the
 # model with a JSON record. With the small settings it trains for a few seconds only — expect a poor agent;
 # the full settings train 100,000 steps (about 4 minutes) and keep the model that did best on the validation
 # days.
@@ -334,7 +334,7 @@ print("saved", OUT / "reactive_agh_day.png")
 from agents.train import train
 
 t0 = time.perf_counter()
-record = train("ppo", "hetserve_env/HetServeSmall-v0", timesteps=TIMESTEPS, seed=0, log_dir=OUT,
+record = train("ppo", "hetserve_env/HetServeSmall-v1", timesteps=TIMESTEPS, seed=0, log_dir=OUT,
                save_path=OUT / "ppo_small.zip", progress_bar=False, tensorboard=False)
 print(f"trained {record['timesteps']:,} steps in {time.perf_counter() - t0:.0f} s; kept the {record['kept']} model")
 
@@ -377,5 +377,5 @@ print(table.sort_values("cost $"))
 # * Read `docs/concepts.md` for the ideas behind each step, and `docs/model.md` for every formula and source.
 # * Try the exercises in `docs/exercises.md` — change the budget, switch off a mechanism, lengthen the cold
 #   start — and explain what you see with `hetserve solve … --explain`.
-# * Train longer (`hetserve train --algo ppo --env hetserve_env/HetServeSmall-v0`) and compare with
+# * Train longer (`hetserve train --algo ppo --env hetserve_env/HetServeSmall-v1`) and compare with
 #   `hetserve compare --scenario small`.

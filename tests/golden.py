@@ -16,7 +16,9 @@
   cases are now checked to raise ``ValueError``).
 
 The file ``tests/data/golden.npz`` was written from the code before the compiled kernels
-(``python -m tests.golden --write``); ``tests/test_golden.py`` compares against it at rtol 1e-9.
+(``python -m tests.golden --write``) and re-recorded with the same command for the ``-v1`` ids (performance model
+v1, issue 13: every capacity, latency and load slope changed); ``tests/test_golden.py`` compares against it at
+rtol 1e-9.
 """
 
 from __future__ import annotations

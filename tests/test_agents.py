@@ -20,8 +20,8 @@ from agents.evaluation import (AgentPolicy, load_policy, run_policy, shipped_mod
 from agents.train import ALGOS, TemplateSubset, algo_class, candidate_templates, load_hyperparams, train
 from hetserve_env.cli import main
 
-SMALL = "hetserve_env/HetServeSmall-v0"
-DEFAULT = "hetserve_env/HetServe-v0"
+SMALL = "hetserve_env/HetServeSmall-v1"
+DEFAULT = "hetserve_env/HetServe-v1"
 
 
 # ------------------------------------------------------------------------------------------ hyperparameters
@@ -94,7 +94,7 @@ def short_run(tmp_path_factory):
     d = tmp_path_factory.mktemp("train")
     rec = train("ppo", SMALL, 3000, seed=0, log_dir=d, progress_bar=False, tensorboard=False, keep="last",
                 env_kwargs={"window_minutes": 60}, hyperparams={"n_steps": 24, "batch_size": 24})
-    return d / f"ppo_HetServeSmall-v0_s0" / "model.zip", rec
+    return d / f"ppo_HetServeSmall-v1_s0" / "model.zip", rec
 
 
 def test_short_training_beats_random(short_run):
@@ -133,7 +133,7 @@ def test_other_algorithms_train_save_and_act(tmp_path, algo):
 # ------------------------------------------------------------------------------------------ shipped model
 def test_shipped_model_loads_and_acts():
     path = shipped_model(DEFAULT)
-    assert path is not None, "agents/models/ppo_HetServe-v0.zip is missing"
+    assert path is not None, "agents/models/ppo_HetServe-v1.zip is missing"
     rec = json.loads(path.with_suffix(".json").read_text())
     for key in ("command", "seed", "timesteps", "train_wall_s", "train_cpu_s", "git_commit", "scenario", "algo"):
         assert key in rec, key

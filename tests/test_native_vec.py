@@ -17,7 +17,7 @@ import hetserve_env  # noqa: E402,F401  (registers the ids)
 from agents.native_vec import NativeVecEnv  # noqa: E402
 from hetserve_env.wrappers import TemplateSubset  # noqa: E402
 
-SMALL = "hetserve_env/HetServeSmall-v0"
+SMALL = "hetserve_env/HetServeSmall-v1"
 KW = {"scenario": "small", "window_minutes": 60, "noise": 0.1}
 
 

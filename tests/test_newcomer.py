@@ -22,7 +22,7 @@ from hetserve_env.scenario import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "docs" / "examples"
-SMALL = "hetserve_env/HetServeSmall-v0"
+SMALL = "hetserve_env/HetServeSmall-v1"
 
 
 def tour_blocks(path: Path) -> list[tuple[str, str]]:
@@ -89,7 +89,7 @@ def test_custom_catalog_gpu_used_by_a_scenario_and_the_env(examples):
     assert sc.catalog.gpu("B200").memory_gb == 180
     assert "B200" not in load_catalog().gpus                        # the bundled catalog is unchanged
     assert any("@B200/" in lab for lab in sc.templates.labels)
-    env = gym.make("hetserve_env/HetServe-v0", scenario="my-scenario.yaml", split="test")
+    env = gym.make("hetserve_env/HetServe-v1", scenario="my-scenario.yaml", split="test")
     assert any("@B200/" in lab for lab in env.unwrapped.template_labels)
     obs, info = env.reset(seed=0)
     obs, reward, *_ , info = env.step(np.zeros(env.action_space.shape, dtype=np.int64))

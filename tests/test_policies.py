@@ -13,7 +13,7 @@ from baselines import policies as pol
 from baselines.policies import SolverPolicy, make_policy, policy_label
 from baselines.solution import Solution
 
-ENV_ID = "hetserve_env/HetServeSmall-v0"
+ENV_ID = "hetserve_env/HetServeSmall-v1"
 # two-hour windows: 12 steps per day keeps every solver episode short
 KW = {"window_minutes": 120, "split": "test"}
 FAST_AGH = {"random_starts": 0, "starts": ("load",)}

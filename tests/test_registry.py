@@ -72,7 +72,7 @@ def test_registry_rejects_bad_names_and_keeps_builtins():
 
 
 def test_policy_table_makes_solver_policies_by_name():
-    env = gym.make("hetserve_env/HetServeSmall-v0", split="test")
+    env = gym.make("hetserve_env/HetServeSmall-v1", split="test")
     pol = make_policy("gh-oracle", env)
     assert isinstance(pol, SolverPolicy) and pol.estimate == "oracle" and pol.name == "GH (next-window oracle)"
     assert make_policy("agh-headroom", env, headroom=0.2).name == "AGH (headroom 20%)"
@@ -81,7 +81,7 @@ def test_policy_table_makes_solver_policies_by_name():
 
 
 def test_a_registered_policy_reaches_the_table_and_evaluate_help(capsys):
-    env = gym.make("hetserve_env/HetServeSmall-v0", split="test")
+    env = gym.make("hetserve_env/HetServeSmall-v1", split="test")
     register_policy("lucky", lambda e: RandomPolicy(e, seed=7))
     try:
         assert "lucky" in policy_names() and isinstance(make_policy("lucky", env), RandomPolicy)
@@ -108,7 +108,7 @@ def test_scenario_replace_validates_and_derives():
 
 
 def test_runner_sums_the_env_money_and_stops_at_max_windows():
-    env = gym.make("hetserve_env/HetServeSmall-v0", split="test")
+    env = gym.make("hetserve_env/HetServeSmall-v1", split="test")
     zeros = np.zeros(env.action_space.shape, dtype=np.int64)
     log = run_episode(env, lambda obs: (zeros, 0.5), day=env.unwrapped.split_days[0], seed=0)
     assert log.steps == env.unwrapped.episode_length and log.decision_s == [0.5] * log.steps

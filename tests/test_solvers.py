@@ -241,7 +241,7 @@ def test_m2_off_ranks_by_raw_cost():
 
 
 def test_m3_off_no_tp_upgrade():
-    p = generate(2, 2, 2, seed=5)
+    p = generate(2, 2, 2, seed=14)  # the first seed in 0..24 where GH needs M3 under performance model v1
     on, off = baselines.solve(p, "gh", explain=True), baselines.solve(p, "gh", m3=False, explain=True)
     assert on.feasible and not off.feasible
     assert not any("M3" in line for line in off.log)
@@ -262,14 +262,14 @@ def test_local_search_switch():
 
 
 def test_consolidation_switch():
-    p = generate(4, 4, 4, seed=6)
+    p = generate(4, 4, 4, seed=2)  # the first seed where consolidation saves money under performance model v1
     on, off = baselines.solve(p, "agh", lp_start=False), baselines.solve(p, "agh", consolidation=False, lp_start=False)
     assert off.objective > on.objective + 1e-6
     assert on.stats["fleet_moves"] > 0 and "fleet_moves" in off.stats and off.stats["fleet_moves"] == 0
 
 
 def test_multistart_switch():
-    p = generate(4, 4, 4, seed=6)
+    p = generate(4, 4, 4, seed=0)  # the first seed where one start is worse than several under model v1
     full = baselines.solve(p, "agh", lp_start=False)
     single = baselines.solve(p, "agh", starts=("load",), random_starts=0)
     assert single.stats["n_starts"] == 1 and full.stats["n_starts"] > 1
@@ -306,7 +306,7 @@ def test_relaxation_exact_and_a_bound():
 
 
 def test_lp_start():
-    p = generate(4, 4, 4, seed=2)  # the pure heuristic stops 9 % above the LP start's fleet here
+    p = generate(4, 4, 4, seed=8)  # the first seed in 0..15 where the LP start beats the pure heuristic (model v1)
     on = baselines.solve(p, "agh", explain=True)
     off = baselines.solve(p, "agh", lp_start=False)
     same = baselines.solve(p, "agh", starts=("load", "slo", "error", "hub"))

@@ -96,7 +96,7 @@ def test_step_results_do_not_alias_reused_arrays() -> None:
 
 def test_close_imports_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """At interpreter exit Gymnasium closes unclosed envs when imports fail (sys.meta_path is None)."""
-    env = gym.make("hetserve_env/HetServeSmall-v0", render_mode="ansi")
+    env = gym.make("hetserve_env/HetServeSmall-v1", render_mode="ansi")
     env.reset(seed=0)
     env.render()
     calls: list[str] = []

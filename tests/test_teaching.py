@@ -206,9 +206,9 @@ def test_exercise_answer_latency_by_hand(small):
 
     d = small.template_labels.index("Qwen2.5-32B@L40S/fp16 TP2 PP1")
     e0, s, mu = small.latency[0, d], small.load_slope[0, d], small.capacity[0, d]
-    assert (round(e0, 2), round(s, 3), round(mu, 2)) == (13.79, 0.311, 2.43)
+    assert (round(e0, 2), round(s, 3), round(mu, 2)) == (12.41, 0.379, 1.13)
     u = (1 - e0 / 15) / s
-    assert round(u, 3) == 0.260 and round(u * mu, 2) == 0.63
+    assert round(u, 3) == 0.455 and round(u * mu, 2) == 0.51
     assert float(latency_at_utilisation(e0, s, 1.0)) == pytest.approx(20.0, rel=1e-9)  # the delay SLO binds
 
 

@@ -20,7 +20,7 @@ from agents.train import ALGOS, resume, train
 from agents.zoo_config import parse_expression
 from hetserve_env.cli import main
 
-SMALL = "hetserve_env/HetServeSmall-v0"
+SMALL = "hetserve_env/HetServeSmall-v1"
 # 12 windows a day, one env, a PPO update every 12 steps: a run of 96 steps takes a few seconds
 TINY = dict(env_kwargs={"window_minutes": 120}, hyperparams={"n_steps": 12, "batch_size": 12}, n_envs=1,
             progress_bar=False, tensorboard=False, keep="best", eval_freq=24, checkpoint_freq=24)
@@ -102,7 +102,7 @@ def test_resume_continues_an_interrupted_run(tmp_path, monkeypatch):
     monkeypatch.setenv("HETSERVE_TEST_STOP_AT", "60")
     with pytest.raises(Interrupted):
         train("ppo", SMALL, 96, seed=0, log_dir=tmp_path, **kw)
-    run = tmp_path / "ppo_HetServeSmall-v0_s0"
+    run = tmp_path / "ppo_HetServeSmall-v1_s0"
     spec = (run / "run.json").read_text()
     assert json.loads(spec)["save_path"] == "model.zip"  # relative to the run directory, which may move
     assert not (run / "model.zip").exists()

@@ -16,7 +16,7 @@ import hetserve_env  # noqa: F401  (registers the ids)
 from hetserve_env.registration import ENV_IDS
 from hetserve_env.vector import HetServeVectorEnv
 
-SMALL = "hetserve_env/HetServeSmall-v0"
+SMALL = "hetserve_env/HetServeSmall-v1"
 KW = {"window_minutes": 60, "noise": 0.1}  # 24 windows a day: episode ends come quickly
 
 

@@ -65,7 +65,7 @@ def episode_metrics(log: EpisodeLog) -> dict[str, Any]:
             "clipped_windows": clipped, "decision_s": float(np.mean(log.decision_s))}
 
 
-def rolling_study(sigmas: Sequence[float], days: Sequence[int] | None = None, *, env_id: str = "hetserve_env/HetServePaper-v0",
+def rolling_study(sigmas: Sequence[float], days: Sequence[int] | None = None, *, env_id: str = "hetserve_env/HetServePaper-v1",
                   split: str = "test", router: str = "lp", seed: int = 0, max_windows: int | None = None,
                   static_methods: Sequence[str] = ("agh", "milp"), milp_options: Mapping[str, Any] | None = None,
                   demand_scale: float = 1.0, cold_starts: Sequence[bool] = (True,),

@@ -1,6 +1,6 @@
 """A policy of your own (docs/your-own.md): anything with SB3's ``predict`` signature.
 
-``hetserve evaluate my_policy:KeepTwo --env hetserve_env/HetServeSmall-v0`` imports this module (the
+``hetserve evaluate my_policy:KeepTwo --env hetserve_env/HetServeSmall-v1`` imports this module (the
 current directory is searched first) and, because ``KeepTwo`` is a class, calls ``KeepTwo(env)``.
 """
 

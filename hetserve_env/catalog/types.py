@@ -23,6 +23,11 @@ __all__ = [
     "QualityEntry",
 ]
 
+#: GPU generations of the ``arch`` column (performance constants per generation: hetserve_env.perf).
+GPU_ARCHS: tuple[str, ...] = ("unknown", "turing", "ampere", "ada", "hopper", "blackwell")
+#: Values of the ``interconnect`` column.
+INTERCONNECTS: tuple[str, ...] = ("unknown", "pcie", "nvlink")
+
 #: The query-type families every model has a base error for (see ``data/quality.csv``).
 TASKS: tuple[str, ...] = ("code", "math", "knowledge", "chat")
 
@@ -159,6 +164,10 @@ class GPUType(_Record):
             compute speed-up of 8-bit precisions (:meth:`Precision.compute_factor_on`).
         source: citation(s) for the figures.
         notes: DERIVED / ESTIMATE / WEAK remarks.
+        arch: GPU generation (:data:`GPU_ARCHS`; ``unknown`` uses the generic performance constants);
+            selects the prefill efficiency and the weight-only dequantisation cost.
+        interconnect: ``nvlink`` or ``pcie``, the link of ``link_gbs``; selects all-reduce latency and
+            efficiency. ``unknown``: NVLink-class if ``link_gbs`` >= 100, else PCIe.
     """
 
     name: str
@@ -172,10 +181,13 @@ class GPUType(_Record):
     fp8: bool
     source: str
     notes: str = ""
-
+    arch: str = "unknown"
+    interconnect: str = "unknown"
 
     def __post_init__(self) -> None:
         self._coerce()
+        _check(self.arch in GPU_ARCHS, "arch", f"one of {', '.join(GPU_ARCHS)}", self.arch)
+        _check(self.interconnect in INTERCONNECTS, "interconnect", f"one of {', '.join(INTERCONNECTS)}", self.interconnect)
         for column in ("memory_gb", "bandwidth_gbs", "fp16_tflops", "link_gbs", "price_per_hour"):
             value = getattr(self, column)
             _check(value > 0, column, "> 0", value)
@@ -232,6 +244,8 @@ class ModelSpec(_Record):
         active_params_b: parameters used per token, billions (= params_b for dense models).
         layers, hidden, q_heads, kv_heads, head_dim: transformer shape (GQA: kv_heads <= q_heads).
         context: maximum context length in tokens.
+        experts, experts_active: MoE experts per layer and experts each token uses (top-k); 1 and 1 for a
+            dense model. The performance model reads only the experts a decode step touches.
     """
 
     name: str
@@ -246,10 +260,16 @@ class ModelSpec(_Record):
     context: int
     source: str
     notes: str = ""
-
+    experts: int = 1
+    experts_active: int = 1
 
     def __post_init__(self) -> None:
         self._coerce()
+        _check(self.experts >= 1, "experts", ">= 1", self.experts)
+        _check(1 <= self.experts_active <= self.experts, "experts_active", f"in [1, experts ({self.experts})]",
+               self.experts_active)
+        _check((self.experts > 1) == (self.active_params_b < self.params_b), "experts",
+               "> 1 exactly when active_params_b < params_b (a mixture of experts)", self.experts)
         _check(self.params_b > 0, "params_b", "> 0", self.params_b)
         _check(self.active_params_b > 0, "active_params_b", "> 0", self.active_params_b)
         _check(

@@ -1,0 +1,171 @@
+"""Every constant of the performance model, with where it comes from (docs/model.md §3, "Constants")."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Mapping
+
+from .engines import DEFAULT_ENGINE, ENGINE_FIELDS, ENGINES, KV_PRECISIONS, MEMORY_RULES
+
+#: GPU generations the catalog's ``arch`` column may name; ``unknown`` uses the generic constants.
+ARCHS: tuple[str, ...] = ("unknown", "turing", "ampere", "ada", "hopper", "blackwell")
+#: Generations whose weight-only (W8A16/W4A16) kernels pay the larger dequantisation cost.
+OLD_ARCHS: tuple[str, ...] = ("turing", "ampere")
+
+_UNIT = ("mfu_prefill", "mfu_prefill_turing", "mfu_prefill_ampere", "mfu_prefill_ada", "mfu_prefill_hopper",
+         "mfu_prefill_blackwell", "mbu_decode", "mbu_kv", "mfu_decode", "memory_utilisation",
+         "link_efficiency_nvlink", "link_efficiency_pcie", "weight_only_prefill_old", "weight_only_prefill_new",
+         "weight_only_decode_old", "weight_only_decode_new")
+_NON_NEGATIVE = ("allreduce_latency_nvlink_s", "allreduce_latency_pcie_s", "hop_latency_s", "ttft_overhead_s",
+                 "step_overhead_s", "activation_reserve_gb", "prefill_tokens_half",
+                 "tp_gemm_overhead")
+
+
+@dataclass(frozen=True)
+class PerfConstants:
+    """The constants of the performance model. ESTIMATE = no source; CALIBRATED = fitted on the calibration
+    rows of ``scripts/perf_points.csv`` only, by ``python scripts/perf_calibrate.py --fit`` (engine-aware
+    mapping; rounded to 3 digits), never on the validation rows.
+
+    Compute.
+    mfu_prefill: prefill FLOPs utilisation for a GPU of unknown generation. ESTIMATE (catalog-facts §E.1: "a
+        specific % is UNSOURCED").
+    mfu_prefill_<arch>: the same per generation (catalog ``arch`` column). CALIBRATED for ampere, ada and
+        hopper (calibration rows exist); turing and blackwell keep the generic ESTIMATE (no rows).
+        Both are the efficiency of large GEMMs: a prefill of M tokens reaches mfu·M / (M + prefill_tokens_half) (GEMM efficiency grows with the token dimension);
+        M = the prompt for the time to first token, the engine's ``prefill_batch_tokens`` for the GPU time a
+        prefill takes under load (engines batch prompts into one step).
+    prefill_tokens_half: tokens at which a prefill GEMM reaches half its large-GEMM efficiency. CALIBRATED.
+    tp_gemm_overhead: compute efficiency lost per extra TP rank: TP n splits every GEMM n ways (smaller GEMMs,
+        a synchronisation per layer), so compute runs at 1 / (1 + tp_gemm_overhead·(n-1)) of n GPUs' rate.
+        CALIBRATED.
+    fp8_speedup: effective compute speed-up of FP8 W8A8 over FP16 (peak ratio 2). vLLM FP8 docs: "up to a
+        1.6x improvement in throughput".
+    mfu_decode: FLOPs utilisation of the per-sequence compute of a decode step. CALIBRATED.
+    Memory traffic.
+    mbu_decode: bandwidth utilisation when a decode step streams the weights. CALIBRATED, inside [E3]'s "60 to
+        85 percent" (WEAK).
+    mbu_kv: bandwidth utilisation of the per-sequence KV-cache reads, separate from the weights' so that the
+        effective MBU of a step depends on the batch (it moves from mbu_decode towards mbu_kv as b grows).
+        CALIBRATED: the calibration rows put it slightly below mbu_decode, so the effective MBU falls a little
+        with the batch once prefill sharing and TP overhead are modelled.
+    weight_only_prefill_old/new: speed factor of prefill under weight-only quantisation (dequantise, then FP16
+        GEMM) on Turing/Ampere ("old") and on newer GPUs. ESTIMATE.
+    weight_only_decode_old/new: bandwidth factor of decode under weight-only quantisation (dequantisation
+        work inside the GEMV). old: CALIBRATED on one row (torchao int4, A100); new: ESTIMATE.
+    Overheads and interconnect.
+    ttft_overhead_s: fixed launch, scheduling and tokenisation time added to the time to first token. CALIBRATED.
+    step_overhead_s: host time per decode step (scheduler, sampling, launch). CALIBRATED.
+    link_efficiency_nvlink: achieved share of NVLink bandwidth in all-reduce; Calculon's 0.65 [E7].
+    link_efficiency_pcie: the same over PCIe (no NVSwitch, traffic through the host bridge). ESTIMATE.
+    allreduce_latency_nvlink_s / allreduce_latency_pcie_s: fixed cost per all-reduce. NVLink CALIBRATED; PCIe
+        ESTIMATE (no PCIe TP calibration row but one L40S TP4; NCCL over PCIe is slower than NVLink).
+    allreduces_per_layer: Megatron-style TP does 2 all-reduces per layer [E8].
+    activation_bytes: bytes per activation value in the TP all-reduce message (BF16/FP16 activations).
+        (Called ``kv_bytes_per_value`` before v1, where it only sized that message.)
+    hop_latency_s: pipeline-stage hand-off per stage boundary. ESTIMATE.
+    pp_microbatches_per_stage: micro-batches per stage in pipelined prefill; the bubble is (m-1)/(k·m+m-1)
+        for m stages and k·m micro-batches [E9]; k ESTIMATE.
+    Engine (defaults from the profile named by ``engine``, :mod:`hetserve_env.perf.engines`).
+    engine, memory_utilisation, memory_rule, activation_reserve_gb (per GPU), max_num_seqs, chunked_prefill,
+    kv_precision, prefill_batch_tokens: see :class:`EngineProfile`.
+    """
+
+    mfu_prefill: float = 0.5
+    mfu_prefill_turing: float = 0.5
+    mfu_prefill_ampere: float = 0.738
+    mfu_prefill_ada: float = 0.9
+    mfu_prefill_hopper: float = 0.6
+    mfu_prefill_blackwell: float = 0.5
+    prefill_tokens_half: float = 176.0
+    tp_gemm_overhead: float = 0.0984
+    fp8_speedup: float = 1.6
+    mfu_decode: float = 0.6
+    mbu_decode: float = 0.75
+    mbu_kv: float = 0.711
+    weight_only_prefill_old: float = 0.5
+    weight_only_prefill_new: float = 0.8
+    weight_only_decode_old: float = 0.55
+    weight_only_decode_new: float = 0.9
+    ttft_overhead_s: float = 0.0029
+    step_overhead_s: float = 0.000521
+    link_efficiency_nvlink: float = 0.65
+    link_efficiency_pcie: float = 0.5
+    allreduce_latency_nvlink_s: float = 3.75e-05
+    allreduce_latency_pcie_s: float = 50e-6
+    allreduces_per_layer: int = 2
+    activation_bytes: int = 2
+    hop_latency_s: float = 50e-6
+    pp_microbatches_per_stage: int = 4
+    engine: str = DEFAULT_ENGINE
+    memory_utilisation: float = ENGINES[DEFAULT_ENGINE].memory_utilisation
+    memory_rule: str = ENGINES[DEFAULT_ENGINE].memory_rule
+    activation_reserve_gb: float = ENGINES[DEFAULT_ENGINE].activation_reserve_gb
+    max_num_seqs: int = ENGINES[DEFAULT_ENGINE].max_num_seqs
+    chunked_prefill: bool = ENGINES[DEFAULT_ENGINE].chunked_prefill
+    kv_precision: str = ENGINES[DEFAULT_ENGINE].kv_precision
+    prefill_batch_tokens: int = ENGINES[DEFAULT_ENGINE].prefill_batch_tokens
+
+    def __post_init__(self) -> None:
+        for name in _UNIT:
+            value = getattr(self, name)
+            if not 0.0 < value <= 1.0:
+                raise ValueError(f"PerfConstants.{name} must be in (0, 1], got {value!r}")
+        for name in _NON_NEGATIVE:
+            if not 0 <= getattr(self, name) < float("inf"):
+                raise ValueError(f"PerfConstants.{name} must be a finite number >= 0, got {getattr(self, name)!r}")
+        if not 1.0 <= self.fp8_speedup <= 2.0:
+            raise ValueError(f"PerfConstants.fp8_speedup must be in [1, 2] (2 = the FP8 peak ratio), got {self.fp8_speedup!r}")
+        for name in ("allreduces_per_layer", "activation_bytes", "pp_microbatches_per_stage", "max_num_seqs",
+                     "prefill_batch_tokens"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"PerfConstants.{name} must be an integer >= 1, got {getattr(self, name)!r}")
+        choices = {"engine": tuple(ENGINES), "memory_rule": MEMORY_RULES, "kv_precision": KV_PRECISIONS}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"PerfConstants.{name} must be one of {list(allowed)}, got {getattr(self, name)!r}")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None, engine: str | None = None) -> "PerfConstants":
+        """The ``engine`` profile's defaults overridden by ``values``; unknown keys or values are an error
+        naming the key."""
+        values = dict(values or {})
+        engine = values.pop("engine", engine) or DEFAULT_ENGINE
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}; known: {sorted(ENGINES)}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown performance constant(s) {unknown}; known: {sorted(known)}")
+        base = replace(cls(), **ENGINES[engine].defaults())
+        return replace(base, **{k: _coerce(k, v, getattr(base, k)) for k, v in values.items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    """``value`` as the type of ``default``; refuses what would be silently changed (1.5 -> int, "no" -> bool)."""
+    kind = type(default)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{name}: must be true or false, got {value!r}")
+        return value
+    if kind is str:
+        if not isinstance(value, str):
+            raise ValueError(f"{name}: must be a string, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{name}: must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{name}: must be a number, got {value!r}") from None
+    if kind is int:
+        if not number.is_integer():
+            raise ValueError(f"{name}: must be an integer, got {value!r}")
+        return int(number)
+    return number
+
+
+__all__ = ["ARCHS", "ENGINE_FIELDS", "OLD_ARCHS", "PerfConstants"]
