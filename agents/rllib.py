@@ -179,18 +179,24 @@ def _run(spec: Mapping[str, Any], run_dir: Path, eval_episodes: int | None, verb
         if started:
             ray.shutdown()
     record = _record(spec, run_dir, len(rows), steps, timing)
-    policy = RLlibPolicy(module, spec["env_id"], name="RLlib PPO")
-    record["final_validation"] = _validation(policy, spec, steps, eval_episodes)
+    record["final_validation"] = _validation(module, spec, steps, eval_episodes)
     (run_dir / "model.json").write_text(json.dumps(record, indent=2, default=repr) + "\n")
     return record
 
 
-def _validation(policy: "RLlibPolicy", spec: Mapping[str, Any], steps: int,
-                eval_episodes: int | None) -> dict[str, Any]:
+def _validation(module: Any, spec: Mapping[str, Any], steps: int, eval_episodes: int | None) -> dict[str, Any]:
+    """The final module's mean cost on the validation days (train-only kwargs such as ``noise`` left out, as
+    for SB3 runs)."""
     from .evaluation import score_policy
+    from .policies import make_env
+    from .train import TRAIN_ONLY_KWARGS
 
-    row = score_policy(policy, spec["env_id"], "validation", episodes=eval_episodes, progress=False,
-                       **spec["env_kwargs"] | {})
+    kwargs = {k: v for k, v in spec["env_kwargs"].items() if k not in TRAIN_ONLY_KWARGS}
+    env = make_env(spec["env_id"], "validation", **kwargs)
+    try:
+        row = score_policy(RLlibPolicy(module, env, name="RLlib PPO"), env, episodes=eval_episodes, progress=False)
+    finally:
+        env.close()
     return {"timesteps": steps, "mean_reward": row["mean_reward"], "mean_cost_usd": row["mean_cost_usd"],
             "slo_attainment_pct": row["slo_attainment_pct"], "episodes": row["episodes"]}
 

@@ -250,7 +250,8 @@ def _table(todo: list[dict[str, Any]], spec: Mapping[str, Any], results: Mapping
 
 def _markdown(table, spec: Mapping[str, Any], wall_s: float) -> str:
     cols = list(table.columns)
-    lines = [f"# Sweep on {spec['env']}: {len(table)} trials, {spec['timesteps']:,} steps each, "
+    lines = [f"# Sweep on {spec['env']}: {len(table)} trial{'s' if len(table) != 1 else ''}, "
+             f"{spec['timesteps']:,} steps each, "
              f"wall {wall_s:.0f} s", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for _, r in table.iterrows():
         cells = [f"{v:,.2f}" if isinstance(v, float) else str(v) for v in r]
