@@ -12,7 +12,7 @@ from typing import Any
 
 from hetserve_env.cli import positive_int
 
-from .rllib import MissingExtra
+from .rllib_policy import MissingExtra
 
 #: user errors of these commands (one line, exit 2): the rllib backend without ray installed
 USER_ERRORS: tuple[type[BaseException], ...] = (MissingExtra,)

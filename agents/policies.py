@@ -209,10 +209,10 @@ def load_policy(spec: str, env: Any, *, milp_time_limit: float | None = None, he
     p = Path(spec)
     if p.suffix == ".zip" or p.with_suffix(".zip").exists():
         return AgentPolicy(p, env, name=name)
-    from .rllib import is_checkpoint
+    from .rllib_policy import is_checkpoint
 
     if is_checkpoint(p):  # hetserve train --backend rllib: <run>/checkpoint
-        from .rllib import RLlibPolicy
+        from .rllib_policy import RLlibPolicy
 
         return RLlibPolicy(p, env, name=name or "RLlib PPO")
     if ":" in str(spec):

@@ -7,7 +7,7 @@ own gymnasium); importing this module does not import ray.
 A run writes into the same place as an SB3 run, ``<log-dir>/rllib_ppo_<env>_s<seed>/``: ``run.json`` (the
 settings, written first), ``progress.csv`` (one row per iteration), ``checkpoint/`` (``Algorithm.save_to_path``)
 and ``model.json`` (the record: settings, measured wall/CPU seconds, the final validation cost from
-:func:`agents.evaluation.score_policy`, versions). :class:`RLlibPolicy` loads the RL module of a checkpoint and
+:func:`agents.evaluation.score_policy`, versions). :class:`agents.rllib_policy.RLlibPolicy` loads the RL module of a checkpoint and
 acts greedily (the mode of each action dimension), so ``hetserve evaluate <run>/checkpoint`` scores it like any
 other policy.
 """
@@ -29,6 +29,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import runs
+from .rllib_policy import (MissingExtra, RLlibPolicy, is_checkpoint, module_from_checkpoint,  # noqa: F401 (re-exported)
+                           require_ray)
 
 ALGO = "rllib_ppo"
 #: PPOConfig.training() defaults of ``hetserve train --backend rllib`` (``--set key=value`` overrides one);
@@ -42,22 +44,9 @@ _CSV_KEYS = ("training_iteration", "num_env_steps_sampled_lifetime", "env_runner
              "env_runners/episode_len_mean", "env_runners/num_episodes", "time_this_iter_s")
 
 
-def _require_ray() -> None:
-    try:
-        import ray  # noqa: F401
-    except ImportError as exc:
-        raise MissingExtra("the rllib backend needs ray: install the extra in its own venv "
-                           "(make test-rllib builds .venv-rllib; or pip install -e \".[rllib]\"), "
-                           f"not found: {exc}") from None
-
-
-class MissingExtra(ImportError):
-    """An optional extra (ray) is not installed (a user error: one line in the CLI)."""
-
-
 def training_settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """:data:`TRAINING_DEFAULTS` updated with ``overrides`` (keys must be PPOConfig.training() arguments)."""
-    _require_ray()
+    require_ray()
     from ray.rllib.algorithms.ppo import PPOConfig
 
     out = dict(TRAINING_DEFAULTS)
@@ -74,7 +63,7 @@ def build_config(env_id: str, seed: int, num_env_runners: int, training: Mapping
                  env_kwargs: Mapping[str, Any] | None = None, hidden: list[int] | None = None) -> Any:
     """A PPOConfig (new API stack) for ``env_id``'s training split, registered through
     :func:`hetserve_env.rllib.register_rllib_envs` so env runners make the env by its plain id."""
-    _require_ray()
+    require_ray()
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 
@@ -119,7 +108,7 @@ def train_rllib(env_id: str = "hetserve_env/HetServeSmall-v0", *, iterations: in
     """Train RLlib PPO on ``env_id`` for ``iterations`` (default 10) or until ``timesteps`` env steps are
     sampled; save a checkpoint and a record (module docstring) and score the final module on the validation
     days. A run directory with files in it is refused unless ``overwrite``. Returns the record."""
-    _require_ray()
+    require_ray()
     if iterations is not None and timesteps is not None:
         raise ValueError("give iterations or timesteps, not both")
     iterations = runs.positive_int("iterations", iterations) if iterations is not None else None
@@ -259,70 +248,6 @@ def run_train_cli(args: Any, defaults: Mapping[str, Any], overrides: dict[str, A
           f"SLO attainment {v['slo_attainment_pct']:.2f} %")
     print(f"saved {rec['log_dir']}/checkpoint and model.json (hetserve evaluate {rec['log_dir']}/checkpoint)")
     return 0
-
-
-# ============================================================================================ policy
-def module_from_checkpoint(path: str | Path) -> Any:
-    """The default RL module saved in an ``Algorithm.save_to_path`` checkpoint directory."""
-    _require_ray()
-    from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_LEARNER_GROUP, COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
-    from ray.rllib.core.rl_module.rl_module import RLModule
-
-    p = Path(path)
-    sub = p / COMPONENT_LEARNER_GROUP / COMPONENT_LEARNER / COMPONENT_RL_MODULE / DEFAULT_MODULE_ID
-    if not sub.is_dir():
-        raise FileNotFoundError(f"{p} is not an RLlib algorithm checkpoint (no {sub.relative_to(p)})")
-    return RLModule.from_checkpoint(str(sub.resolve()))
-
-
-def is_checkpoint(path: str | Path) -> bool:
-    """Whether ``path`` looks like an RLlib algorithm checkpoint (without importing ray)."""
-    return (Path(path) / "learner_group").is_dir() and (Path(path) / "algorithm_state.pkl").exists()
-
-
-class RLlibPolicy:
-    """An RLlib RL module (or a checkpoint directory) as a :class:`agents.policies.Policy`: the greedy action
-    (mode of each MultiDiscrete dimension) of the module's ``forward_inference`` on the raw observation (the
-    default PPO connectors do not normalise a flat Box observation)."""
-
-    def __init__(self, module: Any, env_or_id: Any, name: str = "RLlib PPO") -> None:
-        import gymnasium as gym
-
-        import hetserve_env  # noqa: F401
-
-        self.module = module_from_checkpoint(module) if isinstance(module, (str, Path)) else module
-        space = env_or_id.action_space if hasattr(env_or_id, "action_space") else gym.spec(env_or_id).make().action_space
-        if not isinstance(space, gym.spaces.MultiDiscrete):
-            raise ValueError(f"RLlibPolicy needs a MultiDiscrete action space, got {space}")
-        self.nvec = np.asarray(space.nvec, dtype=np.int64).ravel()
-        obs_space = env_or_id.observation_space if hasattr(env_or_id, "observation_space") else None
-        want = getattr(self.module, "observation_space", None)
-        if obs_space is not None and want is not None and tuple(want.shape) != tuple(obs_space.shape):
-            raise ValueError(f"the RLlib module expects observations of shape {tuple(want.shape)}, the env gives "
-                             f"{tuple(obs_space.shape)} (evaluate it on the env id it was trained on, --env)")
-        self.name = name
-        self.decision_times: list[float] = []
-
-    def predict(self, observation: np.ndarray, state: Any = None, episode_start: np.ndarray | None = None,
-                deterministic: bool = True) -> tuple[np.ndarray, Any]:
-        import torch
-
-        t0 = time.perf_counter()
-        obs = np.asarray(observation, dtype=np.float32)
-        batched = obs.ndim >= 2
-        with torch.no_grad():
-            out = self.module.forward_inference({"obs": torch.from_numpy(obs if batched else obs[None])})
-        logits = out["action_dist_inputs"].numpy()
-        parts = np.split(logits, np.cumsum(self.nvec)[:-1], axis=-1)
-        if deterministic:
-            acts = [p.argmax(axis=-1) for p in parts]
-        else:
-            rng = np.random.default_rng()
-            acts = [np.array([rng.choice(len(r), p=np.exp(r - r.max()) / np.exp(r - r.max()).sum()) for r in p])
-                    for p in parts]
-        a = np.stack(acts, axis=-1).astype(np.int64)
-        self.decision_times.append((time.perf_counter() - t0) / len(a))
-        return (a if batched else a[0]), state
 
 
 __all__ = ["ALGO", "MissingExtra", "RLlibPolicy", "TRAINING_DEFAULTS", "build_config", "is_checkpoint",

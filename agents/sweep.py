@@ -37,7 +37,7 @@ from hetserve_env.registration import ENV_IDS
 from hetserve_env.rules import Rule, check_int, check_number
 from hetserve_env.safe_yaml import load_yaml
 
-from .rllib import MissingExtra
+from .rllib_policy import MissingExtra
 from .zoo_config import ALGOS
 
 SWEEP_ALGOS = (*ALGOS, "rllib_ppo")
@@ -185,7 +185,10 @@ def sweep(spec_or_path: Any, out: str | Path | None = None, *, command: str | No
 
     from hetserve_env.runs import atomic_write_text, resolve_out, run_marker
 
+    from .rllib_policy import require_ray
+
     spec = read_spec(spec_or_path)
+    require_ray()  # before any file is written
     out = resolve_out(out, "sweep")
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"{out} is not empty; choose another --out or remove it")
@@ -205,9 +208,9 @@ def sweep(spec_or_path: Any, out: str | Path | None = None, *, command: str | No
 
 def _fit(todo: list[dict[str, Any]], spec: Mapping[str, Any], out: Path, verbose: int) -> dict[str, Any]:
     """Tune's results by trial name (a metrics dict, or the exception of a failed trial)."""
-    from .rllib import _require_ray
+    from .rllib_policy import require_ray
 
-    _require_ray()
+    require_ray()
     import ray
     from ray import tune
 
