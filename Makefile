@@ -4,6 +4,8 @@
 # Both install the exact releases of constraints.txt (known to pass). Maintenance:
 #   make test-latest   a second venv (.venv-latest) with the newest release of every dependency, smoke subset
 #   make constraints   rewrite constraints.txt from .venv-latest (FROM=<venv> for another one); then make test
+#   make test-rllib    a third venv (.venv-rllib, constraints-rllib.txt: ray[rllib,tune] pins its own gymnasium)
+#                      and the RLlib/Tune tests plus the env tests on that gymnasium (docs/training-at-scale.md)
 VENV ?= .venv
 LATEST_VENV ?= .venv-latest
 PYTHON ?= python3
@@ -15,7 +17,7 @@ FROM ?= $(LATEST_VENV)
 # torch first, pinned to the local CPU wheel: an unpinned or newer torch would pull several GB of CUDA builds.
 TORCH := torch==2.13.0
 
-.PHONY: setup test compare bench test-latest constraints clean
+.PHONY: setup test compare bench test-latest constraints clean setup-rllib test-rllib constraints-rllib
 
 setup: $(STAMP)
 
@@ -51,8 +53,32 @@ test-latest:
 constraints:
 	$(PYTHON) .ci/constraints.py freeze $(FROM)/bin/python
 
+# RLlib and Ray Tune in their own venv: ray pins gymnasium (2.60: 1.2.2), the core venv has a newer one.
+RLLIB_VENV ?= .venv-rllib
+RPY := $(RLLIB_VENV)/bin/python
+RLLIB_STAMP := $(RLLIB_VENV)/.hetserve-installed
+RLLIB_CONSTRAINTS := constraints-rllib.txt
+# the RLlib/Tune tests, and the env tests that must pass on ray's gymnasium (DESIGN 5)
+RLLIB_TESTS := tests/test_rllib.py tests/test_sweep.py tests/test_env.py tests/test_registry.py
+
+setup-rllib: $(RLLIB_STAMP)
+
+$(RLLIB_STAMP): pyproject.toml $(RLLIB_CONSTRAINTS)
+	$(PYTHON) -m venv $(RLLIB_VENV)
+	$(RPY) -m pip install -q -c $(RLLIB_CONSTRAINTS) --upgrade pip
+	$(RPY) -m pip install -q -c $(RLLIB_CONSTRAINTS) $(TORCH)
+	$(RPY) -m pip install -q -c $(RLLIB_CONSTRAINTS) -e ".[dev,rllib]"
+	touch $(RLLIB_STAMP)
+
+test-rllib: setup-rllib
+	$(RPY) -m pytest -p no:cacheprovider $(RLLIB_TESTS)
+
+# rewrite constraints-rllib.txt from .venv-rllib (after upgrading ray there), then make test-rllib
+constraints-rllib:
+	$(PYTHON) .ci/constraints.py freeze $(RPY) $(RLLIB_CONSTRAINTS)
+
 clean:
-	rm -rf $(VENV) $(LATEST_VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(LATEST_VENV) $(RLLIB_VENV) build *.egg-info .pytest_cache
 
 # one-minute smoke: the env, GH/AGH and a plot in runs/demo-*/ (scripts/demo.py)
 .PHONY: demo

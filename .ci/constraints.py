@@ -3,6 +3,7 @@
 
     python3 .ci/constraints.py freeze VENV/bin/python    # rewrite constraints.txt from that venv (make constraints)
     python3 .ci/constraints.py diff VENV/bin/python      # releases in that venv that differ from constraints.txt
+    python3 .ci/constraints.py freeze .venv-rllib/bin/python constraints-rllib.txt   # the rllib venv's pins
 
 Why a script: the file's header must say how it was made, the editable hetserve line must go, and torch must be
 written without its local label (``2.13.0+cpu`` -> ``2.13.0``) so the same file works wherever the CPU wheel
@@ -26,6 +27,14 @@ HEADER = """\
 # Refresh: `make test-latest` (newest releases, smoke subset), then `make constraints`, then `make test` (the
 # whole suite against the new pins; the .venv is re-made because this file changed), and commit this file.
 # Upper bounds for releases known to break us belong in pyproject.toml, not here.
+"""
+
+
+#: header of constraints-rllib.txt (ray pins its own gymnasium, so the rllib extra has its own venv and pins)
+HEADER_RLLIB = """\
+# Exact releases of .venv-rllib (the rllib extra: ray[rllib,tune] with the gymnasium ray pins); `make test-rllib`
+# installs with -c this file. Produced by `python3 .ci/constraints.py freeze .venv-rllib/bin/python
+# constraints-rllib.txt`: `pip freeze --all` of that venv without the editable hetserve line, torch without +cpu.
 """
 
 
@@ -58,7 +67,7 @@ def write(python: str, path: Path = FILE) -> None:
     pins = freeze(python)
     body = "".join(f"{name}=={ver}\n" for name, ver in sorted(pins.items(), key=lambda kv: _norm(kv[0])))
     tmp = path.with_suffix(".txt.tmp")
-    tmp.write_text(HEADER + body)
+    tmp.write_text((HEADER_RLLIB if path.name == "constraints-rllib.txt" else HEADER) + body)
     tmp.replace(path)
     print(f"wrote {path.name}: {len(pins)} pinned releases from {python}")
 
@@ -84,13 +93,14 @@ def diff(python: str, path: Path = FILE) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] not in ("freeze", "diff"):
+    if len(argv) not in (2, 3) or argv[0] not in ("freeze", "diff"):
         print(__doc__, file=sys.stderr)
         return 2
+    path = ROOT / argv[2] if len(argv) == 3 else FILE
     if argv[0] == "freeze":
-        write(argv[1])
+        write(argv[1], path)
     else:
-        diff(argv[1])
+        diff(argv[1], path)
     return 0
 
 

@@ -12,6 +12,11 @@ from typing import Any
 
 from hetserve_env.cli import positive_int
 
+from .rllib_policy import MissingExtra
+
+#: user errors of these commands (one line, exit 2): the rllib backend without ray installed
+USER_ERRORS: tuple[type[BaseException], ...] = (MissingExtra,)
+
 DEFAULT_ENV = "hetserve_env/HetServe-v1"
 
 
@@ -57,6 +62,13 @@ def add_arguments_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an earlier run in the same run directory (default: refuse)")
+    parser.add_argument("--backend", default="sb3", choices=["sb3", "rllib"],
+                        help="sb3 (default) or rllib: PPO on RLlib's new API stack (needs the rllib extra; "
+                             "docs/training-at-scale.md)")
+    parser.add_argument("--num-env-runners", type=int, default=2,
+                        help="rllib: env-runner processes sampling in parallel (0: sample in this process; default 2)")
+    parser.add_argument("--iterations", type=positive_int, default=None,
+                        help="rllib: training iterations (default 10; or --timesteps)")
     parser.add_argument("--resume", default=None, metavar="RUN_DIR",
                         help="continue an interrupted run from its last checkpoint with its saved settings "
                              "(only --threads, --no-progress and --verbose may be given with it)")
@@ -77,6 +89,13 @@ def _kv(items: list[str], flag: str = "--env-kwargs") -> dict[str, Any]:
 def run_train(args: argparse.Namespace) -> int:
     from .train import resume, train
 
+    if args.backend == "rllib":
+        from .rllib import run_train_cli
+
+        return run_train_cli(args, _train_defaults(), _kv(args.set, "--set"), _kv(args.env_kwargs),
+                             _command("train"))
+    if args.iterations is not None or args.num_env_runners != 2:
+        raise ValueError("--iterations and --num-env-runners are options of --backend rllib")
     if args.resume is not None:
         defaults = _train_defaults()
         given = [f"--{k.replace('_', '-')}" for k in _RUN_OPTIONS if getattr(args, k) != defaults[k]]

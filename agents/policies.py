@@ -192,7 +192,7 @@ def load_policy(spec: str, env: Any, *, milp_time_limit: float | None = None, he
                 cache: dict | None = None, seed: int = 0, name: str | None = None) -> Any:
     """A policy from a name (:func:`baselines.policies.policy_names`: ``gh``, ``agh``, ``milp``, ``…-headroom``,
     ``…-oracle``, ``random``, …), the path
-    of a saved model (``.zip``) or ``module:attr`` (see :func:`import_policy`)."""
+    of a saved model (``.zip``), an RLlib checkpoint directory or ``module:attr`` (see :func:`import_policy`)."""
     from baselines.policies import make_policy, policy_names, solver_policy_spec
 
     key = str(spec).lower()
@@ -209,6 +209,12 @@ def load_policy(spec: str, env: Any, *, milp_time_limit: float | None = None, he
     p = Path(spec)
     if p.suffix == ".zip" or p.with_suffix(".zip").exists():
         return AgentPolicy(p, env, name=name)
+    from .rllib_policy import is_checkpoint
+
+    if is_checkpoint(p):  # hetserve train --backend rllib: <run>/checkpoint
+        from .rllib_policy import RLlibPolicy
+
+        return RLlibPolicy(p, env, name=name or "RLlib PPO")
     if ":" in str(spec):
         return import_policy(str(spec), env)
     raise ValueError(f"unknown policy {spec!r}: give one of {', '.join(policy_names())}, a model .zip, or "

@@ -128,6 +128,17 @@ def load_hyperparams(algo: str, env_id: str, path: str | Path | None = None) -> 
     raise KeyError(f"no hyperparameters for {key!r} in {p} (keys: {sorted(data)})")
 
 
+def missing_entries(algo: str, path: str | Path | None = None) -> list[str]:
+    """Registered hetserve ids without their own entry in ``agents/hyperparams/<algo>.yml`` (or ``path``). RL Zoo
+    needs one per id it trains: without it ``rl_zoo3.train`` stops, and a hand-written entry without ``policy``
+    falls back to a stock MlpPolicy instead of :class:`agents.train.HetServePolicy`."""
+    from hetserve_env.registration import ENV_IDS
+
+    p = Path(path) if path is not None else hyperparams_path(check_algo(algo))
+    data = yaml.safe_load(p.read_text()) or {}
+    return [env_id for env_id in ENV_IDS if env_id not in data]
+
+
 def check_algo(algo: str) -> str:
     a = str(algo).lower().replace("-", "_")
     a = {"maskableppo": "ppo_mask", "maskable_ppo": "ppo_mask"}.get(a, a)
@@ -194,4 +205,4 @@ def make_wrapper(spec: tuple[str, dict[str, Any]] | None) -> Callable | None:
 
 
 __all__ = ["ALGOS", "ALLOWED_NAMES", "algo_class", "check_algo", "hyperparams_path", "import_class",
-           "load_hyperparams", "make_wrapper", "parse_expression", "schedule", "wrapper_spec"]
+           "load_hyperparams", "make_wrapper", "missing_entries", "parse_expression", "schedule", "wrapper_spec"]
