@@ -33,9 +33,9 @@ ROW_FIELDS = ("id", "set", "fitted", "group", "engine", "engine_version", "profi
               "tp", "pp", "input_tokens", "output_tokens", "load", "metric", "unit", "measured", "model_value", "error",
               "status")
 #: the rows a sensitivity summary leaves out, and why it is shown (docs/model.md "How good is the model?")
-SENSITIVITY = ("TGI", "without the 13 TGI 1.0.3 rows (an old engine through a SageMaker endpoint; they measure the "
-                      "same quantity as the model and count in the summary above — shown because they are its "
-                      "largest errors)")
+SENSITIVITY = ("TGI", "without the 13 TGI 1.0.3 rows (TGI 1.0.3 behind a SageMaker endpoint; their figure is "
+                      "computed from TGI's own server-side request times, the quantity the model predicts, so they "
+                      "count in the summary above; shown because they hold several of the largest errors)")
 
 
 @dataclass(frozen=True)
