@@ -172,12 +172,13 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
       ``info["violations"]`` is a fixed-length float array of amounts (was a list of names) and
       ``info["clip_reason"]`` an int code (was a list of names), decoded by :attr:`info_layout`; ``info["days"]``
       is an int64 array (was a tuple) and reset's info carries every step key. ``close()`` imports nothing.
-    * v1: performance model v1 (docs/model.md §3, issue 13): TTFT floor and launch overhead, per-generation
-      prefill efficiency, FP8 effective speed-up, KV precision and engine memory rules (engine profiles,
-      scenario key ``engine``), prefill and decode sharing the GPU (interference and queueing), PCIe vs NVLink
-      all-reduce, MoE expert reads, pipelined prefill, weight-only dequantisation; constants calibrated on
-      measured points. Capacities, latencies, load slopes and which templates survive pruning change, so
-      every number of the environment does; the step, the observation layout and the action space do not.
+    * v1: performance model v1 (docs/model.md §3): TTFT floor and launch overhead, per-generation prefill
+      efficiency, FP8 effective speed-up, KV precision and engine memory rules (engine profiles, scenario key
+      ``engine``), prefill and decode sharing the GPU (interference and queueing), PCIe vs NVLink all-reduce,
+      MoE expert reads, pipelined prefill, weight-only dequantisation; constants calibrated on measured points
+      (how close it comes to measured engines: docs/model.md "How good is the model?"). Capacities, latencies,
+      load slopes and which templates survive pruning change, so every number of the environment does; the
+      step, the observation layout and the action space do not.
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}

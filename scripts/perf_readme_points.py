@@ -3,9 +3,11 @@
     python scripts/perf_readme_points.py
 
 Kept from the first version of scripts/perf_reference.py so that the four figures can be compared before and
-after a change of the performance model; the sourced validation set is scripts/perf_reference.py. The model's
-figures: single-stream decode = 1 / a (the step time with no sequence term, as first published) and max output
-tok/s = capacity at an unbounded SLO x 200 output tokens, at ShareGPT-like 230 in / 200 out (ESTIMATE).
+after a change of the performance model; the sourced validation report is scripts/perf_reference.py. The model's
+figures, under the default (vLLM) engine profile at ShareGPT-like 230 in / 200 out (ESTIMATE): single-stream
+decode = 1 / zero-load inter-token latency (``PerfTable.itl_s``; model v0, which had no ``itl_s``, printed
+1 / a, the step time without the sequence's own KV read) and max output tok/s = capacity at an unbounded SLO x 200
+output tokens.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def main() -> None:
     for model, gpu, tp, single, src1, peak, src2 in CASES:
         t = build_templates(cat, [model], [(gpu, "fp16")], tp=[tp])
         perf = evaluate_templates(t.hardware, np.array([SHAREGPT_IN]), np.array([SHAREGPT_OUT]), np.array([1e9]))
-        tok_s = 1.0 / float(perf.step_base_s[0])
+        tok_s = 1.0 / float(perf.itl_s[0, 0])
         max_out = float(perf.capacity_rps[0, 0]) * SHAREGPT_OUT
         print(f"{t.label(0):38s} {tok_s:11.1f} {single:9.1f} {tok_s / single:6.2f}   {max_out:19.0f} {peak:9.0f} {max_out / peak:6.2f}")
         print(f"    single stream: {src1}\n    max throughput: {src2}")

@@ -1,27 +1,31 @@
-"""Measured benchmark points and the performance model's prediction for each (issue 13, "Validation table").
+"""Measured benchmark points and the performance model's prediction for each: the one mapping from a point to
+the model, used by the validation report (scripts/perf_reference.py) and the fit (scripts/perf_calibrate.py --fit).
 
 The points live in ``scripts/perf_points.csv`` (one sourced measurement a row); models that are not in the
-catalog but appear in a source (Llama 2) have an architecture row in ``scripts/perf_models.csv``. Each point is
-mapped to the model only through public API: :func:`hetserve_env.templates.build_templates` and
-:func:`hetserve_env.perf.evaluate_templates`, reading ``prefill_s``, ``step_base_s`` (a), ``step_per_seq_s`` (c),
-``max_batch`` and ``capacity_rps``; ``ttft_s`` / ``itl_s`` are used when a PerfTable has them (a later model).
+catalog but appear in a source (Llama 2, Qwen) have an architecture row in ``scripts/perf_models.csv``. Each point
+is mapped through public API only: :func:`hetserve_env.templates.build_templates`,
+:func:`hetserve_env.perf.evaluate_templates` and :func:`hetserve_env.perf.operating_point`.
 
-Groups and what the model predicts for them (h input, f output tokens, b sequences in flight):
+Engine-aware: each point runs under its engine's profile (``ENGINE_CHOICES``: vLLM, SGLang and TensorRT-LLM
+have one; NIM, LMDeploy, TGI and torchao get the closest, with the reason) and under the KV-cache precision its
+source states (``KV_MAPPING``; ``unstated`` keeps the profile's default).
 
-* ``ttft``: one request alone, time to first token = T_pre.
-* ``single_stream_decode``: one sequence decoding, tok/s = 1 / (a + c); ITL/TPOT = a + c.
+Groups and what the model predicts for them (h input, f output tokens):
+
+* ``ttft``: one request alone: the zero-load time to first token TTFT0 (``PerfTable.ttft_s``).
+* ``single_stream_decode``: one sequence decoding: tok/s = 1 / ITL0, ITL/TPOT = ITL0 (``PerfTable.itl_s``).
 * ``saturated_throughput``: a long run at infinite arrival rate (steady state): output tok/s = μ·f (total tok/s
-  = μ·(h + f)) with μ the capacity at an unbounded delay SLO.
+  μ·(h + f)), μ the capacity at an unbounded delay SLO.
 * ``offline_burst``: N prompts sent at once, throughput = tokens / duration of that finite run (ramp-up and
-  drain included, so not a steady state); the model's figure is still μ·f.
-* ``fixed_rate``: Poisson arrivals at λ; E2E = (T_pre + f·a) / (1 − λ·f·c), b = λ·E2E, TPOT = a + c·b.
-* ``ttft_under_load``: TTFT at rate λ; the model's TTFT is T_pre whatever the load.
-* ``fixed_concurrency``: a closed loop of b clients; b' = min(b, b_max), E2E = T_pre + f·(a + c·b'),
-  output tok/s = f·min(b'/E2E, 1/T_pre), TPOT = a + c·b'.
+  drain included, so not a steady state); the model's figure is still μ·f (or μ·(h + f)).
+* ``fixed_rate`` and ``ttft_under_load``: Poisson arrivals at λ: TTFT, ITL/TPOT and E2E of
+  ``operating_point(rate=λ)`` (prefill interference in ITL, a queueing term in TTFT).
+* ``fixed_concurrency``: a closed loop of N clients: ``operating_point(concurrency=N)`` (rate = N / E2E).
 
-Past the model's capacity (λ ≥ μ) a latency is infinite and a throughput is the capacity; a template the model
-cannot build (weights do not fit) predicts zero throughput and infinite latency. Both are reported with a
-status, never dropped.
+Statuses: ``ok``; ``overloaded`` (λ past the capacity: latencies infinite, a throughput is the capacity);
+``above_max_batch`` (a closed loop of more clients than the replica holds sequences; the figure is reported
+as computed); ``unservable`` (μ = 0: zero throughput, infinite latency); ``no_template`` (the weights do not
+fit). None is dropped: every point counts in the summaries.
 """
 
 from __future__ import annotations
@@ -30,14 +34,14 @@ import csv
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from hetserve_env import load_catalog
 from hetserve_env.catalog import TASKS, Catalog, ModelSpec
 from hetserve_env.catalog.loader import load_records
-from hetserve_env.perf import PerfConstants, evaluate_templates
+from hetserve_env.perf import PerfConstants, evaluate_templates, operating_point
 from hetserve_env.templates import build_templates
 
 HERE = Path(__file__).resolve().parent
@@ -68,6 +72,44 @@ COLUMNS = ("id", "set", "group", "engine", "engine_version", "gpu", "model", "pr
 #: sources that are measurement databases shipped in a package: calibration only (issue 13), whatever their position
 CALIBRATION_ONLY_SOURCES = ("https://pypi.org/project/aiconfigurator-core/",)
 SLO_UNBOUNDED_S = 1e9  # a delay SLO no point comes near: capacity is then set by memory and prefill only
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """The engine profile (``hetserve_env.perf.ENGINES``) a measured engine runs under, and why."""
+
+    profile: str
+    reason: str
+
+
+#: engine-name prefix (lower case) -> profile; an engine without a profile gets the closest one, by the fields a
+#: profile sets (memory rule, sequence cap, chunked prefill, KV precision), with the reason.
+ENGINE_CHOICES: tuple[tuple[str, EngineChoice], ...] = (
+    ("vllm", EngineChoice("vllm", "its own profile")),
+    ("sglang", EngineChoice("sglang", "its own profile")),
+    ("tensorrt-llm", EngineChoice("trtllm", "its own profile")),
+    ("nvidia nim", EngineChoice("trtllm", (
+        "NIM runs an optimized profile, a pre-compiled TensorRT-LLM engine, where one exists for the GPU, count "
+        "and precision (NIM for LLMs docs, 'Model Profiles'); 2xH100 FP8 TP2 is such a profile"))),
+    ("lmdeploy", EngineChoice("trtllm", (
+        "TurboMind 0.1.x (LMDeploy docs, 'TurboMind 2.x config'): no chunked prefill, FP16 KV cache "
+        "(quant_policy 0), at most 64 sequences (max_batch_size), KV cache a fixed 0.5 of memory "
+        "(cache_max_entry_count); no profile has that memory rule; TensorRT-LLM's matches on chunked prefill "
+        "and KV precision; no point runs more than 64 sequences"))),
+    ("tgi", EngineChoice("trtllm", (
+        "TGI 1.0.3: KV cache sized at warm-up from the memory left after the weights (max_batch_total_tokens), "
+        "whole prompts prefilled in batches of max_batch_prefill_tokens (no chunked prefill), FP16 KV cache: "
+        "TensorRT-LLM's 'free' memory rule, chunked prefill off and FP16 KV on these templates; its cap of 128 "
+        "concurrent requests is above every point's 20 clients"))),
+    ("torchao", EngineChoice("vllm", (
+        "a batch-1 generate loop, no serving engine: its points are single-stream decode, where no profile field "
+        "(memory rule, sequence cap, chunked prefill) acts; the default profile"))),
+)
+#: The CALIBRATED constants were fitted (``perf_calibrate.py --fit``, commit 80dc5f5) on the calibration rows
+#: among the file's first 61 rows, then the whole file; rows added after the fit have tuned nothing.
+FITTED_ON_FIRST_ROWS = 61
+#: the KV precision a source states -> the model's ``kv_precision``; None keeps the engine profile's default
+KV_MAPPING: dict[str, str | None] = {"fp16": "fp16", "bf16": "fp16", "fp8": "fp8", "unstated": None}
 
 
 class PointError(ValueError):
@@ -103,7 +145,7 @@ class Point:
 @dataclass(frozen=True)
 class Prediction:
     value: float
-    status: str  # ok | overloaded (λ ≥ μ) | memory_capped (b > b_max) | unservable (μ = 0) | no_template
+    status: str  # ok | overloaded | above_max_batch | unservable | no_template (module docstring)
 
 
 def validation_catalog(base: Catalog | None = None, models_csv: Path = MODELS_CSV) -> Catalog:
@@ -201,6 +243,14 @@ def load_points(path: Path = POINTS_CSV, catalog: Catalog | None = None) -> list
     return points
 
 
+def fitted_ids(path: Path = POINTS_CSV) -> frozenset[str]:
+    """Ids of the rows whose measurements tuned the CALIBRATED constants: the calibration rows among the first
+    ``FITTED_ON_FIRST_ROWS`` rows of the file."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))[:FITTED_ON_FIRST_ROWS]
+    return frozenset(r["id"] for r in rows if r["set"] == "calibration")
+
+
 def split_rule_sets(rows: Sequence[dict[str, Any]]) -> list[str]:
     """The fixed split rule: within each (source_url, group) block, in file order, the 1st, 3rd, … row is
     calibration and the 2nd, 4th, … validation; rows of a packaged measurement database
@@ -218,73 +268,64 @@ def split_rule_sets(rows: Sequence[dict[str, Any]]) -> list[str]:
     return out
 
 
-def _perf_fields(point: Point, catalog: Catalog, constants: PerfConstants | None) -> dict[str, float] | None:
-    """The model's numbers for the point's template and token lengths, or None when no template fits."""
+def engine_profile(point: Point) -> EngineChoice:
+    """The engine profile a point runs under (``ENGINE_CHOICES``, first prefix of the engine name that matches);
+    an engine with no entry is an error naming it, never a silent default."""
+    name = point.engine.lower()
+    for prefix, choice in ENGINE_CHOICES:
+        if name.startswith(prefix):
+            return choice
+    raise PointError(f"point {point.id!r}: engine {point.engine!r} has no profile mapping; known engine name "
+                     f"prefixes: {[p for p, _ in ENGINE_CHOICES]} (add one to ENGINE_CHOICES with its reason)")
+
+
+def point_constants(point: Point, overrides: Mapping[str, Any] | None = None) -> PerfConstants:
+    """The constants a point runs under: its engine's profile, the KV precision the source states (``unstated``
+    keeps the profile's default), then ``overrides`` (what ``perf_calibrate.py --fit`` tries)."""
+    c = PerfConstants.from_mapping(overrides or {}, engine=engine_profile(point).profile)
+    kv = KV_MAPPING[point.kv_precision]
+    return c if kv is None else replace(c, kv_precision=kv)
+
+
+def predict(point: Point, catalog: Catalog, overrides: Mapping[str, Any] | None = None) -> Prediction:
+    """The model's value of ``point.metric`` in ``point.unit`` under the point's engine, KV precision and load
+    (module docstring); ``overrides`` replaces constants (the fit's trial values)."""
+    c = point_constants(point, overrides)
+    latency = point.unit == "ms"
     try:
         t = build_templates(catalog, [point.model], [(point.gpu, PRECISIONS[point.precision])],
-                            tp=[point.tp], pp=[point.pp], constants=constants)
+                            tp=[point.tp], pp=[point.pp], constants=c)
     except ValueError:
-        return None
+        return Prediction(math.inf if latency else 0.0, "no_template")
     if len(t) != 1:
         raise RuntimeError(f"point {point.id!r}: expected one template, build_templates gave {t.labels}")
     h, f = np.array([point.input_tokens]), np.array([point.output_tokens])
-    perf = evaluate_templates(t.hardware, h, f, np.array([SLO_UNBOUNDED_S]), constants)
-    out = {
-        "T_pre": float(perf.prefill_s[0, 0]), "a": float(perf.step_base_s[0]),
-        "c": float(perf.step_per_seq_s[0, 0]), "b_max": float(perf.max_batch[0, 0]),
-        "mu": float(perf.capacity_rps[0, 0]),
-    }
-    for extra in ("ttft_s", "itl_s"):  # a later model may add these (zero-load TTFT, ITL); use them when present
-        if hasattr(perf, extra):
-            out[extra] = float(np.asarray(getattr(perf, extra)).reshape(-1)[0])
-    return out
-
-
-def predict(point: Point, catalog: Catalog, constants: PerfConstants | None = None) -> Prediction:
-    """The model's value of ``point.metric`` in ``point.unit`` under the point's load (module docstring)."""
-    m = _perf_fields(point, catalog, constants)
-    latency_metric = point.unit == "ms"
-    if m is None or m["mu"] <= 0.0 or m["b_max"] < 1.0:
-        return Prediction(math.inf if latency_metric else 0.0, "no_template" if m is None else "unservable")
-    f, group = point.output_tokens, point.group
-    ttft = m.get("ttft_s", m["T_pre"])
-    if group == "ttft" or (group == "ttft_under_load" and point.request_rate < m["mu"]):
-        return Prediction(1e3 * ttft, "ok")
+    perf = evaluate_templates(t.hardware, h, f, np.array([SLO_UNBOUNDED_S]), c)
+    mu = float(perf.capacity_rps[0, 0])
+    if mu <= 0.0:
+        return Prediction(math.inf if latency else 0.0, "unservable")
+    group = point.group
+    if group == "ttft":
+        return Prediction(1e3 * float(perf.ttft_s[0, 0]), "ok")
     if group == "single_stream_decode":
-        step = m.get("itl_s", m["a"] + m["c"])
-        return Prediction(1.0 / step if point.metric == "decode_speed" else 1e3 * step, "ok")
+        itl = float(perf.itl_s[0, 0])
+        return Prediction(1.0 / itl if point.metric == "decode_speed" else 1e3 * itl, "ok")
+    tokens = {"output_throughput": point.output_tokens, "total_throughput": point.input_tokens + point.output_tokens,
+              "request_throughput": 1.0}
     if group in ("saturated_throughput", "offline_burst"):
-        tokens = {"output_throughput": f, "total_throughput": point.input_tokens + f, "request_throughput": 1.0}
-        return Prediction(m["mu"] * tokens[point.metric], "ok")
+        return Prediction(mu * tokens[point.metric], "ok")
     if group in ("fixed_rate", "ttft_under_load"):
-        return _at_rate(point, m)
-    return _at_concurrency(point, m)
-
-
-def _at_rate(point: Point, m: dict[str, float]) -> Prediction:
-    lam, f = float(point.request_rate), point.output_tokens
-    if lam >= m["mu"]:
-        if point.metric == "output_throughput":
-            return Prediction(m["mu"] * f, "overloaded")
-        return Prediction(math.inf, "overloaded")
-    e2e = (m["T_pre"] + f * m["a"]) / (1.0 - lam * f * m["c"])
-    values = {"tpot": m["a"] + m["c"] * lam * e2e, "e2e_latency": e2e}
-    values["itl"] = values["tpot"]
-    if point.metric == "output_throughput":
-        return Prediction(lam * f, "ok")
-    return Prediction(1e3 * values[point.metric], "ok")
-
-
-def _at_concurrency(point: Point, m: dict[str, float]) -> Prediction:
-    f = point.output_tokens
-    b = min(float(point.concurrency), m["b_max"])
-    step = m["a"] + m["c"] * b
-    e2e = m["T_pre"] + f * step
-    rate = min(b / e2e, 1.0 / m["T_pre"])
-    status = "ok" if b == point.concurrency else "memory_capped"
-    values = {"output_throughput": rate * f, "tpot": 1e3 * step, "itl": 1e3 * step,
-              "ttft": 1e3 * m.get("ttft_s", m["T_pre"]), "e2e_latency": 1e3 * e2e}
-    return Prediction(values[point.metric], status)
+        load = {"rate": np.array([point.request_rate])}
+    else:
+        load = {"concurrency": np.array([point.concurrency])}
+    op = {k: float(np.asarray(v).reshape(-1)[0])
+          for k, v in operating_point(t.hardware, h, f, constants=c, **load).items()}
+    if not math.isfinite(op["e2e_s"]):  # past capacity: latencies infinite, throughput the capacity
+        return Prediction(mu * tokens[point.metric] if point.metric in tokens else math.inf, "overloaded")
+    values = {"ttft": 1e3 * op["ttft_s"], "tpot": 1e3 * op["itl_s"], "itl": 1e3 * op["itl_s"],
+              "e2e_latency": 1e3 * op["e2e_s"], "output_throughput": op["output_tok_s"]}
+    capped = point.concurrency is not None and group == "fixed_concurrency" and point.concurrency > op["max_batch"]
+    return Prediction(values[point.metric], "above_max_batch" if capped else "ok")
 
 
 def relative_error(predicted: float, measured: float) -> float:

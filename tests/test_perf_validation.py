@@ -1,7 +1,6 @@
-"""scripts/perf_points.csv and the validation report scripts/perf_reference.py (issue 13, "Validation table").
-
-No accuracy threshold here (the model is being rewritten); ``perf_reference.group_medians`` is what one would assert on.
-"""
+"""scripts/perf_points.csv, its mapping to the model (scripts/perf_validation.py) and the validation report
+scripts/perf_reference.py (issue 13, "Validation table"), including an accuracy regression test on the
+validation set's per-group medians."""
 
 from __future__ import annotations
 
@@ -159,3 +158,65 @@ def test_pipeline_parallel_templates_map(cat, points):
     p = next(p for p in points if p.group == "saturated_throughput" and p.model == "Llama-3.1-70B" and p.tp == 4)
     one, two = (pv.predict(replace(p, pp=m), cat) for m in (1, 2))
     assert one.status == two.status == "ok" and two.value > one.value  # PP2 holds more KV cache: more in flight
+
+
+def test_every_engine_runs_under_a_known_profile_with_its_reason(points):
+    from hetserve_env.perf import ENGINES
+
+    for p in points:
+        choice = pv.engine_profile(p)
+        assert choice.profile in ENGINES and choice.reason, p.id
+    by_engine = {p.engine.split()[0]: pv.engine_profile(p).profile for p in points}
+    assert by_engine["TensorRT-LLM"] == "trtllm" and by_engine["SGLang"] == "sglang" and by_engine["vLLM"] == "vllm"
+
+
+def test_an_engine_without_a_mapping_is_an_error_naming_it(points):
+    with pytest.raises(pv.PointError, match="engine 'FancyServe 9' has no profile mapping"):
+        pv.engine_profile(replace(points[0], engine="FancyServe 9"))
+
+
+def test_stated_kv_precision_is_used_and_unstated_keeps_the_profile_default(points):
+    trt = next(p for p in points if pv.engine_profile(p).profile == "trtllm")
+    assert pv.point_constants(replace(trt, kv_precision="unstated")).kv_precision == "auto"  # trtllm's default
+    assert pv.point_constants(replace(trt, kv_precision="bf16")).kv_precision == "fp16"
+    assert pv.point_constants(replace(trt, kv_precision="fp8")).kv_precision == "fp8"
+    vllm = next(p for p in points if pv.engine_profile(p).profile == "vllm")
+    assert pv.point_constants(replace(vllm, kv_precision="unstated")).kv_precision == "fp16"
+
+
+def test_total_throughput_counts_input_and_output_tokens(cat, points):
+    p = next(p for p in points if p.metric == "total_throughput")
+    out = pv.predict(replace(p, metric="output_throughput", unit="tok/s"), cat).value
+    total = pv.predict(p, cat).value
+    assert total == pytest.approx(out * (p.input_tokens + p.output_tokens) / p.output_tokens)
+
+
+def test_fitted_rows_are_calibration_rows_of_the_first_61(points):
+    fitted = pv.fitted_ids()
+    first = points[:pv.FITTED_ON_FIRST_ROWS]
+    assert fitted == {p.id for p in first if p.set == "calibration"}
+    assert not fitted & {p.id for p in points if p.set == "validation"}
+
+
+#: The validation set's median |error| per group with the shipped constants (results/perf_validation.md);
+#: a change of the model or of the mapping may not make any group worse by more than MARGIN (absolute).
+VALIDATION_MEDIANS = {"ttft": 0.0992, "single_stream_decode": 0.0463, "saturated_throughput": 0.161,
+                      "offline_burst": 0.222, "fixed_rate": 0.0737, "ttft_under_load": 0.1508,
+                      "fixed_concurrency": 0.0967}
+MARGIN = 0.02
+
+
+def test_validation_medians_do_not_get_worse(cat, points):
+    medians = pr.group_medians(pr.point_rows(points, cat), "validation")
+    assert set(medians) == set(VALIDATION_MEDIANS)
+    worse = {g: (round(m, 4), VALIDATION_MEDIANS[g]) for g, m in medians.items() if m > VALIDATION_MEDIANS[g] + MARGIN}
+    assert not worse, f"validation median |error| grew by more than {MARGIN:.0%} (now, before): {worse}"
+
+
+def test_fit_reads_calibration_rows_only(cat, points):
+    cal = _load("perf_calibrate")
+    few = [p for p in points if p.set == "calibration"][:2] + [p for p in points if p.set == "validation"][:2]
+    poisoned = few[:2] + [replace(p, value=p.value * 50.0) for p in few[2:]]
+    fitted = cal.fit(few, cat, rounds=1)
+    assert set(fitted) == set(cal.FIT) and all(lo <= fitted[k] <= hi for k, (lo, hi) in cal.FIT.items())
+    assert cal.fit(poisoned, cat, rounds=1) == fitted  # a validation row's value changes nothing

@@ -23,9 +23,10 @@ _NON_NEGATIVE = ("allreduce_latency_nvlink_s", "allreduce_latency_pcie_s", "hop_
 
 @dataclass(frozen=True)
 class PerfConstants:
-    """The constants of the performance model. ESTIMATE = no source; CALIBRATED = fitted on the calibration
-    rows of ``scripts/perf_points.csv`` only, by ``python scripts/perf_calibrate.py --fit`` (engine-aware
-    mapping; rounded to 3 digits), never on the validation rows.
+    """The constants of the performance model. ESTIMATE = no source; CALIBRATED = fitted by
+    ``python scripts/perf_calibrate.py --fit`` (engine-aware mapping of scripts/perf_validation.py; rounded to 3
+    digits) on the calibration rows among the first 61 rows of ``scripts/perf_points.csv`` (the whole file at
+    the fit), never on validation rows; rows added later tuned nothing (docs/model.md "How good is the model?").
 
     Compute.
     mfu_prefill: prefill FLOPs utilisation for a GPU of unknown generation. ESTIMATE (catalog-facts §E.1: "a
