@@ -185,7 +185,10 @@ class SolverPolicy:
     __call__ = predict
 
     # ------------------------------------------------------------------------------------- internals
-    def _problem(self, k: int) -> Problem:
+    def planning_problem(self, k: int) -> Problem:
+        """The window's demand estimate of env ``k`` before any headroom: the last observed window, or the true
+        next one for the oracle. Subclasses plan for another estimate by overriding it (a forecast:
+        :mod:`baselines.forecast_planner`); its time counts in the decision time."""
         fn = "next_window_problem" if self.estimate == "oracle" else "last_window_problem"
         return self.access.call(fn, index=k)
 
@@ -219,7 +222,7 @@ class SolverPolicy:
         sol: Solution | None = None
         replicas = None
         try:
-            problem = self._problem(k)
+            problem = self.planning_problem(k)
             if self.estimate == "headroom" and self.headroom > 0:
                 planned = problem.with_rates(problem.rate * (1.0 + self.headroom))
                 sol, elapsed = self._plan(planned)
