@@ -113,9 +113,20 @@ def _milp() -> SolveFunction:
     return solve_milp
 
 
+def _paper(name: str) -> Callable[[], SolveFunction]:
+    def load() -> SolveFunction:
+        from . import paper_baselines  # the paper's v2 baselines: LPR, DVR, HF
+
+        return getattr(paper_baselines, f"solve_{name}")
+
+    return load
+
+
 register_solver("gh", _gh, label="GH")
 register_solver("agh", _agh, label="AGH", internal=("work_deadline",))
 register_solver("milp", _milp, label="MILP", internal=("start_solution",))
+for _name in ("lpr", "dvr", "hf"):
+    register_solver(_name, _paper(_name), label=_name.upper())
 BUILTIN = frozenset(_SOLVERS)
 
 #: presets of the experiments (``baselines.experiments.plan``): name -> solver, options, label
