@@ -43,6 +43,9 @@ LEVELS = (0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
 SHORT = {"last": "last", "seasonal": "seasonal-naive", "seasonal-max": "seasonal-max", "hw": "holt-winters"}
 #: registered planner policies: name -> (solver, forecaster)
 PLANNERS = {f"{m}-{s}": (m, f) for m in ("gh", "agh") for s, f in SHORT.items()}
+#: in ``hetserve compare``'s default set: the forecaster with the least validation cost after the last window
+#: (scripts/calibrate_planners.py on the default scenario: Holt-Winters; docs/agents.md)
+IN_COMPARE = ("gh-hw",)
 
 
 @dataclass
@@ -62,7 +65,8 @@ class PlannerSettings:
 
     def line(self) -> str:
         """One printable line (factories print it; tables put it in the notes)."""
-        return (f"{self.forecaster} forecast, headroom {self.headroom:.1%} = residual quantile {self.level:g} on "
+        what = "last-window estimate" if self.forecaster == "last" else f"{self.forecaster} forecast"
+        return (f"{what}, headroom {self.headroom:.1%} = residual quantile {self.level:g} on "
                 f"validation days {list(self.validation_days)} (level chosen with {self.chosen_with.upper()} by mean "
                 f"validation episode cost ${self.validation_cost.get(self.level, float('nan')):,.2f})")
 
@@ -206,7 +210,7 @@ def _factory(name: str) -> Callable[[Any], ForecastPolicy]:
 
 for _name in PLANNERS:
     if _name not in policy_names():
-        register_policy(_name, _factory(_name))
+        register_policy(_name, _factory(_name), compare=_name in IN_COMPARE)
 
 __all__ = ["LEVELS", "PLANNERS", "ForecastPolicy", "PlannerSettings", "calibrate", "calibrated", "make_planner",
            "planner_label", "residual_headrooms", "validation_env"]

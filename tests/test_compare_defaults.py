@@ -12,7 +12,7 @@ def test_defaults_are_read_from_the_registries():
     from agents.compare import DEFAULT_POLICIES
 
     assert DEFAULT_POLICIES == (*compare_policies(), "model")
-    assert compare_policies()[:5] == ("gh", "agh", "milp", "agh-oracle", "gh-headroom")
+    assert compare_policies() == ("gh", "agh", "milp", "agh-oracle", "gh-headroom", "gh-hw")
 
 
 def test_registered_extras_and_solvers_join_and_leave_the_defaults():
