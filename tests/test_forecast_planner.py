@@ -96,3 +96,17 @@ def test_skipped_steps_are_an_error_not_a_guess():
     env.step(env.unwrapped.action_from_replicas(env.unwrapped.replicas))
     with pytest.raises(RuntimeError, match="call predict at every step"):
         p.observed_demand(0)
+
+
+def test_vecenv_each_env_keeps_its_own_history():
+    from stable_baselines3.common.env_util import make_vec_env
+
+    venv = make_vec_env(ENV_ID, n_envs=2, seed=0, env_kwargs=KW)
+    p = ForecastPolicy(venv, "gh", SeasonalMax(12), 0.1)
+    obs = venv.reset()
+    for _ in range(3):
+        a, _ = p.predict(obs)
+        assert a.shape == (2, venv.action_space.shape[0])
+        obs, *_ = venv.step(a)
+    # a history out of step with its env raises (counted as an error): none, for either env
+    assert p.stats["calls"] == 6 and p.stats.get("error", 0) == 0, p.error_messages
