@@ -212,7 +212,7 @@ for line in agh.log:
 # %%
 from baselines.instances import generate
 
-inst = generate(2, 2, 2, seed=14)
+inst = generate(2, 2, 2, seed=49)
 with_m3 = baselines.solve(inst, "gh", explain=True)
 without_m3 = baselines.solve(inst, "gh", m3=False, explain=True)
 print("with M3:   ", with_m3.status, round(with_m3.objective, 3))
