@@ -134,6 +134,27 @@ def format_solution(problem: Problem, sol: Solution, max_rows: int = 40) -> str:
     return "\n".join(out)
 
 
+def _memory_rule_words(c: Any) -> str:
+    """The engine's memory rule in words (docs/model.md §3; :func:`hetserve_env.perf.kv_space_bytes`)."""
+    if c.memory_rule == "total":
+        return f"{c.memory_utilisation:g} x the replica's GPU memory for weights, activations and KV cache"
+    return f"KV cache in {c.memory_utilisation:g} of the GPU memory left after weights and activations"
+
+
+def _memory_need(spec: Any, gpu: Any, prec: Any, n_gpus: int, c: Any) -> str:
+    """Why one (model, tier, TP x PP) does not fit: the same inequality as :func:`build_templates`, in GB."""
+    from hetserve_env.perf import GB, kv_value_factor
+    from hetserve_env.templates import MIN_KV_TOKENS
+
+    kv = MIN_KV_TOKENS * spec.kv_bytes_per_token * float(kv_value_factor(np.array(prec.compute_factor_on(gpu)), c)) / GB
+    w, act, mem, eta = spec.weight_gb(prec), n_gpus * c.activation_reserve_gb, n_gpus * gpu.memory_gb, c.memory_utilisation
+    if c.memory_rule == "total":
+        return (f"needs {w + act + kv:.1f} GB = weights {w:.1f} + activations {act:g} + KV {kv:.1f} "
+                f"> {eta:g} x {n_gpus} x {gpu.memory_gb:g} GB = {eta * mem:.1f} GB")
+    return (f"needs {w + act + kv / eta:.1f} GB = weights {w:.1f} + activations {act:g} + KV {kv:.1f} / {eta:g} "
+            f"> {n_gpus} x {gpu.memory_gb:g} GB = {mem:.1f} GB")
+
+
 def template_filter_lines(target: str, max_examples: int = 3) -> list[str]:
     """``--explain`` on a scenario: how its templates were generated — the (model, tier, TP, PP) combinations
     dropped because the weights do not fit in memory (``[memory]``), by the parallelism rules, and by dominance
@@ -143,12 +164,11 @@ def template_filter_lines(target: str, max_examples: int = 3) -> list[str]:
         return []
     from itertools import product
 
-    from hetserve_env.perf import GB
     from hetserve_env.scenario import load_scenario
     from hetserve_env.templates import MIN_KV_TOKENS, build_templates
 
     sc = load_scenario(t)
-    cat, eta = sc.catalog, sc.constants.memory_utilisation
+    cat, c = sc.catalog, sc.constants
     rule: list[str] = []
     memory: list[str] = []
     n_combos = 0
@@ -162,9 +182,7 @@ def template_filter_lines(target: str, max_examples: int = 3) -> list[str]:
         try:
             build_templates(cat, [model], [(g, prec)], tp=[n], pp=[m], constants=sc.constants)
         except ValueError:
-            need = spec.weight_gb(pr) + MIN_KV_TOKENS * spec.kv_bytes_per_token / GB
-            memory.append(f"{label} (needs {need:.1f} GB > {eta:g} x {n * m} x {gpu.memory_gb:g} GB = "
-                          f"{eta * n * m * gpu.memory_gb:.1f} GB)")
+            memory.append(f"{label} ({_memory_need(spec, gpu, pr, n * m, c)})")
     built = build_templates(cat, sc.models, sc.tiers, sc.tp, sc.pp, sc.constants).labels
     kept = set(sc.templates.labels)
     pruned = [lab for lab in built if lab not in kept]
@@ -178,8 +196,9 @@ def template_filter_lines(target: str, max_examples: int = 3) -> list[str]:
     return [
         f"[templates] scenario {sc.name}: {len(sc.models)} models x {len(sc.tiers)} tiers x TP {sc.tp} x PP {sc.pp} "
         f"= {n_combos} combinations -> {len(kept)} templates",
-        f"[memory] {len(memory)} dropped because weights + {MIN_KV_TOKENS} KV-cache tokens do not fit in "
-        f"{eta:g} of the replica's GPU memory{ex(memory)}",
+        f"[memory] {len(memory)} dropped because weights + activations ({c.activation_reserve_gb:g} GB per GPU) + "
+        f"{MIN_KV_TOKENS} KV-cache tokens do not fit the memory engine {c.engine!r} gives them "
+        f"({_memory_rule_words(c)}){ex(memory)}",
         f"[templates] {len(rule)} dropped by the parallelism rules (TP <= GPUs per node, TP divides the attention "
         f"heads, PP <= layers){ex(rule)}",
         f"[templates] {len(pruned)} pruned as dominated (same model, precision and GPU type, no more GPUs, at least "

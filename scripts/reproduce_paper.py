@@ -81,7 +81,7 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
         "stress_instances": [(3, 0)] if q else [(n, s) for n in (6, 8, 10) for s in (0, 1)],
         "stress_factors": [1.0, 1.2, 1.5],
         "robust": [1.2],
-        "ablation_instances": [(2, 2), (2, 5)] if q else [(n, s) for n in (2, 3, 4, 6, 8) for s in range(8)],
+        "ablation_instances": [(2, 2), (2, 49)] if q else [(n, s) for n in (2, 3, 4, 6, 8) for s in range(8)],
         "sigmas": [float(v) for v in (args.sigmas or ("0.05" if q else "0.01,0.02,0.03,0.04,0.05")).split(",") if v],
         "days": [int(v) for v in args.days.split(",")] if args.days else ([12] if q else None),  # None: all test days
         "max_windows": args.max_windows if args.max_windows is not None else (4 if q else None),

@@ -212,7 +212,7 @@ for line in agh.log:
 # %%
 from baselines.instances import generate
 
-inst = generate(2, 2, 2, seed=14)
+inst = generate(2, 2, 2, seed=49)
 with_m3 = baselines.solve(inst, "gh", explain=True)
 without_m3 = baselines.solve(inst, "gh", m3=False, explain=True)
 print("with M3:   ", with_m3.status, round(with_m3.objective, 3))
@@ -349,10 +349,12 @@ print(f"trained {record['timesteps']:,} steps in {time.perf_counter() - t0:.0f} 
 # the only difference is the demand they plan for. Reactive AGH sizes the next window's fleet for the window
 # that just passed, so on every rise of demand it is one window late and the extra requests go unmet (each pays
 # its penalty); the oracle sizes it for the demand that will arrive. Their fleets are otherwise alike: on the
-# full test day 12 of this scenario (`hetserve compare --scenario small --episodes 1 --policies agh,agh-oracle`)
-# they rent the same GPU-hours (69.7 vs 69.8) and pay the same cold starts ($2.60), and the oracle's lower cost
-# ($654 vs $951) is almost all unmet-demand penalty ($257 vs $560). That gap is what a perfect one-window
-# forecast is worth to this planner; a policy that plans ahead (headroom, or the agent) can close part of it.
+# full test day 12 of this scenario (`hetserve evaluate agh --env hetserve_env/HetServeSmall-v1 --episodes 1`,
+# and the same with `agh-oracle`) they rent the same GPU-hours (76.2) and pay about the same cold starts ($1.68
+# vs $1.65), and the oracle's lower cost ($866 vs $1,458) is almost all unmet-demand penalty ($53 vs $657). That
+# gap is what a perfect one-window forecast is worth to this planner. Both still pay a large delay penalty
+# ($690 and $678): they size every replica for full utilisation, where the load-dependent latency is highest;
+# a policy that plans ahead or keeps headroom (the headroom AGH, or the agent) can close part of it.
 
 # %%
 from agents.evaluation import AgentPolicy

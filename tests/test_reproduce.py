@@ -138,7 +138,7 @@ def test_ablation_table(quick):
     rec = {(r[0], r[1]): dict(zip(head, r)) for r in body}
     assert rec[("GH", "full")]["infeasible"] == "0"
     assert rec[("GH", "no M1")]["infeasible"] == "1"  # generate(2,2,2,seed=2): docs/solvers.md §5
-    assert rec[("GH", "no M3")]["infeasible"] == "1"  # generate(2,2,2,seed=5)
+    assert rec[("GH", "no M3")]["infeasible"] == "1"  # generate(2,2,2,seed=49): docs/exercises.md 3
 
 
 def test_rolling_table(quick):
