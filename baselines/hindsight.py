@@ -1,7 +1,7 @@
 """The hindsight solution of one episode: the multi-period model (:mod:`baselines.horizon_model`) over every window
 of the episode with its realised demand, solved once (:mod:`baselines.horizon_solve`).
 
-It gives two references (docs/baselines.md, "Hindsight bound"):
+It gives two references (docs/hindsight.md):
 
 * the **bound** — a valid lower bound on the env cost of every policy on that episode (HiGHS's MILP dual bound
   at the time limit, or the LP relaxation's optimum; ``bound_kind`` says which);
@@ -30,7 +30,7 @@ from hetserve_env.env_params import cold_start
 from hetserve_env.episodes import run_episode, policy_act
 
 from .horizon_model import StartFleet, build_horizon_model
-from .horizon_solve import HorizonSolution, solve_horizon
+from .horizon_solve import HorizonSolution, solve_horizon, solve_lp
 
 #: default MILP time limit (s) of the hindsight solve
 TIME_LIMIT = 60.0
@@ -56,19 +56,36 @@ def episode_model_inputs(env: Any, first: int, windows: int) -> tuple[list, Star
 
 
 def solve_episode(env: Any, windows: int | None = None, time_limit: float = TIME_LIMIT, lp_only: bool = False,
-                  mip_rel_gap: float = 1e-3, max_utilisation: float = 1.0) -> HorizonSolution:
+                  mip_rel_gap: float = 1e-3, max_utilisation: float = 1.0, plan_model: str = "cuts") -> HorizonSolution:
     """The hindsight model of the env's current episode (call right after ``reset``), its first ``windows``
-    windows (default all), solved: bound and incumbent plan. ``max_utilisation`` < 1 plans with slack; its value
-    is then no bound (``bound_kind`` says ``"none (max_utilisation < 1)"``)."""
+    windows (default all), solved: bound and incumbent plan.
+
+    ``plan_model``: ``"cuts"`` solves the model with the load cuts (tighter bound, larger) as the MILP;
+    ``"plain"`` solves the MILP without them (faster on big episodes) and takes the bound as the larger of its
+    dual bound and the LP relaxation of the model with cuts (both are valid bounds; ``bound_kind`` says which:
+    ``"lp (load cuts)"``). ``max_utilisation`` < 1 plans with slack; its value is then no bound."""
     base = env_base(env)
     if base.elapsed_steps != 0:
         raise RuntimeError(f"solve_episode needs an env just reset (elapsed_steps = {base.elapsed_steps})")
     T = base.episode_length if windows is None else int(windows)
     if not 1 <= T <= base.episode_length:
         raise ValueError(f"windows must be 1..{base.episode_length} (the episode's length), got {windows!r}")
+    if plan_model not in ("cuts", "plain"):
+        raise ValueError(f"plan_model must be 'cuts' or 'plain', got {plan_model!r}")
     problems, start, avail = episode_model_inputs(base, 0, T)
-    model = build_horizon_model(problems, start, avail, base.max_replicas, max_utilisation)
+    t0 = time.perf_counter()
+    cut_lp = None
+    if plan_model == "plain" and max_utilisation >= 1.0:
+        cut_model = build_horizon_model(problems, start, avail, base.max_replicas, load_cuts=True)
+        cut_lp = solve_lp(cut_model, time_limit)[1]
+    model = build_horizon_model(problems, start, avail, base.max_replicas, max_utilisation, plan_model == "cuts")
     sol = solve_horizon(model, time_limit=time_limit, lp_only=lp_only, mip_rel_gap=mip_rel_gap)
+    sol.runtime_s = time.perf_counter() - t0
+    sol.stats["plan_model"] = plan_model
+    if cut_lp is not None:
+        sol.stats["lp_with_cuts"] = cut_lp
+        if sol.bound is None or cut_lp > sol.bound:
+            sol.bound, sol.bound_kind = cut_lp, "lp (load cuts)"
     if max_utilisation < 1.0:  # a restricted model: its value bounds nothing
         sol.stats["value_not_a_bound"], sol.bound = sol.bound, None
         sol.bound_kind = "none (max_utilisation < 1)"
@@ -82,10 +99,11 @@ class HindsightPolicy:
     ``solutions`` keeps each episode's :class:`HorizonSolution`; ``stats`` counts plan sources and fallbacks."""
 
     def __init__(self, env: Any, time_limit: float = TIME_LIMIT, windows: int | None = None, lp_only: bool = False,
-                 max_utilisation: float = 1.0, name: str = "Hindsight (clairvoyant plan)") -> None:
+                 max_utilisation: float = 1.0, plan_model: str = "cuts",
+                 name: str = "Hindsight (clairvoyant plan)") -> None:
         self.base = env_base(env)
         self.time_limit, self.windows, self.lp_only, self.name = time_limit, windows, lp_only, name
-        self.max_utilisation = float(max_utilisation)
+        self.max_utilisation, self.plan_model = float(max_utilisation), plan_model
         self.decision_times: list[float] = []
         self.solutions: list[HorizonSolution] = []
         self.stats: Counter = Counter()
@@ -99,7 +117,7 @@ class HindsightPolicy:
         t = int(self.base.elapsed_steps)
         if t == 0:
             sol = solve_episode(self.base, self.windows, self.time_limit, self.lp_only,
-                                max_utilisation=self.max_utilisation)
+                                max_utilisation=self.max_utilisation, plan_model=self.plan_model)
             self.solutions.append(sol)
             self.stats[f"plan:{sol.plan_kind}"] += 1
             self.stats[f"bound:{sol.bound_kind}"] += 1
@@ -143,11 +161,11 @@ class HindsightResult:
 
 
 def hindsight(env: Any, day: int, seed: int | None = 0, windows: int | None = None, time_limit: float = TIME_LIMIT,
-              lp_only: bool = False, max_utilisation: float = 1.0) -> HindsightResult:
+              lp_only: bool = False, max_utilisation: float = 1.0, plan_model: str = "cuts") -> HindsightResult:
     """Reset ``env`` to ``day`` (noise seeded by ``seed``), solve the episode's first ``windows`` windows in
     hindsight and run the incumbent through the episode runner. Returns bound, incumbent env cost and the solve."""
     policy = HindsightPolicy(env, time_limit=time_limit, windows=windows, lp_only=lp_only,
-                             max_utilisation=max_utilisation)
+                             max_utilisation=max_utilisation, plan_model=plan_model)
     log = run_episode(env, policy_act(policy), day, seed, max_windows=windows)
     sol = policy.solutions[-1]
     played = sol.plan is not None

@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lp-only", action="store_true", help="solve only the LP relaxation (bound + floor plan)")
     parser.add_argument("--max-utilisation", type=float, default=1.0,
                         help="plan with slack (< 1: the incumbent's model value is then no bound)")
+    parser.add_argument("--plan-model", default="cuts", choices=("cuts", "plain"),
+                        help="MILP with the load cuts, or without them plus the LP with them for the bound (big episodes)")
     parser.add_argument("--out", help="also write the table to this CSV file")
 
 
@@ -51,7 +53,7 @@ def rows(args: argparse.Namespace) -> list[dict[str, Any]]:
         for seed in args.seeds:
             t0 = time.perf_counter()
             r = hindsight(env, day, seed, windows=args.windows, time_limit=args.time_limit, lp_only=args.lp_only,
-                          max_utilisation=args.max_utilisation)
+                          max_utilisation=args.max_utilisation, plan_model=args.plan_model)
             s = r.solution
             out.append({"day": day, "seed": seed, "windows": r.steps, "bound_usd": s.bound, "bound_kind": s.bound_kind,
                         "milp_status": s.status, "milp_gap": s.stats.get("mip_gap"), "plan": s.plan_kind,

@@ -4,7 +4,7 @@ sparse arrays for HiGHS from :mod:`hetserve_env.formulation`'s blocks, one copy 
 Why a model of its own: a per-window planner cannot see that a replica asked for now serves only after its cold
 start, or that a replica kept through a dip saves the next ramp's cold start. This model sees every window at
 once. It is built so that **every trajectory the environment can produce is a feasible point whose model cost is
-at most the environment's cost** (docs/baselines.md, "Hindsight bound"), which makes its optimum — and any lower
+at most the environment's cost** (docs/hindsight.md), which makes its optimum — and any lower
 bound on it, e.g. HiGHS's MILP dual bound or the LP relaxation — a valid lower bound on every policy's env cost:
 
 * fleet: integer billed replicas ``R[t, d] ≤ min(R_max, what budget/inventory allow)``, storage indicators and
@@ -20,13 +20,15 @@ bound on it, e.g. HiGHS's MILP dual bound or the LP relaxation — a valid lower
   penalty (the env charges ``max(0, excess)``);
 * money in $ per window: billed rental (rental + cold start) and storage exactly; unmet and error penalties
   exactly for a given routing; the delay penalty at :func:`latency_floor` (≤ the env's load-dependent latency,
-  which is capped at the window length), with the routing free (≤ the env's router, which is one choice of it).
+  which is capped at the window length), with the routing free (≤ the env's router, which is one choice of it),
+  plus a linear under-estimate of what load adds to it (:func:`_load_cuts`: tangents of the perspective of each
+  pair's delay cost at its own load, which is at most its template's).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -63,7 +65,8 @@ class HorizonModel:
     cols: np.ndarray
     values: np.ndarray
     col_R: np.ndarray
-    names: list[str] = field(default_factory=list)
+    col_z: np.ndarray  # (T, A) storage indicator columns
+    limits: Problem  # window 0's Problem: the fleet limits (the same in every window) for rounding plans
 
     @property
     def n_cols(self) -> int:
@@ -125,20 +128,22 @@ class _Builder:
         self.c.append(c)
         self.v.append(np.broadcast_to(np.asarray(v, float), r.shape).copy())
 
-    def model(self, col_R: np.ndarray) -> HorizonModel:
+    def model(self, col_R: np.ndarray, col_z: np.ndarray, limits: Problem) -> HorizonModel:
         cat = np.concatenate
         return HorizonModel(cat(self.cost), cat(self.lo), cat(self.hi), cat(self.int_), cat(self.rlo), cat(self.rhi),
-                            cat(self.r), cat(self.c), cat(self.v), col_R)
+                            cat(self.r), cat(self.c), cat(self.v), col_R, col_z, limits)
 
 
 def build_horizon_model(problems: Sequence[Problem], start: StartFleet, avail_by_age: np.ndarray,
-                        max_replicas: int, max_utilisation: float = 1.0) -> HorizonModel:
+                        max_replicas: int, max_utilisation: float = 1.0, load_cuts: bool = True) -> HorizonModel:
     """The model over the windows ``problems`` (one full Problem per window, in order, same templates), starting
     from ``start``; ``avail_by_age`` (K, D) is the share of a window a replica of age k serves (the env's
     ``env_params.cold_start(...).avail_by_age``); ``max_replicas`` the env's R_max. See the module docstring.
 
     ``max_utilisation`` < 1 keeps every template's load below that share of its serving capacity: plans with slack
-    for the env's load-dependent latency, but then the model is no longer a relaxation (its value is no bound)."""
+    for the env's load-dependent latency, but then the model is no longer a relaxation (its value is no bound).
+    ``load_cuts`` adds the under-estimate of the load-dependent delay (:func:`_load_cuts`): a tighter bound, a
+    model about 2.5× larger."""
     if not 0.0 < float(max_utilisation) <= 1.0:
         raise ValueError(f"max_utilisation must be in (0, 1], got {max_utilisation!r}")
     if not problems:
@@ -156,19 +161,23 @@ def build_horizon_model(problems: Sequence[Problem], start: StartFleet, avail_by
     b = _Builder()
     maxR = replica_bounds(p0, max_replicas)
     col_R = np.empty((len(problems), D), dtype=np.int64)
+    col_z = np.empty((len(problems), len(p0.artifact_names)), dtype=np.int64)
     prev_R: np.ndarray | None = None
     prev_w: np.ndarray | None = None
     for t, p in enumerate(problems):
         if p.n_templates != D or p.n_types != I:
             raise ValueError(f"window {t}: {p.n_types} types × {p.n_templates} templates, window 0 has {I} × {D}")
-        R, w = _window(b, p, maxR, avail, start, t, prev_R, prev_w, float(max_utilisation))
-        col_R[t] = R
+        if (p.cost != p0.cost).any() or p.budget != p0.budget or (p.inventory != p0.inventory).any():
+            raise ValueError(f"window {t}: fleet prices or limits differ from window 0's")
+        R, w = _window(b, p, maxR, avail, start, t, prev_R, prev_w, float(max_utilisation), load_cuts)
+        col_R[t], col_z[t] = R, R[-1] + 1 + np.arange(col_z.shape[1])
         prev_R, prev_w = R, w
-    return b.model(col_R)
+    return b.model(col_R, col_z, p0)
 
 
 def _window(b: _Builder, p: Problem, maxR: np.ndarray, avail: np.ndarray, start: StartFleet, t: int,
-            prev_R: np.ndarray | None, prev_w: np.ndarray | None, util: float) -> tuple[np.ndarray, np.ndarray]:
+            prev_R: np.ndarray | None, prev_w: np.ndarray | None, util: float,
+            cuts: bool) -> tuple[np.ndarray, np.ndarray]:
     """Add window t's columns and rows; return its R columns (D,) and cohort columns (K, D)."""
     D, I, A, K = p.n_templates, p.n_types, len(p.artifact_names), avail.shape[0]
     hours = p.window_s / 3600.0
@@ -180,7 +189,7 @@ def _window(b: _Builder, p: Problem, maxR: np.ndarray, avail: np.ndarray, start:
     rows = b.add_rows(np.full(len(fr.upper), -np.inf), fr.upper + LIMIT_TOL)
     colmap = np.concatenate([R, z])
     b.entries(rows[fr.rows], colmap[fr.cols], fr.values)
-    _routing(b, p, R, w, avail, hours, util)
+    _routing(b, p, R, w, avail, hours, util, cuts)
     # new replicas start in cohort 0: w[t, 0] >= R[t] - R[t-1]
     new = b.add_rows(np.full(D, -np.inf), start.billed.astype(float) if prev_R is None else np.zeros(D))
     b.entries(new, R, 1.0)
@@ -193,7 +202,7 @@ def _window(b: _Builder, p: Problem, maxR: np.ndarray, avail: np.ndarray, start:
 
 
 def _routing(b: _Builder, p: Problem, R: np.ndarray, w: np.ndarray, avail: np.ndarray, hours: float,
-             util: float) -> None:
+             util: float, cuts: bool) -> None:
     """Coverage, capacity (on ``util`` × the serving replica-equivalents) and error rows of one window, with x, u, s."""
     D, I, K = p.n_templates, p.n_types, avail.shape[0]
     blk = routing_block(p)
@@ -214,6 +223,51 @@ def _routing(b: _Builder, p: Problem, R: np.ndarray, w: np.ndarray, avail: np.nd
         short = 1.0 - avail[k]
         on = np.flatnonzero(short > 0)
         b.entries(cap[on], w[k, on], util * short[on])
+    if cuts:
+        _load_cuts(b, p, blk, x, R, w, avail, hours)
+
+
+#: utilisations at which :func:`_load_cuts` puts tangents
+CUT_UTILISATIONS = (0.5, 0.8, 0.95)
+
+
+def load_cut_pairs(problem: Problem, blk: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs of ``blk`` that get load cuts (demand, 0 < load slope and no window cap up to utilisation 1) with their
+    base delay cost c ($/h per share at the latency floor) and slope s."""
+    p = problem
+    s = p.load_slope[blk.ii, blk.dd]
+    lat = p.latency[blk.ii, blk.dd]
+    with np.errstate(divide="ignore"):
+        ok = (blk.load > 0) & (s > 0) & (s < 1) & (lat / np.where(s < 1, 1 - s, 1.0) <= p.window_s)
+    return np.flatnonzero(ok), blk.delay_cost[ok], s[ok]
+
+
+def _load_cuts(b: _Builder, p: Problem, blk: Any, x: np.ndarray, R: np.ndarray, w: np.ndarray, avail: np.ndarray,
+               hours: float) -> None:
+    """What load adds to the delay penalty, under-estimated linearly (docs/hindsight.md).
+
+    The env charges pair (i, d) c·x·g(u) with g(u) = 1/(1 − s·u), u = L_d/S_d its template's utilisation (L_d its
+    load, S_d its serving replica-equivalents; the window cap does not bind on the pairs cut, see
+    :func:`load_cut_pairs`). As u ≥ b·x/S (b = λ_i/μ_id, the pair's own load) and g grows, c·x·g(u) ≥ S·h(x/S)
+    with h(y) = c·y·g(b·y) convex: its perspective lies above every tangent, at y0 = v/b:
+    θ ≥ c·(g(v)² − 1)·x − c·s·v²·g(v)²/b · S over and above the base c·x (θ ≥ 0; S = 0 forces x = 0)."""
+    sel, c, s = load_cut_pairs(p, blk)
+    if sel.size == 0:
+        return
+    theta = b.add_cols(np.full(sel.size, hours), 0.0, np.inf, False)
+    bb = blk.load[sel]
+    dd = blk.dd[sel]
+    for v in CUT_UTILISATIONS:
+        g2 = 1.0 / (1.0 - s * v) ** 2
+        rows = b.add_rows(np.full(sel.size, -np.inf), np.zeros(sel.size))
+        b.entries(rows, x[sel], c * (g2 - 1.0))
+        b.entries(rows, theta, -1.0)
+        coef = c * s * v * v * g2 / bb  # × S = R − Σ_k (1 − avail_k) w_k
+        b.entries(rows, R[dd], -coef)
+        for k in range(avail.shape[0]):
+            short = 1.0 - avail[k, dd]
+            nz = short > 0
+            b.entries(rows[nz], w[k, dd[nz]], coef[nz] * short[nz])
 
 
 def _cohorts(b: _Builder, maxR: np.ndarray, start: StartFleet, R: np.ndarray, w: np.ndarray,

@@ -57,11 +57,12 @@ class MPCPolicy:
     ``k``: look-ahead windows (cut at the episode's end); ``forecaster``: a callable or a name of
     :data:`FORECASTERS`; ``time_limit``/``mip_rel_gap``: the MILP's per-decision limits (its incumbent at the limit
     is used; without one, the LP relaxation's replicas rounded down; without that, the fleet is kept — counted in
-    ``stats``). ``decision_times`` holds each window's seconds (forecast, model, solve)."""
+    ``stats``). ``load_cuts``: add the hindsight bound's load cuts to the model (off by default: on HetServe-v0 they
+    make the per-window MILP too large for a few seconds). ``decision_times`` holds each window's seconds."""
 
     def __init__(self, env: Any, k: int = HORIZON, forecaster: str | Forecaster = "persistence",
                  time_limit: float = TIME_LIMIT, mip_rel_gap: float = MIP_GAP, headroom: float = 0.0,
-                 name: str | None = None) -> None:
+                 load_cuts: bool = False, name: str | None = None) -> None:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k (look-ahead windows) must be an integer >= 1, got {k!r}")
         if isinstance(forecaster, str):
@@ -76,7 +77,7 @@ class MPCPolicy:
             raise ValueError(f"headroom must be >= 0, got {headroom!r}")
         self.base = env_base(env)
         self.k, self.time_limit, self.mip_rel_gap, self.headroom = int(k), float(time_limit), float(mip_rel_gap), float(headroom)
-        self.is_oracle = self.forecaster is None
+        self.is_oracle, self.load_cuts = self.forecaster is None, bool(load_cuts)
         self.name = name or (f"MPC (k={self.k}, {'true future: oracle' if self.is_oracle else self.forecast_name}"
                              + (f", headroom {headroom:.0%}" if headroom and not self.is_oracle else "") + ")")
         self.decision_times: list[float] = []
@@ -104,7 +105,7 @@ class MPCPolicy:
         h = min(self.k, self.base.episode_length - t)
         problems = self._problems(t, h)
         _, start, avail = episode_model_inputs(self.base, t, 0)
-        model = build_horizon_model(problems, start, avail, self.base.max_replicas)
+        model = build_horizon_model(problems, start, avail, self.base.max_replicas, load_cuts=self.load_cuts)
         sol = solve_horizon(model, time_limit=self.time_limit, mip_rel_gap=self.mip_rel_gap)
         self.stats[f"plan:{sol.plan_kind}"] += 1
         self.stats[f"status:{sol.status}"] += 1
