@@ -119,6 +119,7 @@ def _train_defaults() -> dict[str, Any]:
 
 # ================================================================================================ evaluate
 def add_arguments_evaluate(parser: argparse.ArgumentParser) -> None:
+    import baselines.forecast_planner  # noqa: F401  (registers the forecast planners)
     from baselines.policies import policy_names  # the policy table (solvers x estimates, random, registered)
 
     parser.add_argument("policy", help=" | ".join(policy_names()) + " | path to a saved model (.zip) | module:attr "
@@ -190,9 +191,13 @@ def add_arguments_compare(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--milp-time-limit", type=float, default=10.0,
                         help="MILP (HiGHS) seconds per window (default 10; the incumbent is used at the limit)")
     parser.add_argument("--model", default=None, help="saved model to compare (default: the shipped agent)")
+    from baselines.policies import policy_names
+
+    from .compare import DEFAULT_POLICIES
+
     parser.add_argument("--policies", default=None,
-                        help="comma-separated list (default gh,agh,milp,agh-oracle,gh-headroom,model); also "
-                             "agh-headroom, gh-oracle, milp-oracle, random")
+                        help=f"comma-separated list (default {','.join(DEFAULT_POLICIES)}); any of "
+                             f"{', '.join(policy_names())}")
     parser.add_argument("--policy", action="append", default=[], metavar="MODULE:ATTR",
                         help="add your own policy (class or factory called with the env); repeatable")
     parser.add_argument("--headroom", type=float, default=0.5,

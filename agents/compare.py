@@ -14,6 +14,9 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
+import baselines.forecast_planner  # noqa: F401  (registers the forecast planners before the defaults are read)
+from baselines.policies import compare_policies
+from baselines.registry import get_solver, solver_names
 from hetserve_env.episodes import COST_PARTS
 from hetserve_env.runs import atomic_write, atomic_write_text, run_marker
 
@@ -23,7 +26,8 @@ from .policies import SCENARIO_ENV, load_policy, make_env, policy_env_kwargs, re
 #: env kwargs that change how a policy acts, not what it is scored on (a model may differ from the others in them)
 SCORE_NEUTRAL_KWARGS = ("action_mode", "render_mode")
 
-DEFAULT_POLICIES = ("gh", "agh", "milp", "agh-oracle", "gh-headroom", "model")
+#: from the registries (:func:`baselines.policies.compare_policies`), then the shipped agent
+DEFAULT_POLICIES = (*compare_policies(), "model")
 #: headroom of the ``-headroom`` policies in ``compare``: the best of 20-80 % for GH on the validation days
 #: (docs/agents.md), so the reactive heuristic with a margin is tuned like the agent, on the same days
 COMPARE_HEADROOM = 0.5
@@ -147,8 +151,8 @@ def gap_summary(table: pd.DataFrame, agent: str | None = None, reference: str = 
     if table.empty or reference not in set(table["policy"]):
         return None
     ref = table[table["policy"] == reference].iloc[0]
-    cands = [p for p in table["policy"] if p not in ("GH", "AGH", "MILP", "Random") and "oracle" not in p
-             and "headroom" not in p]
+    solvers = {get_solver(m).label for m in solver_names()} | {"Random"}
+    cands = [p for p in table["policy"] if p not in solvers and "oracle" not in p and "headroom" not in p]
     if agent is None:
         if not cands:
             return None

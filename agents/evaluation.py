@@ -184,6 +184,14 @@ def policy_notes(policy: Any) -> str:
         n_tl = st.get("status:time_limit", 0)
         notes.append(f"HiGHS, time limit {tl:g} s/window, AGH warm start (its time included); {n_tl} window(s) "
                      "stopped at the limit" if tl is not None else "HiGHS, no time limit")
+    settings = getattr(policy, "settings", None)
+    if settings is not None and hasattr(settings, "line"):
+        notes.append(settings.line())  # a forecast planner: what it was calibrated on (validation days)
+    elif getattr(policy, "estimate", None) == "headroom":
+        notes.append(f"headroom {policy.headroom:.0%} (compare's --headroom; its default was chosen on the validation "
+                     "days, docs/agents.md)")
+    if st.get("headroom_dropped", 0):
+        notes.append(f"{st['headroom_dropped']} window(s) re-planned without headroom (no feasible plan with it)")
     fb = st.get("fallback_keep_fleet", 0) + st.get("fallback_infeasible_plan", 0) + st.get("error", 0)
     if method is not None:
         notes.append(f"{fb} fallback(s)" if fb else "no fallbacks")

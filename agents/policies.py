@@ -193,6 +193,7 @@ def load_policy(spec: str, env: Any, *, milp_time_limit: float | None = None, he
     """A policy from a name (:func:`baselines.policies.policy_names`: ``gh``, ``agh``, ``milp``, ``…-headroom``,
     ``…-oracle``, ``random``, …), the path
     of a saved model (``.zip``) or ``module:attr`` (see :func:`import_policy`)."""
+    import baselines.forecast_planner  # noqa: F401  (registers the forecast planners: gh-seasonal-max, …)
     from baselines.policies import make_policy, policy_names, solver_policy_spec
 
     key = str(spec).lower()

@@ -7,9 +7,11 @@ now serves only part of this window, and that keeping a replica through a dip ca
 at the next ramp.
 
 Forecasts: a callable ``forecaster(history, horizon) -> (horizon, I)`` of request rates, where ``history`` (n, I)
-holds the realised rates observed so far (the env's history windows, then every played window, oldest first), or a
-name: ``"persistence"`` (the last observed window repeated) or ``"oracle"`` (the true future windows, tokens
-included: not a realisable policy, labelled so). Forecast rates are planned with the last observed window's token
+holds the rates observed so far (oldest first), or a
+name: ``"persistence"`` (the last observed window repeated), ``"oracle"`` (the true future windows, tokens
+included: not a realisable policy, labelled so) or one of :data:`baselines.forecast.FORECASTERS` (Holt-Winters
+fitted on the training days). ``history`` follows baselines/forecast.py's rule: the scenario's series before the
+episode, then the realised windows. Forecast rates are planned with the last observed window's token
 means. ``headroom`` scales a forecast (not the oracle) by ``1 + headroom``.
 """
 
@@ -65,17 +67,26 @@ class MPCPolicy:
                  load_cuts: bool = False, name: str | None = None) -> None:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k (look-ahead windows) must be an integer >= 1, got {k!r}")
+        self.base = env_base(env)
         if isinstance(forecaster, str):
-            if forecaster not in FORECASTERS:
-                raise ValueError(f"forecaster must be a callable or one of {list(FORECASTERS)}, got {forecaster!r}")
-            self.forecast_name, self.forecaster = forecaster, FORECASTERS[forecaster]
+            from .forecast import FORECASTERS as NAMED, make_forecaster
+
+            if forecaster in NAMED:  # the planners' forecasters (baselines/forecast.py), fitted on training days
+                demand = self.base.scenario.demand
+                train = demand.rate[np.isin(demand.day, demand.split_day_ids("train"))]
+                self.forecast_name = forecaster
+                self.forecaster = make_forecaster(forecaster, self.base.windows_per_day, train)
+            elif forecaster in FORECASTERS:
+                self.forecast_name, self.forecaster = forecaster, FORECASTERS[forecaster]
+            else:
+                raise ValueError(f"forecaster must be a callable or one of {list(FORECASTERS) + list(NAMED)}, "
+                                 f"got {forecaster!r}")
         elif callable(forecaster):
             self.forecast_name, self.forecaster = getattr(forecaster, "__name__", "custom"), forecaster
         else:
             raise ValueError(f"forecaster must be a callable or one of {list(FORECASTERS)}, got {forecaster!r}")
         if not np.isfinite(headroom) or headroom < 0:
             raise ValueError(f"headroom must be >= 0, got {headroom!r}")
-        self.base = env_base(env)
         self.k, self.time_limit, self.mip_rel_gap, self.headroom = int(k), float(time_limit), float(mip_rel_gap), float(headroom)
         self.is_oracle, self.load_cuts = self.forecaster is None, bool(load_cuts)
         self.name = name or (f"MPC (k={self.k}, {'true future: oracle' if self.is_oracle else self.forecast_name}"
@@ -85,12 +96,17 @@ class MPCPolicy:
         self._history: list[np.ndarray] = []
 
     def _observed(self, t: int) -> np.ndarray:
-        """Realised rates of windows −history..t−1 (kept across calls; rebuilt at an episode's start)."""
-        if t == 0 or len(self._history) > t + self.base.history:
-            self._history = [self.base.window_problem(s).rate for s in range(-self.base.history, 0)]
-        while len(self._history) < t + self.base.history:
-            self._history.append(self.base.window_problem(len(self._history) - self.base.history).rate)
-        return np.stack(self._history)
+        """What the policy may see (baselines/forecast.py's rule): the series before the env's history windows,
+        then the realised rates of windows −history..t−1 (kept across calls; rebuilt at an episode's start)."""
+        H = self.base.history
+        if t == 0 or len(self._history) > t + H:
+            demand = self.base.scenario.demand
+            first = int(np.searchsorted(demand.day, self.base.days[0], "left"))
+            self._past = np.asarray(demand.rate[:max(first - H, 0)], dtype=float)
+            self._history = [self.base.window_problem(s).rate for s in range(-H, 0)]
+        while len(self._history) < t + H:
+            self._history.append(self.base.window_problem(len(self._history) - H).rate)
+        return np.concatenate([self._past, np.stack(self._history)])
 
     def _problems(self, t: int, h: int) -> list:
         if self.is_oracle:

@@ -185,7 +185,10 @@ class SolverPolicy:
     __call__ = predict
 
     # ------------------------------------------------------------------------------------- internals
-    def _problem(self, k: int) -> Problem:
+    def planning_problem(self, k: int) -> Problem:
+        """The window's demand estimate of env ``k`` before any headroom: the last observed window, or the true
+        next one for the oracle. Subclasses plan for another estimate by overriding it (a forecast:
+        :mod:`baselines.forecast_planner`); its time counts in the decision time."""
         fn = "next_window_problem" if self.estimate == "oracle" else "last_window_problem"
         return self.access.call(fn, index=k)
 
@@ -219,7 +222,7 @@ class SolverPolicy:
         sol: Solution | None = None
         replicas = None
         try:
-            problem = self._problem(k)
+            problem = self.planning_problem(k)
             if self.estimate == "headroom" and self.headroom > 0:
                 planned = problem.with_rates(problem.rate * (1.0 + self.headroom))
                 sol, elapsed = self._plan(planned)
@@ -300,14 +303,19 @@ def _mpc(env: Any, **kwargs: Any) -> Any:
 _EXTRA_POLICIES: dict[str, Callable[..., Any]] = {
     "random": lambda env, seed=0: RandomPolicy(env, seed=seed), "hindsight": _hindsight, "mpc": _mpc,
     "mpc-oracle": lambda env, **kw: _mpc(env, **{"forecaster": "oracle", **kw})}
+#: extra policies in ``hetserve compare``'s default set (:func:`compare_policies`)
+_COMPARE_EXTRAS: list[str] = []
 
 
-def register_policy(name: str, factory: Callable[..., Any], replace: bool = False) -> None:
-    """Add an env policy ``name`` made by ``factory(env)`` (``hetserve evaluate/compare`` find it by name)."""
+def register_policy(name: str, factory: Callable[..., Any], replace: bool = False, compare: bool = False) -> None:
+    """Add an env policy ``name`` made by ``factory(env)`` (``hetserve evaluate/compare`` find it by name);
+    ``compare=True`` puts it in ``hetserve compare``'s default set."""
     key = str(name).lower()
     if (key in _EXTRA_POLICIES or key in policy_names()) and not replace:
         raise ValueError(f"policy {key!r} is already registered (pass replace=True to replace it)")
     _EXTRA_POLICIES[key] = factory
+    if compare and key not in _COMPARE_EXTRAS:
+        _COMPARE_EXTRAS.append(key)
 
 
 def unregister_policy(name: str) -> None:
@@ -316,6 +324,18 @@ def unregister_policy(name: str) -> None:
     if key == "random":
         raise ValueError("'random' is a built-in policy and cannot be removed")
     _EXTRA_POLICIES.pop(key, None)
+    if key in _COMPARE_EXTRAS:
+        _COMPARE_EXTRAS.remove(key)
+
+
+def compare_policies() -> tuple[str, ...]:
+    """``hetserve compare``'s default policies, from the registries: every solver's reactive policy it marks
+    (``register_solver(compare=…)``), then its oracle ones, then its headroom ones, then the extras registered
+    with ``compare=True`` (in registration order)."""
+    names = []
+    for estimate, suffix in (("reactive", ""), ("oracle", "-oracle"), ("headroom", "-headroom")):
+        names += [f"{m}{suffix}" for m in solver_names() if estimate in get_solver(m).compare]
+    return tuple(names + [k for k in _COMPARE_EXTRAS if k in _EXTRA_POLICIES])
 
 
 def policy_names() -> tuple[str, ...]:
@@ -355,5 +375,5 @@ def make_policy(spec: str, env: Any, **kwargs: Any) -> Any:
     raise ValueError(f"unknown policy {spec!r}; choose one of {sorted(policy_names())}")
 
 
-__all__ = ["ESTIMATES", "MILP_STEP_OPTIONS", "RandomPolicy", "SolverPolicy", "make_policy", "policy_label",
+__all__ = ["ESTIMATES", "MILP_STEP_OPTIONS", "RandomPolicy", "SolverPolicy", "compare_policies", "make_policy", "policy_label",
            "policy_names", "problem_key", "register_policy", "solver_policy_spec", "unregister_policy"]

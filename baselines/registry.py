@@ -28,6 +28,8 @@ class SolverSpec:
     loader: Callable[[], SolveFunction]
     per_window: bool = True
     internal: frozenset[str] = field(default_factory=frozenset)
+    #: estimates ("reactive", "oracle", "headroom") of this solver's env policies in ``hetserve compare``'s default set
+    compare: tuple[str, ...] = ()
 
     def function(self) -> SolveFunction:
         return self.loader()
@@ -58,8 +60,10 @@ _SOLVERS: dict[str, SolverSpec] = {}
 
 
 def register_solver(name: str, loader: Callable[[], SolveFunction], *, label: str | None = None,
-                    per_window: bool = True, internal: tuple[str, ...] = (), replace: bool = False) -> SolverSpec:
-    """Add a solver under ``name`` (lower case). ``loader`` returns the solve function (import inside it)."""
+                    per_window: bool = True, internal: tuple[str, ...] = (), replace: bool = False,
+                    compare: tuple[str, ...] = ()) -> SolverSpec:
+    """Add a solver under ``name`` (lower case). ``loader`` returns the solve function (import inside it);
+    ``compare``: the estimates of its env policies that ``hetserve compare`` runs by default."""
     key = str(name).strip().lower()
     if not key or not key.replace("-", "").replace("_", "").isalnum():
         raise ValueError(f"solver name must be letters, digits, '-' or '_', got {name!r}")
@@ -69,7 +73,10 @@ def register_solver(name: str, loader: Callable[[], SolveFunction], *, label: st
         raise ValueError(f"solver {key!r} is already registered (pass replace=True to replace it)")
     if not callable(loader):
         raise TypeError(f"loader of solver {key!r} must be callable, got {type(loader).__name__}")
-    spec = SolverSpec(key, label or key.upper(), loader, bool(per_window), frozenset(internal))
+    bad = sorted(set(compare) - {"reactive", "oracle", "headroom"})
+    if bad:
+        raise ValueError(f"compare of solver {key!r}: unknown estimate(s) {bad}; use 'reactive', 'oracle', 'headroom'")
+    spec = SolverSpec(key, label or key.upper(), loader, bool(per_window), frozenset(internal), tuple(compare))
     _SOLVERS[key] = spec
     return spec
 
@@ -113,9 +120,20 @@ def _milp() -> SolveFunction:
     return solve_milp
 
 
-register_solver("gh", _gh, label="GH")
-register_solver("agh", _agh, label="AGH", internal=("work_deadline",))
-register_solver("milp", _milp, label="MILP", internal=("start_solution",))
+def _paper(name: str) -> Callable[[], SolveFunction]:
+    def load() -> SolveFunction:
+        from . import paper_baselines  # the paper's v2 baselines: LPR, DVR, HF
+
+        return getattr(paper_baselines, f"solve_{name}")
+
+    return load
+
+
+register_solver("gh", _gh, label="GH", compare=("reactive", "headroom"))
+register_solver("agh", _agh, label="AGH", internal=("work_deadline",), compare=("reactive", "oracle"))
+register_solver("milp", _milp, label="MILP", internal=("start_solution",), compare=("reactive",))
+for _name in ("lpr", "dvr", "hf"):
+    register_solver(_name, _paper(_name), label=_name.upper())
 BUILTIN = frozenset(_SOLVERS)
 
 #: presets of the experiments (``baselines.experiments.plan``): name -> solver, options, label

@@ -1,14 +1,17 @@
 #!/usr/bin/env python
-"""Benchmark GH, AGH and the MILP (HiGHS, CBC) on the paper's size grid of synthetic instances.
+"""Benchmark GH, AGH, the paper's v2 baselines (LPR, DVR, HF) and the MILP (HiGHS, CBC) on the paper's size grid
+of synthetic instances.
 
     python scripts/bench_solvers.py [--sizes 2,5,10,15,20] [--seeds 3] [--time-limit 600]
                                     [--solvers highs,cbc] [--out results/bench_solvers] [--no-warm-start]
+                                    [--baselines lpr,dvr,hf]
 
 For every size n (instances generate(n, n, n, seed)) and seed: GH, AGH, and the MILP with each solver
 (warm-started from AGH's allocation unless --no-warm-start; the MILP runtime excludes AGH's). Writes
 ``<out>.csv`` (one row per run, appended as the runs finish) and ``<out>.md`` (per size: mean runtimes, mean
 objectives, AGH's gap to the best MILP objective and to the best proven bound, the MILP/AGH speedup and the
-MILP status counts). A benchmark, not a test: nothing is asserted; the targets are reported next to the
+MILP status counts), then a table of the v2 baselines (``--baselines``, "" for none): per size their mean
+runtime, how many instances they solved feasibly and their mean and largest gap to the best MILP objective. A benchmark, not a test: nothing is asserted; the targets are reported next to the
 measurements.
 """
 
@@ -47,13 +50,13 @@ def result_row(size: int, seed: int, p, method: str, sol, detail: str) -> dict:
 
 
 def run_one(size: int, seed: int, solvers: list[str], time_limit: float, warm: bool, writer, fh,
-            agh_budget: float = 0.0) -> list[dict]:
+            agh_budget: float = 0.0, extra: tuple[str, ...] = ()) -> list[dict]:
     p = generate(size, size, size, seed=seed)
     rows = []
 
     def record(method: str, sol) -> None:
-        row = result_row(size, seed, p, method, sol,
-                         sol.stats.get("solver_status", sol.stats.get("best_start", "")) if method != "gh" else "")
+        detail = sol.stats.get("solver_status", sol.stats.get("best_start", sol.stats.get("gpu", "")))
+        row = result_row(size, seed, p, method, sol, detail if method != "gh" else "")
         rows.append(row)
         writer.writerow(row)
         fh.flush()
@@ -66,6 +69,8 @@ def run_one(size: int, seed: int, solvers: list[str], time_limit: float, warm: b
     record("agh", agh)
     if agh_budget > 0:
         record("agh-tb", baselines.solve(p, "agh", time_budget_s=agh_budget))
+    for m in extra:
+        record(m, baselines.solve(p, m))
     for s in solvers:
         start = agh.allocation if (warm and agh.feasible) else False
         record(f"milp-{s}", baselines.solve(p, "milp", solver=s, time_limit=time_limit, warm_start=start))
@@ -132,6 +137,36 @@ def summarise(rows: list[dict], solvers: list[str], time_limit: float, command: 
     return "\n".join(lines) + "\n" + meta
 
 
+def summarise_extra(rows: list[dict], solvers: list[str], extra: list[str]) -> str:
+    """Per size and extra baseline: mean runtime, feasible count, mean and largest gap to the best MILP objective."""
+    if not extra:
+        return ""
+    milps = [f"milp-{s}" for s in solvers]
+    head = ["size"] + [f"{m.upper()} {c}" for m in extra for c in ("s", "feasible", "gap", "gap max")]
+    lines = ["", "The paper's v2 baselines (gap = objective / best MILP objective − 1, over the instances the baseline "
+             "solved; feasible = instances with a feasible plan / instances):", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    by = defaultdict(lambda: defaultdict(dict))
+    for r in rows:
+        by[int(r["size"])][int(r["seed"])][r["method"]] = r
+    for size in sorted(by):
+        cells = [f"({size},{size},{size})"]
+        for m in extra:
+            runs = [seeds for seeds in by[size].values() if m in seeds]
+            t = [float(r[m]["runtime_s"]) for r in runs]
+            ok = [r for r in runs if r[m]["status"] in ("feasible", "optimal")]
+            gaps = []
+            for r in ok:
+                objs = [float(r[k]["objective"]) for k in milps if k in r and math.isfinite(float(r[k]["objective"]))]
+                if objs:
+                    gaps.append(float(r[m]["objective"]) / min(objs) - 1)
+            pct = lambda v: f"{100 * v:.2f}%" if v is not None else "n/a"  # noqa: E731
+            cells += [f"{np.mean(t):.3f}" if t else "n/a", f"{len(ok)}/{len(runs)}",
+                      pct(float(np.mean(gaps)) if gaps else None), pct(max(gaps) if gaps else None)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def _cpus() -> str:
     import os
 
@@ -146,11 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--solvers", default="highs,cbc")
     ap.add_argument("--out", default="results/bench_solvers")
     ap.add_argument("--no-warm-start", action="store_true")
+    ap.add_argument("--baselines", default="lpr,dvr,hf", help="the paper's v2 baselines to run too ('' for none)")
     ap.add_argument("--agh-budget", type=float, default=0.0, metavar="S",
                     help="also run AGH with time_budget_s=S (reported as agh-tb; 0 = off)")
     args = ap.parse_args(argv)
     sizes = [int(v) for v in args.sizes.split(",") if v]
     solvers = [s.strip() for s in args.solvers.split(",") if s.strip()]
+    extra = [m.strip() for m in args.baselines.split(",") if m.strip()]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     command = "python scripts/bench_solvers.py " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -162,9 +199,10 @@ def main(argv: list[str] | None = None) -> int:
         for size in sizes:
             for seed in range(args.seeds):
                 rows += run_one(size, seed, solvers, args.time_limit, not args.no_warm_start, writer, fh,
-                                args.agh_budget)
-            out.with_suffix(".md").write_text(summarise(rows, solvers, args.time_limit, command))
-    md = summarise(rows, solvers, args.time_limit, command)
+                                args.agh_budget, tuple(extra))
+            out.with_suffix(".md").write_text(summarise(rows, solvers, args.time_limit, command)
+                                              + summarise_extra(rows, solvers, extra))
+    md = summarise(rows, solvers, args.time_limit, command) + summarise_extra(rows, solvers, extra)
     out.with_suffix(".md").write_text(md)
     print(md)
     print(f"total {time.time() - t0:.0f} s; wrote {out.with_suffix('.csv')} and {out.with_suffix('.md')}")

@@ -342,7 +342,8 @@ print(f"trained {record['timesteps']:,} steps in {time.perf_counter() - t0:.0f} 
 # ### Compare on the test day
 #
 # Every policy is scored by the same environment on the same windows of a held-out test day. The oracle AGH
-# plans each window for its *true* demand — no real policy knows it, so it is an upper bound, not a competitor.
+# plans each window for its *true* demand — no real policy knows it, so it is a reference, not a competitor (and no
+# bound either: it still re-plans each window from scratch, blind to cold starts, so a policy can beat it).
 #
 # **Why the oracle sits above (cheaper than) reactive AGH.** Both are the same planner re-planning every window;
 # the only difference is the demand they plan for. Reactive AGH sizes the next window's fleet for the window
