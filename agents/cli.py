@@ -213,15 +213,16 @@ def add_arguments_compare(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="saved model to compare (default: the shipped agent)")
     from baselines.policies import policy_names
 
-    from .compare import DEFAULT_POLICIES
+    from .compare import COMPARE_HEADROOM, DEFAULT_POLICIES
 
     parser.add_argument("--policies", default=None,
                         help=f"comma-separated list (default {','.join(DEFAULT_POLICIES)}); any of "
                              f"{', '.join(policy_names())}")
     parser.add_argument("--policy", action="append", default=[], metavar="MODULE:ATTR",
                         help="add your own policy (class or factory called with the env); repeatable")
-    parser.add_argument("--headroom", type=float, default=0.5,
-                        help="for the -headroom policies (default 0.5: GH's best on the validation days)")
+    parser.add_argument("--headroom", type=float, default=COMPARE_HEADROOM,
+                        help=f"for the -headroom policies (default {COMPARE_HEADROOM:g}: GH's best on the validation "
+                             "days, results/headroom_validation.md)")
     parser.add_argument("--router", default=None, choices=["greedy", "lp"], help="env router (default: the env's greedy)")
     parser.add_argument("--trace-day", type=int, default=None, help="day of the per-step traces in the plot")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal)")

@@ -28,9 +28,10 @@ SCORE_NEUTRAL_KWARGS = ("action_mode", "render_mode")
 
 #: from the registries (:func:`baselines.policies.compare_policies`), then the shipped agent
 DEFAULT_POLICIES = (*compare_policies(), "model")
-#: headroom of the ``-headroom`` policies in ``compare``: the best of 20-80 % for GH on the validation days
-#: (docs/agents.md), so the reactive heuristic with a margin is tuned like the agent, on the same days
-COMPARE_HEADROOM = 0.5
+#: headroom of the ``-headroom`` policies in ``compare``: the least-cost headroom for GH on the validation days of
+#: HetServe-v1 (``python scripts/tune_headroom.py --method gh --out results/headroom_validation.md``), so the
+#: reactive heuristic with a margin is tuned like the agent, on the same days
+COMPARE_HEADROOM = 1.5
 #: the env id a custom scenario (a YAML path) runs under, with ``scenario=<path>``
 CUSTOM_SCENARIO_ENV = "hetserve_env/HetServe-v1"
 
