@@ -285,7 +285,15 @@ class RandomPolicy:
 
 
 #: extra env policies by name (``random``, and any added with :func:`register_policy`): name -> factory(env)
-_EXTRA_POLICIES: dict[str, Callable[..., Any]] = {"random": lambda env, seed=0: RandomPolicy(env, seed=seed)}
+_EXTRA_POLICIES: dict[str, Callable[..., Any]] = {"random": lambda env, seed=0: RandomPolicy(env, seed=seed),
+                                                   "bau": lambda env: _static_peak(env)}
+
+
+def _static_peak(env: Any) -> Any:
+    """``bau``: the static fleet sized for the training days' peak (:mod:`baselines.static_plan`)."""
+    from .static_plan import StaticPeakPolicy
+
+    return StaticPeakPolicy(env)
 
 
 def register_policy(name: str, factory: Callable[..., Any], replace: bool = False) -> None:

@@ -33,6 +33,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("agents.cli", "train a learned agent (PPO, A2C, MaskablePPO)"),
     "evaluate": ("agents.cli", "evaluate a policy or a saved model on a split"),
     "compare": ("agents.cli", "the main job: reference policies and the shipped agent on the test days"),
+    "benchmark": ("agents.benchmark_cli", "the benchmark protocol: test days × noise seeds, normalised scores, IQM and CIs"),
 }
 
 
