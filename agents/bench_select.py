@@ -34,6 +34,7 @@ class Selection:
     noise_seeds: list[int]
     noise: float
     candidates: list[dict[str, Any]] = field(default_factory=list)
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
     kind: str = SELECTION_KIND
 
     def to_json(self) -> str:
@@ -54,13 +55,17 @@ class Selection:
             raise ValueError(f"selection record {p}: missing field(s) {missing}")
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
-    def check(self, env_id: str, test_days: Sequence[int]) -> None:
-        """ValueError unless the record was chosen on the validation split of ``env_id``, on no test day."""
+    def check(self, env_id: str, test_days: Sequence[int], env_kwargs: Mapping[str, Any] | None = None) -> None:
+        """ValueError unless the record was chosen on the validation split of ``env_id`` (with ``env_kwargs``, when
+        given), on no test day."""
         if self.split != "validation":
             raise ValueError(f"selection of {self.parameter} for {self.policy!r} was made on the {self.split!r} "
                              "split; the benchmark accepts only settings chosen on the validation days")
         if self.env_id != env_id:
             raise ValueError(f"selection for {self.policy!r} was made on {self.env_id}, the benchmark runs {env_id}")
+        if env_kwargs is not None and dict(self.env_kwargs) != dict(env_kwargs):
+            raise ValueError(f"selection for {self.policy!r} was made with env kwargs {self.env_kwargs}, the "
+                             f"benchmark runs with {dict(env_kwargs)}")
         shared = sorted(set(map(int, self.days)) & set(map(int, test_days)))
         if shared:
             raise ValueError(f"selection for {self.policy!r} used test day(s) {shared}; choose on validation days")
@@ -97,7 +102,7 @@ def select(candidates: Mapping[str, Callable[[Any], Any]], policy: str, paramete
             e.close()
     best = min(rows, key=lambda r: r["mean_cost_usd"])
     return Selection(policy, parameter, best["value"], env_id, "validation", [int(d) for d in days], list(seeds),
-                     sigma, rows)
+                     sigma, rows, kw)
 
 
 def select_headroom(spec: str, env_id: str, grid: Sequence[float] = HEADROOM_GRID, **kwargs: Any) -> Selection:

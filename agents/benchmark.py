@@ -41,9 +41,10 @@ class Run:
     notes: str = ""
 
 
-def _entry_policies(entries: Sequence[PolicyEntry], env_id: str, extra: dict[str, Any],
+def _entry_policies(entries: Sequence[PolicyEntry], env_id: str, extra: dict[str, Any], split: str,
                     selections: dict[str, Selection], load: Callable[..., Any]) -> list[tuple[str, int | None, Any]]:
     """``(group, seed, (entry, env kwargs, load kwargs))`` per entry, checked by building each policy once."""
+    from .compare import SCORE_NEUTRAL_KWARGS
     from .policies import make_env, policy_env_kwargs, read_record
 
     out = []
@@ -52,11 +53,15 @@ def _entry_policies(entries: Sequence[PolicyEntry], env_id: str, extra: dict[str
         rec = read_record(e.spec) if e.is_model else {}
         if rec.get("env_id") and rec["env_id"] != env_id:
             raise ValueError(f"{e.spec} was trained on {rec['env_id']}, not {env_id}")
+        differs = {k: v for k, v in mkw.items() if k not in SCORE_NEUTRAL_KWARGS and extra.get(k) != v}
+        if differs:
+            raise ValueError(f"{e.spec} was trained with env kwargs {differs} that change the problem; the "
+                             f"benchmark runs {env_id} with {extra or 'its defaults'} (pass env_kwargs)")
         lkw: dict[str, Any] = {}
         sel = selections.get(e.spec.lower())
         if sel is not None:
             lkw["headroom"] = float(sel.value)
-        probe = make_env(env_id, "test", **{**mkw, **extra})
+        probe = make_env(env_id, split, **{**mkw, **extra})
         try:
             policy = load(e.spec, probe, **lkw)  # unknown names, bad files: an error before anything runs
         finally:
@@ -72,7 +77,8 @@ def _selections(entries: Sequence[PolicyEntry], given: Sequence[Selection], env_
     by_policy: dict[str, Selection] = {}
     entries = list(entries)
     for s in given:
-        s.check(env_id, test_days)
+        # a checkpoint's record holds its model's env kwargs; those are checked against the benchmark's when loaded
+        s.check(env_id, test_days, None if s.parameter == "checkpoint" else extra)
         if s.parameter == "checkpoint":
             entries.append(PolicyEntry(str(s.value), s.policy))
         elif s.parameter == "headroom":
@@ -86,7 +92,7 @@ def _selections(entries: Sequence[PolicyEntry], given: Sequence[Selection], env_
         if key.endswith("-headroom") and key not in by_policy:
             log(f"choosing the headroom of {key} on the validation days from {list(grid)} …")
             s = select_headroom(key, env_id, grid, env_kwargs=extra, noise_seeds=seeds, noise=sigma)
-            s.check(env_id, test_days)
+            s.check(env_id, test_days, extra)
             by_policy[key] = s
             log(f"  {key}: headroom {s.value:g} (validation days {s.days})")
     return entries, by_policy
@@ -98,12 +104,14 @@ def benchmark(scenario: str = "default", policies: Sequence[str] = DEFAULT_POLIC
               selections: Sequence[Selection] = (), headroom_grid: Sequence[float] = HEADROOM_GRID,
               intervals: bool = True, reps: int = 10_000, milp_time_limit: float = 10.0,
               hindsight_time_limit: float = 60.0, model: str | Path | None = None,
-              log: Callable[[str], None] | None = print, command: str | None = None) -> dict[str, Any]:
+              env_kwargs: dict[str, Any] | None = None, log: Callable[[str], None] | None = print,
+              command: str | None = None) -> dict[str, Any]:
     """Run the benchmark; returns ``table`` (the scorecard), ``episodes`` (per run × episode), the settings.
 
     ``policies``: ``[GROUP=]SPEC`` entries (:mod:`agents.bench_protocol`); ``"model"`` = ``model`` or the shipped
     agent. ``reference``: ``"hindsight"``, ``"hindsight-lp"``, ``"policy:SPEC"`` or a :class:`Reference`.
-    ``intervals=False``: means only (no rliable needed)."""
+    ``intervals=False``: means only (no rliable needed). ``env_kwargs``: for every env (e.g. ``router``,
+    ``window_minutes``); ``noise`` and ``split`` belong to the protocol and are refused there."""
     from .compare import scenario_env
     from .policies import load_policy, make_env, shipped_model
 
@@ -114,6 +122,10 @@ def benchmark(scenario: str = "default", policies: Sequence[str] = DEFAULT_POLIC
         require_iqm()  # fail before hours of episodes, not after
     t_start = time.perf_counter()
     env_id, base_kw = scenario_env(scenario)
+    owned = sorted(set(env_kwargs or {}) & {"noise", "split"})
+    if owned:
+        raise ValueError(f"env_kwargs {owned}: set by the protocol (--noise, --noise-seeds, --split), not per env")
+    base_kw = {**base_kw, **(env_kwargs or {})}
     seeds = check_noise_seeds(noise_seeds)
     sigma = check_sigma(noise, seeds)
     ref = reference if isinstance(reference, Reference) else parse_reference(reference, hindsight_time_limit)
@@ -138,7 +150,7 @@ def benchmark(scenario: str = "default", policies: Sequence[str] = DEFAULT_POLIC
         return load_policy(spec, env, milp_time_limit=milp_time_limit, cache=cache, **kw)
 
     cache: dict = {}
-    labelled = _entry_policies([PolicyEntry(BAU_SPEC, None), *specs], env_id, base_kw, chosen, load)
+    labelled = _entry_policies([PolicyEntry(BAU_SPEC, None), *specs], env_id, base_kw, split, chosen, load)
     groups = group_runs(labelled)
     log(f"hetserve benchmark: {env_id}, {split} days {days} × noise seeds {list(seeds)} (σ = {sigma:g}; 0 = exact "
         f"replay): {len(keys)} episodes, {sum(len(r) for r in groups.values())} runs of {len(groups)} policies; "
