@@ -284,9 +284,16 @@ class RandomPolicy:
         self.stats.clear()
 
 
-#: extra env policies by name (``random``, and any added with :func:`register_policy`): name -> factory(env)
-_EXTRA_POLICIES: dict[str, Callable[..., Any]] = {"random": lambda env, seed=0: RandomPolicy(env, seed=seed),
-                                                   "bau": lambda env: _static_peak(env)}
+def _hindsight(env: Any, **kwargs: Any) -> Any:
+    from .hindsight import HindsightPolicy  # the episode's clairvoyant MILP plan (baselines/hindsight.py)
+
+    return HindsightPolicy(env, **kwargs)
+
+
+def _mpc(env: Any, **kwargs: Any) -> Any:
+    from .mpc import MPCPolicy  # receding horizon over a forecast (baselines/mpc.py); options k, forecaster, …
+
+    return MPCPolicy(env, **kwargs)
 
 
 def _static_peak(env: Any) -> Any:
@@ -294,6 +301,12 @@ def _static_peak(env: Any) -> Any:
     from .static_plan import StaticPeakPolicy
 
     return StaticPeakPolicy(env)
+
+
+#: extra env policies by name (``random``, and any added with :func:`register_policy`): name -> factory(env)
+_EXTRA_POLICIES: dict[str, Callable[..., Any]] = {
+    "random": lambda env, seed=0: RandomPolicy(env, seed=seed), "hindsight": _hindsight, "mpc": _mpc,
+    "mpc-oracle": lambda env, **kw: _mpc(env, **{"forecaster": "oracle", **kw}), "bau": _static_peak}
 
 
 def register_policy(name: str, factory: Callable[..., Any], replace: bool = False) -> None:
@@ -335,7 +348,8 @@ def make_policy(spec: str, env: Any, **kwargs: Any) -> Any:
     """A policy by name (:func:`policy_names`): a solver, its ``-headroom`` and ``-oracle`` variants, ``random``.
 
     ``kwargs`` go to :class:`SolverPolicy` (``headroom``, ``solve_options``, ``cache``, ``name``) or, for
-    ``random``, ``seed``; a policy added with :func:`register_policy` is made with ``factory(env)``."""
+    ``random``, ``seed``; a policy added with :func:`register_policy` is made with ``factory(env, **kwargs)``
+    (e.g. ``make_policy("mpc", env, k=3)``)."""
     key = str(spec).lower()
     solver = solver_policy_spec(key)
     if solver is not None:
@@ -344,7 +358,7 @@ def make_policy(spec: str, env: Any, **kwargs: Any) -> Any:
     if key in _EXTRA_POLICIES:
         if key == "random":
             return RandomPolicy(env, **{k: v for k, v in kwargs.items() if k == "seed"})
-        return _EXTRA_POLICIES[key](env)
+        return _EXTRA_POLICIES[key](env, **kwargs)
     raise ValueError(f"unknown policy {spec!r}; choose one of {sorted(policy_names())}")
 
 

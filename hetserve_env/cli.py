@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demand": ("hetserve_env.commands", "summarise a scenario's demand per split and query type"),
     "catalog": ("hetserve_env.commands", "list GPU types, models and precisions with their key figures"),
     "solve": ("baselines.cli", "solve a scenario window or a Problem JSON with GH, AGH or the MILP"),
+    "hindsight": ("baselines.hindsight_cli", "the hindsight bound and clairvoyant plan of whole episodes (MILP)"),
     "train": ("agents.cli", "train a learned agent (PPO, A2C, MaskablePPO)"),
     "evaluate": ("agents.cli", "evaluate a policy or a saved model on a split"),
     "compare": ("agents.cli", "the main job: reference policies and the shipped agent on the test days"),

@@ -350,6 +350,18 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
             raise RuntimeError("the episode is over: there is no next window")
         return self._full_problem(self._t + self.history)
 
+    def window_problem(self, t: int) -> Problem:
+        """Full Problem of episode window ``t`` (−history..T−1) with its realised demand (t ≥ elapsed_steps: oracle)."""
+        self._require_reset()
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not -self.history <= t < self._T:
+            raise ValueError(f"window t = {t!r} is out of range {-self.history}..{self._T - 1} (episode windows)")
+        return self._full_problem(int(t) + self.history)
+
+    def fleet_cohorts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of (serving replicas (D,), still-starting replicas by age in windows (K, D)) after the last step."""
+        self._require_reset()
+        return self._state.ready.copy(), self._state.warm.copy()
+
     # ======================================================================================= gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
