@@ -7,13 +7,14 @@ tells the scorecard whether the value is a valid lower bound on every policy's c
 less is an error, not a score above 100) and whether the word "bound" may be printed next to it.
 
 * :func:`hindsight_reference` — the hindsight MILP of the whole episode (``baselines.hindsight``): its best
-  bound, a valid lower bound (or the LP relaxation's value when the MILP gives none; ``kind`` says which).
+  bound, a valid lower bound (or the LP relaxation's value when the MILP gives none; ``kind`` says which); the
+  env cost of its incumbent plan (clairvoyant, achievable) is kept in ``achieved`` for the scorecard.
 * :func:`policy_reference` — a stand-in: a policy's own env cost on the episode (never called a bound).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 
@@ -24,9 +25,11 @@ class Reference:
     name: str
     is_bound: bool
     fn: Callable[[Any, int, int], tuple[float, str]]
+    #: per episode, the env cost of an achievable plan the reference also produced (the hindsight incumbent)
+    achieved: list[float | None] = field(default_factory=list)
 
     def __call__(self, env: Any, day: int, noise_seed: int) -> tuple[float, str]:
-        value, kind = self.fn(env, day, noise_seed)
+        value, kind = self.fn(env, day, noise_seed)[:2]
         value = float(value)
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError(f"reference {self.name!r} gave {value!r} on day {day}, noise seed {noise_seed}")
@@ -47,9 +50,11 @@ def hindsight_reference(time_limit: float = 60.0, lp_only: bool = False) -> Refe
         if r.bound is None:
             raise ValueError(f"hindsight: no bound on day {day}, noise seed {noise_seed} (status "
                              f"{r.solution.status!r}); raise --hindsight-time-limit or use the LP relaxation")
+        ref.achieved.append(r.env_cost)
         return float(r.bound), f"hindsight {r.solution.bound_kind}"
 
-    return Reference(f"hindsight bound ({'LP' if lp_only else 'MILP'}, {time_limit:g} s)", True, bound)
+    ref = Reference(f"hindsight bound ({'LP' if lp_only else 'MILP'}, {time_limit:g} s)", True, bound)
+    return ref
 
 
 def policy_reference(spec: str, **load_kwargs: Any) -> Reference:

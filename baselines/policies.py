@@ -296,11 +296,11 @@ def _mpc(env: Any, **kwargs: Any) -> Any:
     return MPCPolicy(env, **kwargs)
 
 
-def _static_peak(env: Any) -> Any:
+def _static_peak(env: Any, **kwargs: Any) -> Any:
     """``bau``: the static fleet sized for the training days' peak (:mod:`baselines.static_plan`)."""
     from .static_plan import StaticPeakPolicy
 
-    return StaticPeakPolicy(env)
+    return StaticPeakPolicy(env, **kwargs)
 
 
 #: extra env policies by name (``random``, and any added with :func:`register_policy`): name -> factory(env)
