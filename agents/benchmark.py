@@ -113,7 +113,7 @@ def benchmark(scenario: str = "default", policies: Sequence[str] = DEFAULT_POLIC
     ``intervals=False``: means only (no rliable needed). ``env_kwargs``: for every env (e.g. ``router``,
     ``window_minutes``); ``noise`` and ``split`` belong to the protocol and are refused there."""
     from .compare import scenario_env
-    from .policies import load_policy, make_env, shipped_model
+    from .policies import load_policy, make_env
 
     log = log or (lambda s: None)
     if intervals:
@@ -129,16 +129,7 @@ def benchmark(scenario: str = "default", policies: Sequence[str] = DEFAULT_POLIC
     seeds = check_noise_seeds(noise_seeds)
     sigma = check_sigma(noise, seeds)
     ref = reference if isinstance(reference, Reference) else parse_reference(reference, hindsight_time_limit)
-    specs = []
-    for p in policies:
-        if str(p).split("=", 1)[-1].strip() == "model":
-            m = model or shipped_model(env_id)
-            if m is None:
-                raise ValueError(f"no shipped agent for {env_id}: pass a model .zip instead of 'model'")
-            p = str(p).rsplit("model", 1)[0] + str(m)
-        specs.append(parse_entry(p))
-    if any(e.spec.lower() == BAU_SPEC for e in specs):
-        raise ValueError("'bau' is the benchmark's 0-point reference and always runs; do not list it")
+    specs = _parse_entries(policies, model, env_id)
     probe = make_env(env_id, split, **base_kw)
     days = split_days(probe, episodes)
     keys = episode_keys(days, seeds)
@@ -166,18 +157,44 @@ def benchmark(scenario: str = "default", policies: Sequence[str] = DEFAULT_POLIC
             runs.append(run)
             log(f"  {group}{'' if seed is None else f' (seed {seed})'}: mean ${np.mean([e.cost for e in run.episodes]):,.2f}"
                 f"/episode over {len(run.episodes)} episodes")
-    ref_vals = []
-    for k in keys:
-        env = make_env(env_id, split, **{**base_kw, "noise": k.noise(sigma)})
-        try:
-            ref_vals.append(ref(env, k.day, k.noise_seed))
-        finally:
-            env.close()
-    result = _score(runs, keys, ref, ref_vals, intervals, reps)
+    result = _score(runs, keys, ref, _reference_values(ref, keys, env_id, split, base_kw, sigma), intervals, reps)
     result.update({"env_id": env_id, "scenario": scenario, "split": split, "days": days, "noise_seeds": list(seeds),
                    "noise": sigma, "command": command, "wall_s": time.perf_counter() - t_start,
                    "selections": [vars(s) for s in chosen.values()], "intervals": intervals, "reps": reps})
     return result
+
+
+def _parse_entries(policies: Sequence[str], model: str | Path | None, env_id: str) -> list[PolicyEntry]:
+    """The listed entries; ``model`` (also ``GROUP=model``) becomes ``model`` or the env id's shipped agent."""
+    from .policies import shipped_model
+
+    specs = []
+    for p in policies:
+        if str(p).split("=", 1)[-1].strip() == "model":
+            m = model or shipped_model(env_id)
+            if m is None:
+                raise ValueError(f"no shipped agent for {env_id}: pass a model .zip instead of 'model'")
+            p = str(p).rsplit("model", 1)[0] + str(m)
+        specs.append(parse_entry(p))
+    if any(e.spec.lower() == BAU_SPEC for e in specs):
+        raise ValueError("'bau' is the benchmark's 0-point reference and always runs; do not list it")
+    return specs
+
+
+def _reference_values(ref: Reference, keys: Sequence[EpisodeKey], env_id: str, split: str, base_kw: dict,
+                      sigma: float) -> list[tuple[float, str]]:
+    """``(value, kind)`` of the reference on every episode, each on a fresh env with the episode's noise."""
+    from .policies import make_env
+
+    out = []
+    ref.achieved.clear()  # one entry per episode of this benchmark
+    for k in keys:
+        env = make_env(env_id, split, **{**base_kw, "noise": k.noise(sigma)})
+        try:
+            out.append(ref(env, k.day, k.noise_seed))
+        finally:
+            env.close()
+    return out
 
 
 def _run(group: str, seed: int | None, entry: PolicyEntry, mkw: dict, lkw: dict, keys: Sequence[EpisodeKey],
@@ -253,7 +270,8 @@ def _score(runs: Sequence[Run], keys: Sequence[EpisodeKey], ref: Reference, ref_
                  + "kinds: " + ", ".join(kinds)})
     return {"table": pd.DataFrame(rows), "episodes": pd.DataFrame(ep_rows), "scores": matrices,
             "reference": {"name": ref.name, "is_bound": ref.is_bound, "values": refv.tolist(),
-                          "kinds": [k for _, k in ref_vals], "episodes": labels}}
+                          "kinds": [k for _, k in ref_vals], "episodes": labels,
+                          "achieved_env_cost": list(ref.achieved)}}
 
 
 def _achieved_row(ref: Reference, cost: np.ndarray, bau: np.ndarray, refv: np.ndarray, labels: list[str],

@@ -274,3 +274,14 @@ def test_cli_errors_are_one_line(capsys, tmp_path):
                  "--reference", "policy:gh", "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("hetserve benchmark: error: noise seed must be an integer >= 0") and "\n" not in err
+
+
+def test_hindsight_reference_is_a_bound_below_every_policy():
+    res = benchmark("small", ["gh"], noise_seeds=[0], episodes=1, reference="hindsight", env_kwargs=HOURLY,
+                    hindsight_time_limit=10, intervals=False, log=None)
+    t = res["table"].set_index("policy")
+    assert res["reference"]["is_bound"] and res["reference"]["kinds"][0].startswith("hindsight")
+    eps = res["episodes"]
+    assert (eps["cost"] >= eps["reference"]).all() and (eps["score"] <= 100).all()
+    assert "Hindsight incumbent (clairvoyant plan, env cost)" in t.index
+    assert t.loc["Hindsight incumbent (clairvoyant plan, env cost)", "mean_cost_usd"] >= res["reference"]["values"][0]
