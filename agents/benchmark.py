@@ -59,7 +59,7 @@ def _entry_policies(entries: Sequence[PolicyEntry], env_id: str, extra: dict[str
                              f"benchmark runs {env_id} with {extra or 'its defaults'} (pass env_kwargs)")
         lkw: dict[str, Any] = {}
         sel = selections.get(e.spec.lower())
-        if sel is not None:
+        if sel is not None and sel.parameter == "headroom":
             lkw["headroom"] = float(sel.value)
         probe = make_env(env_id, split, **{**mkw, **extra})
         try:
@@ -81,6 +81,7 @@ def _selections(entries: Sequence[PolicyEntry], given: Sequence[Selection], env_
         s.check(env_id, test_days, None if s.parameter == "checkpoint" else extra)
         if s.parameter == "checkpoint":
             entries.append(PolicyEntry(str(s.value), s.policy))
+            by_policy[str(s.value).lower()] = s
         elif s.parameter == "headroom":
             if not any(e.spec.lower() == s.policy for e in entries):
                 raise ValueError(f"selection record for {s.policy!r} matches no listed policy")
@@ -152,8 +153,9 @@ def benchmark(scenario: str = "default", policies: Sequence[str] = DEFAULT_POLIC
             run = _run(group, seed, entry, mkw, lkw, keys, env_id, base_kw, sigma, load, split)
             sel = chosen.get(entry.spec.lower())
             if sel is not None:
-                run.notes = "; ".join(x for x in (f"headroom {sel.value:g} chosen on validation days {sel.days}",
-                                                  run.notes) if x)
+                what = (f"headroom {sel.value:g}" if sel.parameter == "headroom" else
+                        f"checkpoint {Path(str(sel.value)).name} (of {len(sel.candidates)})")
+                run.notes = "; ".join(x for x in (f"{what} chosen on validation days {sel.days}", run.notes) if x)
             runs.append(run)
             log(f"  {group}{'' if seed is None else f' (seed {seed})'}: mean ${np.mean([e.cost for e in run.episodes]):,.2f}"
                 f"/episode over {len(run.episodes)} episodes")

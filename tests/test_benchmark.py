@@ -285,3 +285,17 @@ def test_hindsight_reference_is_a_bound_below_every_policy():
     assert (eps["cost"] >= eps["reference"]).all() and (eps["score"] <= 100).all()
     assert "Hindsight incumbent (clairvoyant plan, env cost)" in t.index
     assert t.loc["Hindsight incumbent (clairvoyant plan, env cost)", "mean_cost_usd"] >= res["reference"]["values"][0]
+
+
+def test_checkpoint_chosen_on_validation_days_joins_the_benchmark(two_seeds):
+    from agents.bench_select import select_checkpoint
+
+    sel = select_checkpoint(two_seeds, SMALL, policy="PPO (best checkpoint)", noise_seeds=[0])
+    assert sel.parameter == "checkpoint" and sel.split == "validation" and sel.env_kwargs == HOURLY
+    assert sel.value == min(sel.candidates, key=lambda c: c["mean_cost_usd"])["value"]
+    res = benchmark("small", ["gh"], noise_seeds=[0], selections=[sel], reference=_half_bau(), env_kwargs=HOURLY,
+                    intervals=False, log=None)
+    t = res["table"].set_index("policy")
+    assert t.loc["PPO (best checkpoint)", "runs"] == 1 and t.loc["PPO (best checkpoint)", "episodes"] == 2
+    assert [x["parameter"] for x in res["selections"]] == ["checkpoint"]
+    assert "chosen on validation days [10, 11]" in t.loc["PPO (best checkpoint)", "notes"]
