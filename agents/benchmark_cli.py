@@ -59,7 +59,13 @@ def run(args: argparse.Namespace) -> int:
     from .bench_select import Selection
     from .benchmark import DEFAULT_POLICIES, benchmark
 
-    seeds = [s.strip() for s in args.noise_seeds.split(",") if s.strip()]
+    from .bench_protocol import check_noise_seeds, check_sigma
+    from .bench_stats import require_iqm
+
+    if not args.no_intervals:
+        require_iqm()  # say what to install before a run folder is made
+    seeds = check_noise_seeds([s.strip() for s in args.noise_seeds.split(",") if s.strip()])
+    check_sigma(args.noise, seeds)
     selections = [Selection.read(p) for p in args.selection]
     out = resolve_out(args.out, "benchmark")
     command = " ".join(["hetserve benchmark", *(shlex.quote(a) for a in sys.argv[2:])])

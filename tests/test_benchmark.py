@@ -299,3 +299,15 @@ def test_checkpoint_chosen_on_validation_days_joins_the_benchmark(two_seeds):
     assert t.loc["PPO (best checkpoint)", "runs"] == 1 and t.loc["PPO (best checkpoint)", "episodes"] == 2
     assert [x["parameter"] for x in res["selections"]] == ["checkpoint"]
     assert "chosen on validation days [10, 11]" in t.loc["PPO (best checkpoint)", "notes"]
+
+
+def test_cli_without_the_extra_says_what_to_install_and_makes_no_folder(capsys, tmp_path, monkeypatch):
+    import sys
+
+    from hetserve_env.cli import main
+
+    monkeypatch.setitem(sys.modules, "rliable.metrics", None)
+    monkeypatch.setitem(sys.modules, "rliable", None)
+    assert main(["benchmark", "gh", "--scenario", "small", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "hetserve[benchmark]" in err and "--no-intervals" in err and not (tmp_path / "run").exists()
