@@ -216,7 +216,8 @@ def _run(group: str, seed: int | None, entry: PolicyEntry, mkw: dict, lkw: dict,
             ep = score_episode(policy, env, k.day, seed=k.noise_seed)
             ep.policy = group
             run.episodes.append(ep)
-        run.notes = "; ".join(dict.fromkeys(n for n in (policy_notes(p) for _, p in envs.values()) if n))
+        notes = (getattr(p, "note", None) or policy_notes(p) for _, p in envs.values())
+        run.notes = "; ".join(dict.fromkeys(n for n in notes if n))
     finally:
         for env, _ in envs.values():
             env.close()

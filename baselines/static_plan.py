@@ -72,12 +72,18 @@ class StaticPeakPolicy:
             if not hasattr(base, attr):
                 raise TypeError(f"StaticPeakPolicy needs a HetServeEnv (missing {attr!r} on {type(base).__name__})")
         self.base = base
-        self.method, self.split = method, split
+        self.solver, self.split = method, split
         self.solution, self._plan_s = plan_peak(base.scenario, method, split, **solve_options)
         self.replicas = np.asarray(self.solution.allocation.replicas, dtype=np.int64)
         self.name = name or "BAU (static, training peak)"
         self.decision_times: list[float] = []
         self.stats: Counter = Counter()
+
+    @property
+    def note(self) -> str:
+        """One line for tables: what the static fleet is."""
+        return (f"{self.solver.upper()} plan for the {self.split} days' peak window: {int(self.replicas.sum())} "
+                f"replicas of {int(np.count_nonzero(self.replicas))} template(s), held in every window")
 
     def predict(self, observation: np.ndarray, state: Any = None, episode_start: np.ndarray | None = None,
                 deterministic: bool = True) -> tuple[np.ndarray, Any]:

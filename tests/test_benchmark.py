@@ -189,6 +189,7 @@ def test_scorecard_rows_scores_and_grouping(small_run):
     assert list(t.index) == ["BAU (static, training peak)", "GH", "PPO", "Reference: half of BAU (stand-in)"]
     assert t.loc["PPO", "runs"] == 2 and t.loc["PPO", "seeds"] == "0 1" and t.loc["PPO", "episodes"] == 8
     assert t.loc["GH", "runs"] == 1 and t.loc["GH", "episodes"] == 4
+    assert "peak window" in t.loc["BAU (static, training peak)", "notes"]
     assert small_run["scores"]["PPO"].shape == (2, 4) and small_run["scores"]["GH"].shape == (1, 4)
     np.testing.assert_array_equal(small_run["scores"]["BAU (static, training peak)"], 0.0)
     assert t.loc["Reference: half of BAU (stand-in)", "score_mean"] == 100.0
