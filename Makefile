@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -c $(CONSTRAINTS) --upgrade pip
 	$(PY) -m pip install -q -c $(CONSTRAINTS) $(TORCH)
-	$(PY) -m pip install -q -c $(CONSTRAINTS) -e ".[dev]"
+	$(PY) -m pip install -q -c $(CONSTRAINTS) -e ".[dev,benchmark]"
 	touch $(STAMP)
 
 test: setup

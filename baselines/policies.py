@@ -299,10 +299,17 @@ def _mpc(env: Any, **kwargs: Any) -> Any:
     return MPCPolicy(env, **kwargs)
 
 
+def _static_peak(env: Any, **kwargs: Any) -> Any:
+    """``bau``: the static fleet sized for the training days' peak (:mod:`baselines.static_plan`)."""
+    from .static_plan import StaticPeakPolicy
+
+    return StaticPeakPolicy(env, **kwargs)
+
+
 #: extra env policies by name (``random``, and any added with :func:`register_policy`): name -> factory(env)
 _EXTRA_POLICIES: dict[str, Callable[..., Any]] = {
     "random": lambda env, seed=0: RandomPolicy(env, seed=seed), "hindsight": _hindsight, "mpc": _mpc,
-    "mpc-oracle": lambda env, **kw: _mpc(env, **{"forecaster": "oracle", **kw})}
+    "mpc-oracle": lambda env, **kw: _mpc(env, **{"forecaster": "oracle", **kw}), "bau": _static_peak}
 #: extra policies in ``hetserve compare``'s default set (:func:`compare_policies`)
 _COMPARE_EXTRAS: list[str] = []
 

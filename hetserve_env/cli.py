@@ -35,6 +35,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("agents.cli", "evaluate a policy or a saved model on a split"),
     "compare": ("agents.cli", "the main job: reference policies and the shipped agent on the test days"),
     "sweep": ("agents.sweep", "seeds x algorithms x hyperparameters as Ray Tune trials, one results table"),
+    "benchmark": ("agents.benchmark_cli", "the benchmark protocol: test days × noise seeds, normalised scores, IQM and CIs"),
 }
 
 
