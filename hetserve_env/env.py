@@ -17,6 +17,7 @@ import numpy as np
 from .actions import delta_mask, toward_replicas, validate_action
 from .kernels.access import as_float64 as _f, as_int64 as _i, compiled as _kernels
 from .episode import EpisodeStart, billed_window_problem, episode_days, episode_demand, episode_state
+from .env_windows import WindowProblems
 from .env_params import cold_start, env_params, fleet_limits, shared_fields, token_mix_table, value_masks
 from .kernels.records import EnvParams, EnvState, StepOutput, step_output
 from .observation import ObservationLayout
@@ -31,7 +32,7 @@ from .traces.series import SPLIT_NAMES
 ACTION_MODES = ("target", "delta")
 
 
-class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
+class HetServeEnv(WindowProblems, gym.Env[np.ndarray, np.ndarray]):
     """
     ## Description
 
@@ -352,33 +353,6 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
             return target, None, []
         return target, dropped, self.info_layout.limit_names(over_budget, over_gpu, over_storage)
 
-    def last_window_problem(self) -> Problem:
-        """The full, validated Problem of the most recent observed window (realised rate and its tokens).
-
-        What a reactive planner plans the next window for. Before the first step: the last history window.
-        """
-        self._require_reset()
-        return self._full_problem(self._t + self.history - 1)
-
-    def next_window_problem(self) -> Problem:
-        """The full, validated Problem of the next window (its realised demand): an oracle's view."""
-        self._require_reset()
-        if self._t >= self._T:
-            raise RuntimeError("the episode is over: there is no next window")
-        return self._full_problem(self._t + self.history)
-
-    def window_problem(self, t: int) -> Problem:
-        """Full Problem of episode window ``t`` (−history..T−1) with its realised demand (t ≥ elapsed_steps: oracle)."""
-        self._require_reset()
-        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not -self.history <= t < self._T:
-            raise ValueError(f"window t = {t!r} is out of range {-self.history}..{self._T - 1} (episode windows)")
-        return self._full_problem(int(t) + self.history)
-
-    def fleet_cohorts(self) -> tuple[np.ndarray, np.ndarray]:
-        """Copies of (serving replicas (D,), still-starting replicas by age in windows (K, D)) after the last step."""
-        self._require_reset()
-        return self._state.ready.copy(), self._state.warm.copy()
-
     # ======================================================================================= gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
@@ -500,12 +474,6 @@ class HetServeEnv(gym.Env[np.ndarray, np.ndarray]):
     def _validate_action(self, action: Any, *, what: str, mode: str) -> np.ndarray:
         hi = self.max_replicas if mode == "target" else 2
         return validate_action(action, labels=self._labels, hi=hi, what=what, mode=mode)
-
-    def _full_problem(self, row: int) -> Problem:
-        """The full, validated Problem of history/episode row ``row`` (realised rate and its tokens)."""
-        ep = self._episode
-        return self.scenario.compile(ep.rate[row].copy(), ep.input_tokens[row].copy(), ep.output_tokens[row].copy(),
-                                     name=f"{self.scenario.name}:w{ep.index[row]}")
 
     def _window_problem(self, t: int, billed: np.ndarray) -> Problem:
         """Episode window ``t``'s Problem on the billed templates (what the LP router and the step record use)."""
