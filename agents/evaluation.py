@@ -189,7 +189,7 @@ def policy_notes(policy: Any) -> str:
         notes.append(settings.line())  # a forecast planner: what it was calibrated on (validation days)
     elif getattr(policy, "estimate", None) == "headroom":
         notes.append(f"headroom {policy.headroom:.0%} (compare's --headroom; its default was chosen on the validation "
-                     "days, docs/agents.md)")
+                     "days: results/headroom_validation.md)")
     if st.get("headroom_dropped", 0):
         notes.append(f"{st['headroom_dropped']} window(s) re-planned without headroom (no feasible plan with it)")
     fb = st.get("fallback_keep_fleet", 0) + st.get("fallback_infeasible_plan", 0) + st.get("error", 0)
