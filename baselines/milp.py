@@ -406,10 +406,10 @@ def _status_and_bound(solver: str, lp: pulp.LpProblem, answer: Any,
         bound = float(parsed["lower_bound"])
     has_sol = (lp.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
                and "No feasible solution found" not in cbc_log)
+    if "Stopped on time" in result:  # CBC's own account first: a run stopped on time proved nothing infeasible
+        return "time_limit", bound, has_sol
     if lp.status == pulp.LpStatusInfeasible or "infeasible" in result.lower():
         return "infeasible", None, False
-    if "Stopped on time" in result:
-        return "time_limit", bound, has_sol
     if "Optimal" in result or lp.sol_status == pulp.LpSolutionOptimal:
         if bound is None and "objective" in parsed:
             bound = float(parsed["objective"])
