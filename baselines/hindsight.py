@@ -77,11 +77,13 @@ def solve_episode(env: Any, windows: int | None = None, time_limit: float = TIME
     cut_lp = None
     if plan_model == "plain" and max_utilisation >= 1.0:
         cut_model = build_horizon_model(problems, start, avail, base.max_replicas, load_cuts=True)
-        cut_lp = solve_lp(cut_model, time_limit)[1]
+        cut_status, cut_lp, _ = solve_lp(cut_model, time_limit)
     model = build_horizon_model(problems, start, avail, base.max_replicas, max_utilisation, plan_model == "cuts")
     sol = solve_horizon(model, time_limit=time_limit, lp_only=lp_only, mip_rel_gap=mip_rel_gap)
     sol.runtime_s = time.perf_counter() - t0
     sol.stats["plan_model"] = plan_model
+    if plan_model == "plain" and max_utilisation >= 1.0:
+        sol.stats["lp_with_cuts_status"] = cut_status  # "Time limit reached": no cut bound, said here
     if cut_lp is not None:
         sol.stats["lp_with_cuts"] = cut_lp
         if sol.bound is None or cut_lp > sol.bound:

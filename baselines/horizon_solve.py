@@ -72,11 +72,18 @@ def _highs_lp(model: HorizonModel, integer: bool) -> Any:
     return lp
 
 
-def solve_lp(model: HorizonModel, time_limit: float | None = None, threads: int = 1) -> tuple[str, float | None, np.ndarray | None]:
-    """The LP relaxation: (status, optimum or None, column values or None)."""
+#: LP statuses the relaxation accepts: it is always feasible (an empty fleet leaves demand unmet), so anything
+#: else (infeasible, unbounded, an error) is a modelling bug and raises HighsStatusError
+LP_OK = ("Optimal", "Time limit reached")
+
+
+def solve_lp(model: HorizonModel, time_limit: float | None = None, threads: int = 1,
+             accept: tuple[str, ...] = LP_OK) -> tuple[str, float | None, np.ndarray | None]:
+    """The LP relaxation: (status, optimum or None, column values or None); the value only when optimal (an LP
+    stopped at its time limit bounds nothing). A status outside ``accept`` raises HighsStatusError."""
     h = _highs.new(time_limit=time_limit, threads=threads)
     h.passModel(_highs_lp(model, integer=False))
-    status = _highs.run(h, "horizon_lp")
+    status = _highs.run_expect(h, "horizon_lp", accept)
     if status != "Optimal":
         return status, None, None
     return status, float(h.getInfo().objective_function_value), np.asarray(h.getSolution().col_value)
@@ -108,16 +115,17 @@ def round_up_plan(model: HorizonModel, replicas: np.ndarray, above: float = 1e-6
 
 
 def fixed_plan_lp(model: HorizonModel, plan: np.ndarray, time_limit: float | None = None,
-                  threads: int = 1) -> tuple[float, np.ndarray] | None:
+                  threads: int = 1) -> tuple[float, np.ndarray] | str:
     """The model with the replicas fixed to ``plan`` (storage indicators to what it deploys): the best routing
-    and cohorts for it; (model value, column values), or None if it is infeasible or did not finish."""
+    and cohorts for it; (model value, column values), or the LP status (``"Infeasible"``, a rounded plan can break
+    a window's limits, or ``"Time limit reached"``) when there is none."""
     lo, hi = model.col_lower.copy(), model.col_upper.copy()
     lo[model.col_R] = hi[model.col_R] = plan
     stored = np.stack([stored_artifacts(model.limits, r) for r in plan]).astype(float)
     lo[model.col_z] = hi[model.col_z] = stored
     fixed = replace(model, col_lower=lo, col_upper=hi)
-    status, value, cols = solve_lp(fixed, time_limit, threads)
-    return None if value is None else (value, cols)
+    status, value, cols = solve_lp(fixed, time_limit, threads, accept=LP_OK + ("Infeasible",))
+    return status if value is None else (value, cols)
 
 
 def solve_horizon(model: HorizonModel, time_limit: float = 60.0, mip_rel_gap: float = 1e-3, threads: int = 1,
@@ -128,14 +136,17 @@ def solve_horizon(model: HorizonModel, time_limit: float = 60.0, mip_rel_gap: fl
     t0 = time.perf_counter()
     n_int = int(model.integer.sum())
     lp_status, lp_value, lp_cols = solve_lp(model, time_limit, threads)
-    start = None
+    start, rejected = None, []
     for above in ROUND_UP_ABOVE if lp_cols is not None else ():
         plan0 = round_up_plan(model, lp_cols[model.col_R], above)
         fx = fixed_plan_lp(model, plan0, max(time_limit - (time.perf_counter() - t0), 1.0), threads)
-        if fx is not None and (start is None or fx[0] < start[1]):
+        if isinstance(fx, str):
+            rejected.append(fx)  # reported: the MILP then starts without this plan
+        elif start is None or fx[0] < start[1]:
             start = (plan0, fx[0], fx[1])
     left = time_limit - (time.perf_counter() - t0)
-    stats: dict[str, Any] = {"lp_status": lp_status, "lp_s": time.perf_counter() - t0}
+    stats: dict[str, Any] = {"lp_status": lp_status, "lp_s": time.perf_counter() - t0,
+                             "rounded_plans_rejected": rejected}
     if lp_only or left < 1.0:
         return _answer(model, t0, "not run (lp_only)" if lp_only else "not run (no time left)", lp_value, "lp",
                        start, None, lp_value, n_int, stats)

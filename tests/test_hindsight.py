@@ -43,9 +43,9 @@ def env():
 def test_bound_below_every_policy(env, day, seed, warm):
     start = None
     if warm:  # a warm start fleet: one replica of the 3 cheapest templates
+        env.reset(seed=seed, options={"day": day})  # the test must not depend on an earlier test's reset
         start = np.zeros(env.unwrapped.n_templates, dtype=np.int64)
-        start[np.argsort(env.unwrapped.template_cost if hasattr(env.unwrapped, "template_cost")
-                         else env.unwrapped.window_problem(0).cost)[:3]] = 1
+        start[np.argsort(env.unwrapped.window_problem(0).cost)[:3]] = 1
     sol = bound_of(env, day, seed, start)
     assert sol.bound_kind == "milp" and sol.bound is not None and sol.bound > 0
     assert sol.objective >= sol.bound * (1 - REL)
@@ -156,3 +156,21 @@ def test_bound_with_cold_starts_longer_than_a_window():
             assert c >= sol.bound * (1 - REL) - 1e-9, f"{name}: env cost {c} below the bound {sol.bound}"
     finally:
         e.close()
+
+
+def test_an_lp_status_the_model_cannot_have_is_an_error(env):
+    """The relaxation is always feasible; an infeasible one (here: a replica column forced above its upper
+    bound) is a modelling bug and raises, instead of quietly reporting no bound."""
+    from dataclasses import replace
+
+    from hetserve_env.highs import HighsStatusError
+
+    env.reset(seed=0, options={"day": 12})
+    problems, start, avail = episode_model_inputs(env, 0, W)
+    model = build_horizon_model(problems, start, avail, env.unwrapped.max_replicas)
+    ok = solve_horizon(model, time_limit=30)
+    assert ok.stats["lp_status"] == "Optimal" and isinstance(ok.stats["rounded_plans_rejected"], list)
+    lo = model.col_lower.copy()
+    lo[model.col_R[0, 0]] = model.col_upper[model.col_R[0, 0]] + 1
+    with pytest.raises(HighsStatusError, match="horizon_lp"):
+        solve_horizon(replace(model, col_lower=lo), time_limit=30)
