@@ -144,11 +144,13 @@ def _rolling_row(env: Any, estimate: str, headroom: float, cache: dict, day: int
     obs, _ = env.reset(seed=seed, options={"day": int(day)})
     a0, _ = pol.predict(obs)
     act = lambda o, pol=pol: (pol.predict(o)[0], None)  # noqa: E731  (wall time, as before the runner was shared)
+    started_empty = False
     try:
         log = run_episode(env, act, day, seed, start_replicas=a0, max_windows=max_windows)
-    except ValueError:  # a first plan beyond the env's limits: start empty instead
+    except ValueError:  # a first plan beyond the env's limits: start empty instead, and say so in the row
+        started_empty = True
         log = run_episode(env, act, day, seed, max_windows=max_windows)
-    return {"policy": name, "plan_usd_per_h": float("nan"), **episode_metrics(log),
+    return {"policy": name, "plan_usd_per_h": float("nan"), **episode_metrics(log), "started_empty": started_empty,
             "solver_errors": int(pol.stats.get("error", 0)),
             "fallbacks": int(pol.stats.get("fallback_keep_fleet", 0) + pol.stats.get("fallback_infeasible_plan", 0))}
 
