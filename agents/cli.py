@@ -33,7 +33,7 @@ def _command(name: str) -> str:
 # ================================================================================================ train
 # options that define a run; --resume reads them from the run's run.json instead
 _RUN_OPTIONS = ("algo", "env", "timesteps", "seed", "n_envs", "hyperparams", "set", "env_kwargs", "log_dir", "save",
-                "eval_freq", "checkpoint_freq", "keep", "vec_env", "overwrite")
+                "eval_freq", "checkpoint_freq", "keep", "vec_env", "overwrite", "cpu_minutes")
 
 
 def add_arguments_train(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +43,9 @@ def add_arguments_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timesteps", type=positive_int, default=None,
                         help="training steps, >= 1 (default: the YAML's n_timesteps)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cpu-minutes", type=float, default=None,
+                        help="stop after this much CPU time in training (evaluations included), whichever of it and "
+                             "--timesteps comes first: the benchmark's equal budget per seed (default: no budget)")
     parser.add_argument("--n-envs", type=positive_int, default=None, help="parallel envs (default: the YAML's n_envs)")
     parser.add_argument("--hyperparams", default=None, help="RL Zoo YAML (default agents/hyperparams/<algo>.yml)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -110,7 +113,7 @@ def run_train(args: argparse.Namespace) -> int:
                     eval_freq=args.eval_freq, save_path=args.save, checkpoint_freq=args.checkpoint_freq,
                     vec_env=args.vec_env, threads=args.threads, progress_bar=not args.no_progress, keep=args.keep,
                     env_kwargs=_kv(args.env_kwargs), verbose=args.verbose, command=_command("train"),
-                    overwrite=args.overwrite)
+                    overwrite=args.overwrite, cpu_minutes=args.cpu_minutes)
     if args.resume is not None:
         from .runs import read_spec, saved_model_path
 
@@ -121,6 +124,7 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"resumed from {rec['resumed_from']['checkpoint']} ({rec['resumed_from']['timesteps']:,} steps)")
     print(f"trained {rec['algo']} on {rec['env_id']} for {rec['timesteps']:,} steps (seed {rec['seed']}) in "
           f"{rec['train_wall_s'] / 60:.1f} min wall, {rec['train_cpu_s'] / 60:.1f} min CPU"
+          + (f" (stopped by the {rec['cpu_minutes']:g} min CPU budget)" if rec.get("stopped_by") == "cpu budget" else "")
           + (" (this resumed part)" if rec.get("resumed_from") else ""))
     for key in ("best_validation", "final_validation"):
         v = rec.get(key)

@@ -1,10 +1,12 @@
-"""Training progress bar whose total is the number of steps SB3 will actually run."""
+"""Training progress: a bar whose total is the number of steps SB3 will actually run, and a CPU-time budget."""
 
 from __future__ import annotations
 
 import math
 
-from stable_baselines3.common.callbacks import ProgressBarCallback
+from stable_baselines3.common.callbacks import BaseCallback, ProgressBarCallback
+
+from .runs import cpu_seconds
 
 
 class RolloutProgressBar(ProgressBarCallback):
@@ -20,3 +22,28 @@ class RolloutProgressBar(ProgressBarCallback):
         if per_rollout > 1 and self.pbar is not None:
             self.pbar.total = math.ceil(self.pbar.total / per_rollout) * per_rollout
             self.pbar.refresh()
+
+
+class CpuBudget(BaseCallback):
+    """Stop training once the process has used ``seconds`` of CPU since training started.
+
+    Why: the benchmark protocol gives every seed of every algorithm the same CPU budget (DESIGN §10, issue 14), not
+    the same number of steps: A2C, PPO and MaskablePPO do different work per step. The check runs after every
+    vectorised step, so a run stops at most one step (not one rollout) past the budget; the steps it reached are in
+    ``model.num_timesteps``, and ``stopped`` says whether the budget (rather than the step count) ended it.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        if not seconds > 0:
+            raise ValueError(f"CPU budget must be > 0 seconds, got {seconds!r}")
+        self.seconds = float(seconds)
+        self.start = 0.0
+        self.stopped = False
+
+    def _on_training_start(self) -> None:
+        self.start = cpu_seconds()
+
+    def _on_step(self) -> bool:
+        self.stopped = cpu_seconds() - self.start >= self.seconds
+        return not self.stopped

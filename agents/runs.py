@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import re
+import resource
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,21 @@ def positive_int(name: str, value: Any) -> int:
     if not ok or int(value) < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     return int(value)
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (all threads): what a training budget counts."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + ch.ru_utime + ch.ru_stime
+
+
+def positive_minutes(name: str, value: Any, most: float = 24 * 60) -> float:
+    """``value`` as minutes in (0, ``most``], else a ValueError naming ``name`` and the range."""
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < float(value) <= most
+    if not ok:
+        raise ValueError(f"{name} must be a number of minutes in (0, {most:g}], got {value!r}")
+    return float(value)
 
 
 def run_dir_for(log_dir: str | Path, algo: str, env_id: str, seed: int) -> Path:

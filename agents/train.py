@@ -22,7 +22,6 @@ import datetime as _dt
 import json
 import os
 import platform
-import resource
 import shlex
 import subprocess
 import sys
@@ -81,12 +80,6 @@ def git_commit(path: Path | None = None) -> str | None:
         return out.stdout.strip() + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
-
-
-def _cpu_seconds() -> float:
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + ch.ru_utime + ch.ru_stime
 
 
 def _algo_setup(hp: Mapping[str, Any]) -> dict[str, Any]:
@@ -152,13 +145,15 @@ def train(algo: str, env_id: str = "hetserve_env/HetServe-v1", timesteps: int | 
           eval_episodes: int | None = None, save_path: str | Path | None = None, checkpoint_freq: int | None = None,
           vec_env: str = "native", threads: int = 1, progress_bar: bool = True, tensorboard: bool = True,
           keep: str = "best", env_kwargs: Mapping[str, Any] | None = None, verbose: int = 0,
-          command: str | None = None, overwrite: bool = False) -> dict[str, Any]:
+          command: str | None = None, overwrite: bool = False, cpu_minutes: float | None = None) -> dict[str, Any]:
     """Train ``algo`` on ``env_id`` and save the model, its VecNormalize statistics and a JSON record.
 
     Hyperparameters: the RL Zoo entry of ``env_id`` in ``agents/hyperparams/<algo>.yml`` (or
     ``hyperparams_file``), updated with ``hyperparams``; ``timesteps`` overrides ``n_timesteps``, ``n_envs``
     the YAML's, ``env_kwargs`` are merged into the YAML's. ``timesteps``, ``n_envs``, ``eval_freq``,
-    ``eval_episodes``, ``checkpoint_freq`` and ``threads`` must be integers >= 1.
+    ``eval_episodes``, ``checkpoint_freq`` and ``threads`` must be integers >= 1. ``cpu_minutes`` stops training
+    once ``learn`` has used that much CPU (this process and its children; evaluations included), whichever of it
+    and ``timesteps`` comes first: the same budget for every algorithm and seed (the record says which ended it).
 
     Logs go to ``log_dir/<algo>_<env>_s<seed>/``: ``run.json`` (these settings, for :func:`resume`),
     ``progress.csv`` and TensorBoard event files (SB3 logger), ``evaluations.npz`` and ``best_model.zip``
@@ -185,6 +180,7 @@ def train(algo: str, env_id: str = "hetserve_env/HetServe-v1", timesteps: int | 
     opt = {name: None if v is None else runs.positive_int(name, v) for name, v in
            (("eval_freq", eval_freq), ("eval_episodes", eval_episodes), ("checkpoint_freq", checkpoint_freq))}
     n_envs = runs.positive_int("n_envs", n_envs if n_envs is not None else hp.get("n_envs", 1))
+    budget = None if cpu_minutes is None else runs.positive_minutes("cpu_minutes", cpu_minutes)
     threads = runs.positive_int("threads", threads)
     for name, value, allowed in (("keep", keep, ("best", "last")), ("vec_env", vec_env, VEC_ENVS)):
         if value not in allowed:
@@ -194,7 +190,7 @@ def train(algo: str, env_id: str = "hetserve_env/HetServe-v1", timesteps: int | 
     run_dir = runs.run_dir_for(log_dir, algo, env_id, seed)
     save = runs.model_path(save_path, run_dir)
     spec = {"kind": "hetserve.train_run", "algo": algo, "env_id": env_id, "seed": int(seed), "timesteps": total,
-            "n_envs": n_envs, **opt, "hyperparams": hp,
+            "n_envs": n_envs, **opt, "cpu_minutes": budget, "hyperparams": hp,
             "hyperparams_file": str(hyperparams_file or hyperparams_path(algo)), "env_kwargs": kwargs_env,
             "save_path": runs.spec_model_path(save, run_dir), "keep": keep, "vec_env": vec_env,
             "tensorboard": bool(tensorboard),
@@ -221,6 +217,9 @@ def resume(run_dir: str | Path, *, threads: int = 1, progress_bar: bool = True, 
     run_dir = Path(run_dir)
     spec = runs.read_spec(run_dir)
     threads = runs.positive_int("threads", threads)
+    if spec.get("cpu_minutes") is not None:
+        raise ValueError(f"{run_dir} was started with a CPU budget ({spec['cpu_minutes']:g} min); the CPU used before "
+                         f"the interruption is not recorded, so resuming could not keep the budget: train it again")
     record = runs.saved_model_path(spec, run_dir).with_suffix(".json")
     if record.exists():  # written when a run ends (an earlier run's model there was refused or deleted)
         raise ValueError(f"{run_dir} is a finished run (record {record}); train a new one with another --log-dir "
@@ -291,6 +290,10 @@ def _callbacks(spec: Mapping[str, Any], setup: Mapping[str, Any], eval_env, run_
         saver.n_calls = evaluator.n_calls = ckpt.steps // n_envs
         runs.restore_evaluations(evaluator, run_dir)
     callbacks = [saver, evaluator, *setup["callbacks"]]
+    if spec.get("cpu_minutes") is not None:
+        from .progress import CpuBudget
+
+        callbacks.append(CpuBudget(60.0 * spec["cpu_minutes"]))
     if progress_bar:
         from .progress import RolloutProgressBar  # SB3's bar, total rounded up to whole rollouts
 
@@ -317,13 +320,17 @@ def _learn(spec: Mapping[str, Any], run_dir: Path, ckpt: runs.Checkpoint | None,
         model = cls.load(ckpt.model, env=venv, device="cpu")
         model.set_random_seed(spec["seed"] + ckpt.steps)
     model.set_logger(logger)
-    t_wall, t_cpu = time.perf_counter(), _cpu_seconds()
+    callbacks = _callbacks(spec, setup, eval_env, run_dir, ckpt, progress_bar)
+    t_wall, t_cpu = time.perf_counter(), runs.cpu_seconds()
     try:
         model.learn(total_timesteps=max(spec["timesteps"] - model.num_timesteps, 0), reset_num_timesteps=ckpt is None,
-                    callback=_callbacks(spec, setup, eval_env, run_dir, ckpt, progress_bar))
+                    callback=callbacks)
     finally:
         logger.close()
-    timing = {"train_wall_s": round(time.perf_counter() - t_wall, 1), "train_cpu_s": round(_cpu_seconds() - t_cpu, 1)}
+    timing = {"train_wall_s": round(time.perf_counter() - t_wall, 1),
+              "train_cpu_s": round(runs.cpu_seconds() - t_cpu, 1), "cpu_minutes": spec.get("cpu_minutes"),
+              "stopped_by": "cpu budget" if any(getattr(c, "stopped", False) for c in callbacks.callbacks)
+              else "timesteps"}
     record = _save(spec, setup, model, venv, eval_env, run_dir, eval_kwargs, timing, threads)
     if ckpt is not None:
         record["resumed_from"] = {"checkpoint": ckpt.model.name, "timesteps": ckpt.steps,

@@ -1,0 +1,75 @@
+"""A CPU budget per training run (the benchmark's equal budget per seed): it stops training, the record says so,
+bad budgets are refused before anything is written, and a budgeted run is not resumed with a fresh budget."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from stable_baselines3.common.callbacks import BaseCallback
+
+from agents.train import resume, train
+
+SMALL = "hetserve_env/HetServeSmall-v1"
+TINY = dict(env_kwargs={"window_minutes": 120}, hyperparams={"n_steps": 12, "batch_size": 12}, n_envs=1,
+            progress_bar=False, tensorboard=False, eval_freq=24, checkpoint_freq=24)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Interrupted(Exception):
+    pass
+
+
+class StopAt48(BaseCallback):
+    """Raise at step 48 when ``$HETSERVE_TEST_BUDGET_STOP`` is set: an interrupted run."""
+
+    def _on_step(self) -> bool:
+        if os.environ.get("HETSERVE_TEST_BUDGET_STOP") and self.model.num_timesteps >= 48:
+            raise Interrupted
+        return True
+
+
+def test_budget_stops_training_and_the_record_says_so(tmp_path):
+    rec = train("ppo", SMALL, 100_000, seed=0, log_dir=tmp_path, cpu_minutes=0.005, **TINY)
+    assert rec["stopped_by"] == "cpu budget" and rec["cpu_minutes"] == 0.005
+    assert 0 < rec["timesteps"] < 100_000
+    assert rec["train_cpu_s"] >= 0.3  # 0.005 min: the check runs after every step, so it is reached, not skipped
+    saved = json.loads((tmp_path / "ppo_HetServeSmall-v1_s0" / "model.json").read_text())
+    assert saved["stopped_by"] == "cpu budget"
+
+
+def test_without_a_budget_the_step_count_ends_the_run(tmp_path):
+    rec = train("a2c", SMALL, 48, seed=0, log_dir=tmp_path, **{**TINY, "hyperparams": {"n_steps": 12}})
+    assert rec["stopped_by"] == "timesteps" and rec["cpu_minutes"] is None and rec["timesteps"] == 48
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, True, "5", 10_000])
+def test_bad_budgets_are_refused_before_anything_is_written(tmp_path, bad):
+    with pytest.raises(ValueError, match=r"cpu_minutes must be a number of minutes in \(0, 1440\], got "):
+        train("ppo", SMALL, 96, seed=0, log_dir=tmp_path / "runs", cpu_minutes=bad, **TINY)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_budgeted_run_is_not_resumed_with_a_fresh_budget(tmp_path, monkeypatch):
+    monkeypatch.setenv("HETSERVE_TEST_BUDGET_STOP", "1")
+    hp = {**TINY["hyperparams"], "callback": [f"{__name__}.StopAt48"]}
+    with pytest.raises(Interrupted):
+        train("ppo", SMALL, 96, seed=0, log_dir=tmp_path, cpu_minutes=30, **{**TINY, "hyperparams": hp})
+    monkeypatch.delenv("HETSERVE_TEST_BUDGET_STOP")
+    with pytest.raises(ValueError, match=r"started with a CPU budget \(30 min\)"):
+        resume(tmp_path / "ppo_HetServeSmall-v1_s0", progress_bar=False)
+
+
+@pytest.mark.parametrize("args,message", [(["--algos", "dqn"], "algorithms must be among"),
+                                          (["--seeds", "a,b"], "expected comma-separated integers"),
+                                          (["--cpu-minutes", "90"], r"--cpu-minutes must be in \(0, 60\]")])
+def test_train_seeds_refuses_bad_arguments(args, message):
+    out = subprocess.run([sys.executable, "scripts/train_seeds.py", *args], cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 2
+    assert re.search(message, out.stderr), out.stderr
