@@ -80,7 +80,11 @@ def markdown_scorecard(result: dict[str, Any]) -> str:
         lines.append(f"* selection: {s['policy']} {s['parameter']} = {s['value']} chosen on the {s['split']} days "
                      f"{s['days']} × noise seeds {s['noise_seeds']} (lowest mean cost among "
                      f"{', '.join(str(c['value']) for c in s['candidates'])})")
-    lines += ["", f"Wall time: {result['wall_s'] / 60:.1f} min.", ""]
+    wall = f"Wall time: {result['wall_s'] / 60:.1f} min"
+    if result.get("cached"):
+        wall += (f" (this command; reused from its cache, computed by an earlier run of the same code and settings: "
+                 f"{', '.join(result['cached'])})")
+    lines += ["", wall + ".", ""]
     return "\n".join(lines)
 
 
@@ -130,6 +134,7 @@ def write_scorecard(result: dict[str, Any], out: Path) -> dict[str, str]:
              "plot": str(atomic_write(out / "scorecard.png", lambda p: plot_scorecard(result, p)))}
     meta = {k: result[k] for k in ("env_id", "scenario", "split", "days", "noise_seeds", "noise", "wall_s", "command",
                                    "selections", "intervals", "reps", "reference")}
+    meta["cached"] = result.get("cached", [])
     meta["table"] = json.loads(table.to_json(orient="records"))
     meta["complete"] = True
     files["json"] = str(atomic_write_text(out / "scorecard.json", json.dumps(meta, indent=2, default=str) + "\n"))

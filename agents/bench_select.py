@@ -17,8 +17,9 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 SELECTION_KIND = "hetserve.selection"
-#: headroom grid of :func:`select_headroom` (relative margin on the last window's rates)
-HEADROOM_GRID = (0.1, 0.2, 0.3, 0.5, 0.8)
+#: headroom grid of :func:`select_headroom` (relative margin on the last window's rates). Wide because the best
+#: margin depends on the performance model: 50 % on HetServe-v0, 150 % on v1 (results/headroom_validation.md)
+HEADROOM_GRID = (0.25, 0.5, 0.8, 1.0, 1.25, 1.5, 1.75, 2.0, 3.0)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from .bench_cache import RunCache, files_digest
 from .bench_protocol import (DEFAULT_NOISE_SEEDS, NOISE_SIGMA, EpisodeKey, PolicyEntry, check_noise_seeds,
                              check_sigma, episode_keys, group_runs, parse_entry)
 from .bench_refs import Reference, parse_reference
@@ -106,13 +107,14 @@ def benchmark(scenario: str = "default", policies: Sequence[str] = DEFAULT_POLIC
               intervals: bool = True, reps: int = 10_000, milp_time_limit: float = 10.0,
               hindsight_time_limit: float = 60.0, model: str | Path | None = None,
               env_kwargs: dict[str, Any] | None = None, log: Callable[[str], None] | None = print,
-              command: str | None = None) -> dict[str, Any]:
+              command: str | None = None, cache_dir: str | Path | None = None) -> dict[str, Any]:
     """Run the benchmark; returns ``table`` (the scorecard), ``episodes`` (per run × episode), the settings.
 
     ``policies``: ``[GROUP=]SPEC`` entries (:mod:`agents.bench_protocol`); ``"model"`` = ``model`` or the shipped
     agent. ``reference``: ``"hindsight"``, ``"hindsight-lp"``, ``"policy:SPEC"`` or a :class:`Reference`.
     ``intervals=False``: means only (no rliable needed). ``env_kwargs``: for every env (e.g. ``router``,
-    ``window_minutes``); ``noise`` and ``split`` belong to the protocol and are refused there."""
+    ``window_minutes``); ``noise`` and ``split`` belong to the protocol and are refused there. ``cache_dir``: a folder
+    of earlier runs and reference values to reuse when nothing they depend on changed (:mod:`agents.bench_cache`)."""
     from .compare import scenario_env
     from .policies import load_policy, make_env
 
@@ -147,10 +149,19 @@ def benchmark(scenario: str = "default", policies: Sequence[str] = DEFAULT_POLIC
     log(f"hetserve benchmark: {env_id}, {split} days {days} × noise seeds {list(seeds)} (σ = {sigma:g}; 0 = exact "
         f"replay): {len(keys)} episodes, {sum(len(r) for r in groups.values())} runs of {len(groups)} policies; "
         f"reference: {ref.name}")
+    rc = RunCache(cache_dir) if cache_dir is not None else None
+    same = {"env_id": env_id, "split": split, "env_kwargs": base_kw, "sigma": sigma,
+            "episodes": [k.label for k in keys]}
     runs: list[Run] = []
     for group, members in groups.items():
         for seed, (entry, mkw, lkw) in members:
-            run = _run(group, seed, entry, mkw, lkw, keys, env_id, base_kw, sigma, load, split)
+            key = rc and rc.key(kind="run", **same, group=group, seed=seed, spec=entry.spec, mkw=mkw, lkw=lkw,
+                                files=files_digest(entry.spec), milp_time_limit=milp_time_limit)
+            run = rc and rc.get(key, f"{group}{'' if seed is None else f' (seed {seed})'}")
+            if run is None:
+                run = _run(group, seed, entry, mkw, lkw, keys, env_id, base_kw, sigma, load, split)
+                if rc:
+                    rc.put(key, run)
             sel = chosen.get(entry.spec.lower())
             if sel is not None:
                 what = (f"headroom {sel.value:g}" if sel.parameter == "headroom" else
@@ -159,10 +170,19 @@ def benchmark(scenario: str = "default", policies: Sequence[str] = DEFAULT_POLIC
             runs.append(run)
             log(f"  {group}{'' if seed is None else f' (seed {seed})'}: mean ${np.mean([e.cost for e in run.episodes]):,.2f}"
                 f"/episode over {len(run.episodes)} episodes")
-    result = _score(runs, keys, ref, _reference_values(ref, keys, env_id, split, base_kw, sigma), intervals, reps)
+    ref_key = rc and rc.key(kind="reference", **same, reference=ref.name)
+    cached_ref = rc and rc.get(ref_key, f"reference: {ref.name}")
+    if cached_ref is None:
+        ref_vals = _reference_values(ref, keys, env_id, split, base_kw, sigma)
+        if rc:
+            rc.put(ref_key, (ref_vals, list(ref.achieved)))
+    else:
+        ref_vals, ref.achieved[:] = cached_ref
+    result = _score(runs, keys, ref, ref_vals, intervals, reps)
     result.update({"env_id": env_id, "scenario": scenario, "split": split, "days": days, "noise_seeds": list(seeds),
                    "noise": sigma, "command": command, "wall_s": time.perf_counter() - t_start,
-                   "selections": [vars(s) for s in chosen.values()], "intervals": intervals, "reps": reps})
+                   "selections": [vars(s) for s in chosen.values()], "intervals": intervals, "reps": reps,
+                   "cached": list(rc.hits) if rc else []})
     return result
 
 

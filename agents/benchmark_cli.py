@@ -49,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reps", type=int, default=10_000, help="bootstrap replicates (default 10000)")
     parser.add_argument("--no-intervals", action="store_true",
                         help="mean normalised scores only (no IQM/intervals; works without the benchmark extra)")
+    parser.add_argument("--cache", default=None, metavar="DIR",
+                        help="reuse earlier runs and reference values from DIR when nothing they depend on changed "
+                             "(settings, model files, package code), and store new ones there (default: no cache)")
     parser.add_argument("--out", default=None, help="output folder (default: a fresh runs/benchmark-YYYYmmdd-HHMMSS/)")
 
 
@@ -74,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
                         split=args.split, episodes=args.episodes, reference=args.reference, selections=selections,
                         headroom_grid=args.headroom_grid, intervals=not args.no_intervals, reps=args.reps,
                         milp_time_limit=args.milp_time_limit, hindsight_time_limit=args.hindsight_time_limit,
-                        command=command)
+                        command=command, cache_dir=args.cache)
         files = write_scorecard(res, folder)
     print()
     print(format_scorecard(res["table"]))

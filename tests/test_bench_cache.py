@@ -1,0 +1,44 @@
+"""hetserve benchmark --cache: a second run reuses what did not change and gives the same scorecard; a new policy
+or another setting is computed, not taken from the cache."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from agents.bench_refs import Reference
+from agents.benchmark import benchmark
+
+HOURLY = {"window_minutes": 60}
+
+
+def _half_bau() -> Reference:
+    from agents.evaluation import score_episode
+    from baselines.policies import make_policy
+
+    def fn(env, day, noise_seed):
+        return 0.5 * score_episode(make_policy("bau", env), env, day, seed=noise_seed).cost, "half of BAU (stand-in)"
+
+    return Reference("half of BAU (stand-in)", False, fn)
+
+
+def _run(policies, cache, seeds=(0,)):
+    return benchmark("small", policies, noise_seeds=list(seeds), episodes=1, reference=_half_bau(), env_kwargs=HOURLY,
+                     intervals=False, log=None, cache_dir=cache)
+
+
+def test_cache_reuses_unchanged_runs_and_computes_new_ones(tmp_path):
+    first = _run(["gh"], tmp_path)
+    assert first["cached"] == []
+    again = _run(["gh"], tmp_path)
+    assert sorted(again["cached"]) == ["BAU (static, training peak)", "GH", "reference: half of BAU (stand-in)"]
+    cols = ["policy", "mean_cost_usd", "slo_attainment_pct", "score_mean"]
+    pd.testing.assert_frame_equal(first["table"][cols], again["table"][cols])
+    more = _run(["gh", "gh-seasonal"], tmp_path)
+    assert "GH" in more["cached"] and not any("seasonal" in c.lower() for c in more["cached"])
+    other = _run(["gh"], tmp_path, seeds=(0, 1))  # other episodes: nothing reused
+    assert other["cached"] == []
+
+
+def test_without_a_cache_nothing_is_reused(tmp_path):
+    assert _run(["gh"], None)["cached"] == []
+    assert not any(tmp_path.iterdir())
