@@ -63,6 +63,10 @@ class NextWindowPlanner(SolverPolicy):
         name = kwargs.pop("name", None) or (f"{policy_label(method, 'oracle')[:-1]}, headroom {float(headroom):.0%})")
         super().__init__(env, method, estimate="headroom", headroom=headroom, name=name, **kwargs)
 
+    @property
+    def is_oracle(self) -> bool:  # tables note that it knows the next window (not realisable)
+        return True
+
     def planning_problem(self, k: int) -> Problem:
         return self.access.call("next_window_problem", index=k)
 

@@ -56,7 +56,7 @@ def test_free_cold_start_env_changes_only_cold_starts(env, free):
 
 def test_next_window_planner_plans_true_next_window_with_headroom(env):
     pol = NextWindowPlanner(env, "gh", 0.5)
-    assert pol.name == "GH (next-window oracle, headroom 50%)" and pol.is_oracle is False
+    assert pol.name == "GH (next-window oracle, headroom 50%)" and pol.is_oracle
     obs, _ = env.reset(seed=0, options={"day": 12})
     nxt = env.unwrapped.next_window_problem()
     assert np.array_equal(pol.planning_problem(0).rate, nxt.rate)
