@@ -2,13 +2,13 @@
 """Reproduce the experiments of arXiv 2604.07472 with hetserve: tables (Markdown + CSV) and figures (PNG).
 
     python scripts/reproduce_paper.py [--quick] [--out results/paper] [--only scaling,stress,...]
-        [--scaling-csv results/bench_solvers.csv | --sizes 2,5,10,15,20 --seeds 3 --time-limit 600 --solvers highs,cbc]
+        [--scaling-csv results/bench_solvers_v2.csv | --sizes 2,5,10,15,20 --seeds 3 --time-limit 600 --solvers highs,cbc]
         [--milp-time-limit 120] [--sigmas 0.01,0.02,0.03,0.04,0.05] [--days 12,13] [--max-windows N]
         [--rolling-cold-starts on|off|both] [--rolling-headroom] [--rolling-demand-scale K]
 
 The committed results (docs/reproduction.md) were made with
 
-    python scripts/reproduce_paper.py --scaling-csv results/bench_solvers.csv --rolling-cold-starts both --out results/paper
+    python scripts/reproduce_paper.py --scaling-csv results/bench_solvers_v2.csv --rolling-cold-starts both --out results/paper
     python scripts/reproduce_paper.py --only rolling --rolling-demand-scale 10 --days 12 --sigmas 0.05
         --rolling-headroom --rolling-cold-starts both --out results/paper/rolling-x10      (one command)
 
@@ -265,7 +265,7 @@ def exp_scaling(args: argparse.Namespace, cfg: dict[str, Any], out: Path, progre
         rows = refresh_heuristics(load_scaling_csv(Path(args.scaling_csv)), progress)
         write_csv(out / "scaling.csv", rows)
         note = (f"MILP rows ingested from `{args.scaling_csv}` (produced by `scripts/bench_solvers.py`; "
-                f"see `results/bench_solvers.md` for its command and MILP time limit; warm-started from "
+                f"see `{Path(args.scaling_csv).with_suffix('.md').as_posix()}` for its command and MILP time limit; warm-started from "
                 f"that run's AGH), not re-run here; GH, AGH and AGH (paper) re-run now on the same "
                 f"instances.")
     else:
