@@ -121,23 +121,24 @@ def test_load_dependent_mapping(cat, points):
 
 def test_report_summary_equals_recomputation_from_its_table(tmp_path, capsys):
     md, out_csv = tmp_path / "v.md", tmp_path / "v.csv"
-    summ = pr.main(["--out-md", str(md), "--out-csv", str(out_csv)])
+    by_version = pr.main(["--out-md", str(md), "--out-csv", str(out_csv)])
     printed = capsys.readouterr().out
     with open(out_csv, newline="", encoding="utf-8") as fh:
         table = list(csv.DictReader(fh))
-    assert len(table) == len(pv.load_points())
-    for (s, g), v in summ.items():
-        sel = [r for r in table if r["set"] == s and (g == "all" or r["group"] == g)]
-        err = np.abs([float(r["error"]) for r in sel])
-        assert v.n == len(sel)
-        assert v.median_abs_error == pytest.approx(float(np.median(err)))
-        assert v.within == pytest.approx(float(np.mean(err <= 0.20)))
-        line = f"| {s} | {g} | {len(sel)} | {100 * np.median(err):.1f}% | {100 * np.mean(err <= 0.20):.0f}% |"
-        assert line in printed and line in md.read_text(encoding="utf-8")
+    assert set(by_version) == {"v1", "v2"} and len(table) == 2 * len(pv.load_points())
+    for version, summ in by_version.items():
+        for (s, g), v in summ.items():
+            sel = [r for r in table if r["version"] == version and r["set"] == s and (g == "all" or r["group"] == g)]
+            err = np.abs([float(r["error"]) for r in sel])
+            assert v.n == len(sel)
+            assert v.median_abs_error == pytest.approx(float(np.median(err)))
+            assert v.within == pytest.approx(float(np.mean(err <= 0.20)))
+            line = f"| {s} | {g} | {len(sel)} | {100 * np.median(err):.1f}% | {100 * np.mean(err <= 0.20):.0f}% |"
+            assert line in printed and line in md.read_text(encoding="utf-8")
 
 
 def test_set_option_selects_one_set(tmp_path):
-    summ = pr.main(["--set", "validation", "--no-write"])
+    summ = pr.main(["--set", "validation", "--model", "v1", "--no-write"])["v1"]
     assert summ and {s for s, _ in summ} == {"validation"}
     medians = pr.group_medians(pr.point_rows(pv.load_points()), "validation")
     assert set(medians) == {g for s, g in summ if g != "all"}
