@@ -23,7 +23,7 @@ def _switch(**kw) -> PerfConstants:
 def test_v1_is_the_dataclass_default_and_its_switches_are_off():
     v1 = PerfConstants.from_mapping({})
     assert v1 == PerfConstants.from_mapping({"version": "v1"}) == PerfConstants()
-    assert (v1.prefill_weight_pass_shared, v1.prefill_half_ridge, v1.memory_binary_hbm) == (False, 0.0, False)
+    assert (v1.prefill_weight_pass_shared, v1.prefill_layer_overhead_s, v1.memory_binary_hbm) == (False, 0.0, False)
     v2 = PerfConstants.from_mapping({"version": "v2"})
     assert v2.version == "v2" and all(getattr(v2, k) == v for k, v in PERF_V2.items())
     assert set(PERF_SETS) == {"v1", "v2"}
@@ -51,17 +51,19 @@ def test_batched_prefill_shares_one_weight_pass_without_chunking():
     assert evaluate_templates(hw, h, f, np.array([60.0]), chunked).prefill_busy_s[0, 0] == pytest.approx(work, rel=1e-9)
 
 
-def test_prefill_gemm_efficiency_half_point_follows_the_ridge_point():
-    # Ridge point of 1 PFLOP/s over 1 TB/s at 2 bytes per parameter: 1e15 / 1e12 * 2 / 2 = 1,000 tokens. With
-    # prefill_half_ridge 1 (and prefill_tokens_half 0) a 1,000-token prompt reaches half its large-GEMM speed.
-    hw = hardware(params=1e9, weight_bytes=2e9, layers=1, hidden=64, bw=1e12, flops=1e15)
-    h, f = np.array([1000.0]), np.array([50.0])
-    work = (2 * 1e9 * 1000 + 2 * 1 * 64 * 1000**2) / (1e15 * 0.5)
-    t = evaluate_templates(hw, h, f, np.array([60.0]), _switch(prefill_half_ridge=1.0))
-    assert t.ttft_s[0, 0] == pytest.approx(work * 2.0, rel=1e-9)
-    slow = evaluate_templates(hardware(params=1e9, weight_bytes=2e9, layers=1, hidden=64, bw=0.5e12, flops=1e15),
-                              h, f, np.array([60.0]), _switch(prefill_half_ridge=1.0))
-    assert slow.ttft_s[0, 0] == pytest.approx(work * 3.0, rel=1e-9)  # ridge 2,000 tokens: (1000 + 2000) / 1000
+def test_eager_prefill_pays_kernel_launches_per_layer_once_per_step():
+    # 32 layers x 0.1 ms: a prompt alone waits 3.2 ms more for its first token on an eager-prefill engine (vLLM,
+    # SGLang); under load the 8,192-token step's launches are shared, 1000/8192 of them per 1,000-token prompt.
+    # A compiled engine (TensorRT-LLM profile: eager_prefill false) pays nothing.
+    hw, h, f, slo = hardware(), np.array([1000.0]), np.array([200.0]), np.array([60.0])
+    plain = evaluate_templates(hw, h, f, slo, BASE)
+    eager = evaluate_templates(hw, h, f, slo, _switch(prefill_layer_overhead_s=1e-4, eager_prefill=True))
+    compiled = evaluate_templates(hw, h, f, slo, _switch(prefill_layer_overhead_s=1e-4, eager_prefill=False))
+    assert eager.ttft_s[0, 0] == pytest.approx(plain.ttft_s[0, 0] + 32 * 1e-4, rel=1e-9)
+    assert eager.prefill_busy_s[0, 0] == pytest.approx(plain.prefill_busy_s[0, 0] + 32 * 1e-4 * 1000 / 8192, rel=1e-9)
+    assert compiled.ttft_s[0, 0] == plain.ttft_s[0, 0] and compiled.prefill_busy_s[0, 0] == plain.prefill_busy_s[0, 0]
+    assert PerfConstants.from_mapping({}, engine="trtllm").eager_prefill is False
+    assert PerfConstants.from_mapping({}, engine="sglang").eager_prefill is True
 
 
 def test_hbm_memory_is_binary_gigabytes_and_gddr_is_not():
@@ -95,7 +97,8 @@ def test_v2_ids_are_registered_beside_v1_and_change_the_numbers():
     assert (v1.scenario.constants.version, v2.scenario.constants.version) == ("v1", "v2")
     assert gym.make("hetserve_env/HetServePaper-v2").unwrapped.window_s == 300.0
     h, f = np.array([300.0, 300.0]), np.array([200.0, 200.0])
-    assert not np.allclose(v1.scenario.perf(h, f).capacity_rps, v2.scenario.perf(h, f).capacity_rps)
+    mu1, mu2 = v1.scenario.perf(h, f).capacity_rps, v2.scenario.perf(h, f).capacity_rps
+    assert mu1.shape != mu2.shape or not np.allclose(mu1, mu2)  # other capacities (pruning may keep other templates)
     assert HetServeEnv("small", perf_model="v2").scenario.constants == v2.scenario.constants
     with pytest.raises(ScenarioError, match=r"unknown performance model version 'v0'"):
         HetServeEnv("small", perf_model="v0")

@@ -18,7 +18,7 @@ _UNIT = ("mfu_prefill", "mfu_prefill_turing", "mfu_prefill_ampere", "mfu_prefill
          "weight_only_decode_old", "weight_only_decode_new")
 _NON_NEGATIVE = ("allreduce_latency_nvlink_s", "allreduce_latency_pcie_s", "hop_latency_s", "ttft_overhead_s",
                  "step_overhead_s", "activation_reserve_gb", "prefill_tokens_half",
-                 "tp_gemm_overhead", "prefill_half_ridge")
+                 "tp_gemm_overhead", "prefill_layer_overhead_s")
 #: Model versions (``version``): the named constants sets of :data:`PERF_SETS`.
 VERSIONS: tuple[str, ...] = ("v1", "v2")
 
@@ -73,16 +73,16 @@ class PerfConstants:
     prefill_weight_pass_shared: without chunked prefill, the weight pass of a prefill step is shared by the
         prompts batched into it (h / max(h, prefill_batch_tokens) of a pass per prompt); v1 charged every prompt
         a whole pass, which made short-prompt saturated throughput far too low on TensorRT-LLM.
-    prefill_half_ridge: adds this many times the GPU's ridge point in tokens (FLOP/s ÷ bytes/s of weights,
-        i.e. the tokens at which a GEMM over the weights turns compute-bound) to ``prefill_tokens_half``, so a
-        faster GPU needs a longer prompt to reach its GEMM efficiency (a smooth roofline). v1: 0.
+    prefill_layer_overhead_s: time per layer a prefill step spends on launching its kernels when the engine
+        runs prefill eagerly (``eager_prefill``: vLLM, SGLang), paid once by a prompt alone (TTFT) and shared by
+        the prompts batched into one step under load. v1: 0 (no such term). CALIBRATED in v2.
     memory_binary_hbm: the catalog's nominal memory of an HBM GPU (A100, H100, H200) is in GiB, not 1e9 bytes:
         HBM stacks have binary capacities ("80 GB" = 80 GiB, 7.4 % more); v1 read 1e9 bytes, which starves the
         KV cache of near-full templates (e.g. a 70B FP16 model on two 80 GB GPUs). GDDR parts keep 1e9 bytes.
     version: which named set (:data:`PERF_SETS`) the other defaults came from; ``v1`` or ``v2``.
     Engine (defaults from the profile named by ``engine``, :mod:`hetserve_env.perf.engines`).
     engine, memory_utilisation, memory_rule, activation_reserve_gb (per GPU), max_num_seqs, chunked_prefill,
-    kv_precision, prefill_batch_tokens: see :class:`EngineProfile`.
+    kv_precision, prefill_batch_tokens, eager_prefill: see :class:`EngineProfile`.
     """
 
     mfu_prefill: float = 0.5
@@ -112,7 +112,7 @@ class PerfConstants:
     hop_latency_s: float = 50e-6
     pp_microbatches_per_stage: int = 4
     prefill_weight_pass_shared: bool = False
-    prefill_half_ridge: float = 0.0
+    prefill_layer_overhead_s: float = 0.0
     memory_binary_hbm: bool = False
     version: str = "v1"
     engine: str = DEFAULT_ENGINE
@@ -123,6 +123,7 @@ class PerfConstants:
     chunked_prefill: bool = ENGINES[DEFAULT_ENGINE].chunked_prefill
     kv_precision: str = ENGINES[DEFAULT_ENGINE].kv_precision
     prefill_batch_tokens: int = ENGINES[DEFAULT_ENGINE].prefill_batch_tokens
+    eager_prefill: bool = ENGINES[DEFAULT_ENGINE].eager_prefill
 
     def __post_init__(self) -> None:
         for name in _UNIT:
@@ -191,10 +192,16 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
 
 
 #: Performance model v2 (docs/model.md "Model v2"): the v2 switches on and the CALIBRATED constants re-fitted by
-#: ``python scripts/perf_calibrate.py --fit --version v2`` on ALL calibration rows of scripts/perf_points.csv
-#: (never a validation row); every other field keeps its v1 default.
+#: ``python scripts/perf_calibrate.py --fit --version v2 --rounds 6`` on ALL 84 calibration rows of
+#: scripts/perf_points.csv (never a validation row); every other field keeps its v1 default.
 PERF_V2: dict[str, Any] = {
-    "version": "v2", "prefill_weight_pass_shared": True, "prefill_half_ridge": 1.0, "memory_binary_hbm": True,
+    "version": "v2", "prefill_weight_pass_shared": True, "memory_binary_hbm": True,
+    # CALIBRATED (perf_calibrate.py --fit --version v2 --rounds 6; 4 significant digits as it prints them)
+    "ttft_overhead_s": 0.003452, "step_overhead_s": 0.0005953, "mbu_decode": 0.75, "mbu_kv": 0.7216,
+    "mfu_decode": 0.566, "mfu_prefill_hopper": 0.75, "mfu_prefill_ampere": 0.9, "mfu_prefill_ada": 0.6188,
+    "allreduce_latency_nvlink_s": 3.75e-05, "weight_only_decode_old": 0.5775, "prefill_tokens_half": 154.0,
+    "tp_gemm_overhead": 0.09686, "fp8_speedup": 1.6, "weight_only_prefill_old": 0.2461,
+    "allreduce_latency_pcie_s": 0.0001992, "prefill_layer_overhead_s": 0.0002091,
 }
 #: version -> the fields it sets over the dataclass defaults (which are model v1).
 PERF_SETS: dict[str, dict[str, Any]] = {"v1": {}, "v2": PERF_V2}

@@ -55,20 +55,10 @@ def weights_read(hw: TemplateHardware, tokens: np.ndarray | float) -> np.ndarray
     return hw.weight_bytes * ((1.0 - share_experts) + share_experts * touched)
 
 
-def _gemm_slowdown(tokens: np.ndarray, half: np.ndarray | float) -> np.ndarray:
+def _gemm_slowdown(tokens: np.ndarray, half: float) -> np.ndarray:
     """1 / (share of large-GEMM efficiency a prefill of ``tokens`` tokens reaches) = (M + M_half) / M."""
     with np.errstate(divide="ignore"):
         return (tokens + half) / np.maximum(tokens, 1e-9)
-
-
-def _tokens_half(hw: TemplateHardware, flops: np.ndarray, c: PerfConstants) -> np.ndarray | float:
-    """M_half: ``prefill_tokens_half`` plus ``prefill_half_ridge`` x the GPU's ridge point in tokens, the prompt
-    length at which a pass over the weights turns compute-bound at peak: (peak FLOP/s of the precision ÷ memory
-    bytes/s) x bytes per parameter ÷ 2 FLOPs per parameter and token."""
-    if c.prefill_half_ridge == 0.0:
-        return c.prefill_tokens_half  # model v1
-    bytes_per_param = hw.weight_bytes / hw.params_total
-    return c.prefill_tokens_half + c.prefill_half_ridge * flops / hw.bandwidth * bytes_per_param / 2.0
 
 
 def _phases(hw: TemplateHardware, h: np.ndarray, f: np.ndarray, c: PerfConstants) -> dict[str, np.ndarray]:
@@ -82,16 +72,18 @@ def _phases(hw: TemplateHardware, h: np.ndarray, f: np.ndarray, c: PerfConstants
     hop = (m - 1.0) * c.hop_latency_s
     act = hw.hidden * c.activation_bytes
     work = (2.0 * hw.params_active * h + 2.0 * hw.layers * hw.attn_dim * h * h) / (n * flops * mfu_pre * wo_pre)
-    half = _tokens_half(hw, hw.flops * gain, c)
-    t_comp = work * _gemm_slowdown(h, half)  # one prompt alone
-    t_batched = work * _gemm_slowdown(np.maximum(h, c.prefill_batch_tokens), half)  # prompts batched under load
+    t_comp = work * _gemm_slowdown(h, c.prefill_tokens_half)  # one prompt alone
+    t_batched = work * _gemm_slowdown(np.maximum(h, c.prefill_batch_tokens), c.prefill_tokens_half)  # batched under load
     t_wpass = weights_read(hw, h) / stream
     ar_pre = _allreduce_time(h * act, hw, c)
-    ttft0 = np.maximum(t_comp, t_wpass) + ar_pre + hop + c.ttft_overhead_s
-    # v2: one prefill step's weight pass is shared by the prompts batched into it (v1: a whole pass per prompt)
-    pass_share = h / np.maximum(h, c.prefill_batch_tokens) if c.prefill_weight_pass_shared else 1.0
+    launch = hw.layers * c.prefill_layer_overhead_s if c.eager_prefill else 0.0  # v2: eager prefill kernels
+    ttft0 = np.maximum(t_comp, t_wpass) + ar_pre + hop + c.ttft_overhead_s + launch
+    # v2: one prefill step's weight pass (and launches) is shared by the prompts batched into it (v1: a whole
+    # pass per prompt)
+    step_share = h / np.maximum(h, c.prefill_batch_tokens)
+    pass_share = step_share if c.prefill_weight_pass_shared else 1.0
     busy = (t_batched + ar_pre if c.chunked_prefill
-            else np.maximum(t_batched, t_wpass * pass_share) + ar_pre + c.step_overhead_s)
+            else np.maximum(t_batched, t_wpass * pass_share) + ar_pre + c.step_overhead_s) + launch * step_share
     k = c.pp_microbatches_per_stage
     stages = m * (1.0 - (m - 1.0) / (k * m + m - 1.0))  # m-fold pipelined prefill less the bubble [E9]
     kv = hw.kv_bytes_per_token * kv_value_factor(hw.compute_factor, c)
