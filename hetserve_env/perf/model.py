@@ -1,4 +1,8 @@
-"""Analytic two-phase serving model v1 (docs/model.md §3), vectorised over (query types x templates).
+"""Analytic two-phase serving model v1 and v2 (docs/model.md §3 and "Model v2"), vectorised over (query types x
+templates). v2 = v1 plus three switches in :class:`PerfConstants` (their v1 values leave v1 exactly as it was):
+a batched prefill step's weight pass shared by its prompts without chunked prefill (``prefill_weight_pass_shared``),
+an eager-prefill launch time per layer (``prefill_layer_overhead_s`` on ``eager_prefill`` engines; in TTFT0 and,
+shared by a step's prompts, in ``busy``) and binary HBM capacities (``memory_binary_hbm``).
 
 A *template* is one replica of model j on n·m GPUs of type g at precision p (TP n, PP m). For a query type
 with mean input h and output f tokens, per (type, template):
