@@ -2,14 +2,14 @@
 (never on the validation rows).
 
     python scripts/perf_calibrate.py --fit                 # model v1's fit (FIT, first 61 rows' calibration rows)
-    python scripts/perf_calibrate.py --fit --version v2    # model v2's fit (FIT_V2) on ALL calibration rows
+    python scripts/perf_calibrate.py --fit --version v2 --rounds 6   # model v2's fit (FIT_V2), ALL calibration rows
     python scripts/perf_calibrate.py [--version v2]        # the loss and per-group summary with the shipped constants
 
 Every point is mapped as in the validation report (scripts/perf_validation.py: its engine's profile, its stated
 KV precision, ``operating_point`` under load); the report itself is scripts/perf_reference.py. The shipped
 constants were fitted by ``--fit`` at commit 80dc5f5, when the file held its first 61 rows (``fitted`` column of
 results/perf_validation.csv); a re-fit must start from a clean run on calibration rows only and say so.
-Model v2's constants (``PERF_V2`` in hetserve_env/perf/constants.py) were fitted by ``--fit --version v2`` on all
+Model v2's constants (``PERF_V2`` in hetserve_env/perf/constants.py) were fitted by ``--fit --version v2 --rounds 6`` on all
 calibration rows of the file, starting from the v1 values, each point's |log error| beyond CAP counted at a
 quarter (robust: a handful of rows the model cannot describe, e.g. TGI 1.0.3 at TP 8 on a 7B model, cannot
 drag the rest).
