@@ -16,6 +16,8 @@ Every constructor argument of :class:`hetserve_env.env.HetServeEnv` can be passe
 
 from __future__ import annotations
 
+import warnings
+
 import gymnasium as gym
 
 ENTRY_POINT = "hetserve_env.env:HetServeEnv"
@@ -34,8 +36,22 @@ ENV_IDS_V2: dict[str, dict] = {k.replace("-v1", "-v2"): {**v, "perf_model": "v2"
 ENV_IDS: dict[str, dict] = {**ENV_IDS_V1, **ENV_IDS_V2}
 
 
+#: Gymnasium's ``make`` warns "The environment ... is out of date" for an id whenever a higher version of the same
+#: name is registered. The -v1 ids stay the project's defaults on purpose (the shipped agent and the published
+#: figures use them) until agents are retrained on v2, so that warning is silenced for them and only them; drop
+#: this when the defaults move to -v2.
+V1_OUT_OF_DATE = r".*The environment hetserve_env/HetServe\w*-v1 is out of date"
+
+
+def ignore_v1_out_of_date() -> None:
+    """Silence Gymnasium's "out of date" warning for the -v1 ids (see :data:`V1_OUT_OF_DATE`); called on import,
+    and again by code that resets the warning filters (e.g. ``warnings.simplefilter("error")``)."""
+    warnings.filterwarnings("ignore", message=V1_OUT_OF_DATE, category=DeprecationWarning)
+
+
 def register_envs() -> None:
     """Register every id of ENV_IDS (idempotent: re-importing does not warn)."""
+    ignore_v1_out_of_date()
     for env_id, kwargs in ENV_IDS.items():
         if env_id in gym.registry:
             continue
