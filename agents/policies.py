@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 import gymnasium as gym
 import numpy as np
 
-from hetserve_env.registration import ENV_IDS
+from hetserve_env.registration import ENV_IDS_V1
 
 from .paths import MODELS_DIR
 from .wrappers import TemplateSubset
@@ -43,7 +43,7 @@ class Policy(Protocol):
 
 
 #: built-in scenario name -> its registered env id (read from the registration table, not repeated here)
-SCENARIO_ENV = {kw["scenario"]: env_id for env_id, kw in ENV_IDS.items()}
+SCENARIO_ENV = {kw["scenario"]: env_id for env_id, kw in ENV_IDS_V1.items()}  # the -v1 ids stay the defaults
 
 #: the shipped model per env id (``agents/models/<name>.zip`` + ``.json``)
 SHIPPED_MODELS = {"hetserve_env/HetServe-v1": MODELS_DIR / "ppo_HetServe-v1.zip"}

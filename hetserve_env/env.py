@@ -153,9 +153,11 @@ class HetServeEnv(WindowProblems, gym.Env[np.ndarray, np.ndarray]):
     | `render_mode` | str or None | None | `"ansi"` or `"rgb_array"` |
     | `max_replicas` | int or None | scenario's | R_max, the largest count per template |
     | `clip_penalty` | float | 1.0 | $ penalty per $ of dropped rental when an action is clipped |
+    | `perf_model` | str or None | scenario's (`v1`) | performance model version, `"v1"` or `"v2"` (docs/model.md) |
 
     Registered ids: ``hetserve_env/HetServe-v1`` (default scenario), ``hetserve_env/HetServeSmall-v1``
-    (small), ``hetserve_env/HetServePaper-v1`` (paper, 5-minute windows).
+    (small), ``hetserve_env/HetServePaper-v1`` (paper, 5-minute windows), and the same three as ``-v2``
+    (performance model v2).
 
     Helpers for policies: :meth:`action_from_replicas`, :meth:`last_window_problem` (what a reactive planner
     sees), :meth:`next_window_problem` (the oracle's view), :meth:`limits_broken`, :meth:`clip_to_limits`
@@ -180,6 +182,9 @@ class HetServeEnv(WindowProblems, gym.Env[np.ndarray, np.ndarray]):
       (how close it comes to measured engines: docs/model.md "How good is the model?"). Capacities, latencies,
       load slopes and which templates survive pruning change, so every number of the environment does; the
       step, the observation layout and the action space do not.
+    * v2 (beside v1, whose ids stay the defaults until agents are retrained): performance model v2
+      (``perf_model="v2"``, scenario ``perf: v2``; docs/model.md "Model v2"), because v1 missed issue 13's
+      validation target on three groups. Every number changes; step, observation and action space do not.
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
@@ -198,6 +203,7 @@ class HetServeEnv(WindowProblems, gym.Env[np.ndarray, np.ndarray]):
         render_mode: str | None = None,
         max_replicas: int | None = None,
         clip_penalty: float = 1.0,
+        perf_model: str | None = None,
     ) -> None:
         super().__init__()
         sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
@@ -205,6 +211,8 @@ class HetServeEnv(WindowProblems, gym.Env[np.ndarray, np.ndarray]):
             wm = check_number(ValueError, "window_minutes", window_minutes, SCENARIO_RULES["window_minutes"])
             if abs(wm * 60.0 - sc.window_s) > 1e-9:
                 sc = Scenario({**sc.raw, "window_minutes": wm}, sc.source, catalog=sc.catalog)
+        if perf_model is not None and perf_model != sc.constants.version:
+            sc = sc.with_perf_model(perf_model)
         self.scenario = sc
         if action_mode not in ACTION_MODES:
             raise ValueError(f"action_mode must be one of {list(ACTION_MODES)}, got {action_mode!r}")
@@ -484,3 +492,4 @@ class HetServeEnv(WindowProblems, gym.Env[np.ndarray, np.ndarray]):
     def __repr__(self) -> str:
         return (f"HetServeEnv(scenario={self.scenario.name!r}, split={self.split!r}, window={self.window_s / 60:g} min, "
                 f"types={self.n_types}, templates={self.n_templates}, action_mode={self.action_mode!r}, router={self.router!r})")
+

@@ -142,6 +142,8 @@ class Scenario:
             raise ScenarioError(f"catalog_overrides: {exc}") from None
         self.engine = check_choice(ScenarioError, "engine", data.get("engine", DEFAULT_ENGINE), ENGINES)
         perf = data.get("perf") or {}
+        if isinstance(perf, str):  # `perf: v2` = `perf: {version: v2}` (the named constants set)
+            perf = {"version": perf}
         if isinstance(perf, Mapping) and "engine" in perf:
             raise ScenarioError("perf.engine: choose the engine with the top-level key `engine:`")
         try:
@@ -338,6 +340,13 @@ class Scenario:
         :class:`ScenarioError` naming it. Nested fields are replaced whole (merge them yourself, e.g.
         ``env={**sc.raw.get("env", {}), "noise": 0.1}``). The source path is kept, so relative paths still resolve."""
         return Scenario({**self.raw, **overrides}, self.source, catalog=self.base_catalog)
+
+    def with_perf_model(self, version: str) -> Scenario:
+        """This scenario under performance model ``version`` (``perf`` overrides kept); an unknown version is a
+        :class:`ScenarioError` naming it."""
+        perf = self.raw.get("perf") or {}
+        perf = {"version": perf} if isinstance(perf, str) else dict(perf)
+        return Scenario({**self.raw, "perf": {**perf, "version": version}}, self.source, catalog=self.catalog)
 
     def summary(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "types": len(self.query_types),

@@ -88,7 +88,7 @@ def build_templates(
         if n > gpu.gpus_per_node or spec.q_heads % n or m > spec.layers:
             continue
         kv = spec.kv_bytes_per_token * float(kv_value_factor(np.array(prec.compute_factor_on(gpu)), c))
-        if kv_space_bytes(gpu.memory_gb * GB, spec.weight_gb(prec) * GB, n * m, c) < MIN_KV_TOKENS * kv:
+        if kv_space_bytes(gpu.memory_gb * GB, spec.weight_gb(prec) * GB, n * m, c, gpu.bandwidth_gbs * GB) < MIN_KV_TOKENS * kv:
             continue
         rows.append((jm, gpu_names.index(g), prec_names.index(p), n, m))
     if not rows:

@@ -1,6 +1,7 @@
 """Validation report of the performance model against sourced measurements (issue 13, docs/model.md "How good is the model?").
 
-    python scripts/perf_reference.py                     # all points; writes results/perf_validation.{md,csv}
+    python scripts/perf_reference.py                     # all points, models v1 and v2; writes results/perf_validation.{md,csv}
+    python scripts/perf_reference.py --model v2          # one model version
     python scripts/perf_reference.py --set validation    # only the validation set
     python scripts/perf_reference.py --no-write          # print only
 
@@ -29,13 +30,22 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT_MD = ROOT / "results" / "perf_validation.md"
 OUT_CSV = ROOT / "results" / "perf_validation.csv"
 WITHIN = 0.20  # "within ±20 %"
-ROW_FIELDS = ("id", "set", "fitted", "group", "engine", "engine_version", "profile", "kv", "gpu", "model", "precision",
+ROW_FIELDS = ("version", "id", "set", "fitted", "group", "engine", "engine_version", "profile", "kv", "gpu", "model", "precision",
               "tp", "pp", "input_tokens", "output_tokens", "load", "metric", "unit", "measured", "model_value", "error",
               "status")
 #: the rows a sensitivity summary leaves out, and why it is shown (docs/model.md "How good is the model?")
 SENSITIVITY = ("TGI", "without the 13 TGI 1.0.3 rows (TGI 1.0.3 behind a SageMaker endpoint; their figure is "
                       "computed from TGI's own server-side request times, the quantity the model predicts, so they "
                       "count in the summary above; shown because they hold several of the largest errors)")
+
+
+#: performance model versions the report covers (hetserve_env.perf.PERF_SETS)
+VERSIONS = ("v1", "v2")
+#: which calibration rows tuned each version's constants (docs/model.md "How good is the model?")
+FIT_NOTES = {
+    "v1": f"the calibration rows among the file's first {pv.FITTED_ON_FIRST_ROWS} rows (`perf_calibrate.py --fit`)",
+    "v2": "every calibration row of the file (`perf_calibrate.py --fit --version v2`)",
+}
 
 
 @dataclass(frozen=True)
@@ -45,18 +55,20 @@ class Summary:
     within: float  # share of points with |error| ≤ 20 %
 
 
-def point_rows(points: Sequence[pv.Point], catalog=None, overrides=None) -> list[dict]:
-    """One row per point: configuration, engine profile and KV precision it ran under, whether its row tuned the
-    constants (``fitted``), measured value, model value, signed relative error, status."""
+def point_rows(points: Sequence[pv.Point], catalog=None, overrides=None, version: str = "v1") -> list[dict]:
+    """One row per point under performance model ``version``: configuration, engine profile and KV precision it
+    ran under, whether its row tuned that version's constants (``fitted``), measured value, model value, signed
+    relative error, status."""
     cat = catalog or pv.validation_catalog()
-    fitted = pv.fitted_ids()
+    fitted = pv.fitted_ids() if version == "v1" else {p.id for p in points if p.set == "calibration"}
+    overrides = {"version": version, **(overrides or {})}
     rows = []
     for p in points:
         pred = pv.predict(p, cat, overrides)
         load = (f"rate {p.request_rate:g}/s" if p.request_rate is not None and math.isfinite(p.request_rate)
                 else "rate inf" if p.request_rate is not None else f"conc {p.concurrency:g}")
         rows.append({
-            "id": p.id, "set": p.set, "fitted": "yes" if p.id in fitted else "no", "group": p.group,
+            "version": version, "id": p.id, "set": p.set, "fitted": "yes" if p.id in fitted else "no", "group": p.group,
             "engine": p.engine, "engine_version": p.engine_version, "profile": pv.engine_profile(p).profile,
             "kv": pv.point_constants(p).kv_precision, "gpu": p.gpu, "model": p.model, "precision": p.precision, "tp": p.tp, "pp": p.pp,
             "input_tokens": p.input_tokens, "output_tokens": p.output_tokens, "load": load, "metric": p.metric,
@@ -133,6 +145,18 @@ def engine_lines(points: Sequence[pv.Point]) -> list[str]:
     return lines
 
 
+def compare_lines(by_version: dict[str, dict[tuple[str, str], Summary]]) -> list[str]:
+    """One line per (set, group): each version's median |error| and share within ±20 %."""
+    names = list(by_version)
+    lines = ["| set | group | points | " + " | ".join(f"{v} median abs error | {v} within ±20 %" for v in names) + " |",
+             "|---|---|---|" + "---|---|" * len(names)]
+    for key, first in by_version[names[0]].items():
+        cells = " | ".join(f"{100 * by_version[v][key].median_abs_error:.1f}% | {100 * by_version[v][key].within:.0f}%"
+                           for v in names)
+        lines.append(f"| {key[0]} | {key[1]} | {first.n} | {cells} |")
+    return lines
+
+
 def fit_lines(rows: Sequence[dict]) -> list[str]:
     """Median |error| and share within ±20 % of the rows that tuned the constants and of those that did not."""
     lines = ["| rows | points | median abs error | within ±20 % |", "|---|---|---|---|"]
@@ -172,66 +196,80 @@ def _count_rows(path: Path) -> int:
         return sum(1 for _ in csv.DictReader(fh))
 
 
-def write_outputs(rows: Sequence[dict], points: Sequence[pv.Point], summ: dict, md_path: Path, csv_path: Path,
-                  which: str) -> None:
+def _version_lines(version: str, rows: Sequence[dict], summ: dict) -> list[str]:
+    """One model version's section: its summary, the sensitivity summary and which rows tuned it."""
+    prefix, why = SENSITIVITY
+    rest = [r for r in rows if not r["engine"].startswith(prefix)]
+    return [
+        f"## Model {version}",
+        "",
+        *summary_lines(summ),
+        "",
+        f"### Model {version}, sensitivity: {why}",
+        "",
+        *(summary_lines(summaries(rest)) if rest else ["(no rows left)"]),
+        "",
+        f"### Which rows tuned model {version}'s constants",
+        "",
+        f"Its CALIBRATED constants were fitted on {FIT_NOTES[version]} (column `fitted`); no validation row tuned "
+        "anything.",
+        "",
+        *fit_lines(rows),
+        "",
+        "Every row that tuned nothing, per group:",
+        "",
+        *unfitted_lines(rows),
+        "",
+    ]
+
+
+def write_outputs(rows: dict[str, list[dict]], points: Sequence[pv.Point], summ: dict[str, dict], md_path: Path,
+                  csv_path: Path, which: str) -> None:
+    """``rows`` and ``summ`` per model version: the CSV holds every version's rows (column ``version``)."""
     md_path.parent.mkdir(parents=True, exist_ok=True)
     with open(csv_path, "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=ROW_FIELDS, lineterminator="\n")
         w.writeheader()
-        for r in rows:
-            w.writerow({k: (repr(r[k]) if isinstance(r[k], float) else r[k]) for k in ROW_FIELDS})
-    prefix, why = SENSITIVITY
-    rest = [r for r in rows if not r["engine"].startswith(prefix)]
+        for version_rows in rows.values():
+            for r in version_rows:
+                w.writerow({k: (repr(r[k]) if isinstance(r[k], float) else r[k]) for k in ROW_FIELDS})
+    first = next(iter(rows.values()))
+    args = ("" if which == "all" else " --set " + which) + ("" if len(rows) == 2 else " --model " + next(iter(rows)))
     text = [
         "# Performance model vs. sourced measurements",
         "",
-        f"Made by `python scripts/perf_reference.py{'' if which == 'all' else ' --set ' + which}` from "
-        "`scripts/perf_points.csv` (sources, engine versions and how each figure was read are in that file) with the "
-        "model's shipped constants, each point under its engine's profile and the KV-cache precision its source "
+        f"Made by `python scripts/perf_reference.py{args}` from "
+        "`scripts/perf_points.csv` (sources, engine versions and how each figure was read are in that file) with "
+        f"the shipped constants of performance model {' and '.join(rows)}, each point under its engine's profile "
+        "and the KV-cache precision its source "
         "states (`unstated`: the profile's default). Error = model / measured − 1; a point the model cannot serve "
         "or that is past its capacity has an infinite latency error or a −100 % throughput error and counts as "
         "outside ±20 %. The mapping of each group to the model: `scripts/perf_validation.py`; split rule, groups "
         "and what the figures mean: docs/model.md \"How good is the model?\".",
         "",
-        coverage_line(rows),
+        coverage_line(first),
         "",
         f"Points on GPUs or precisions outside the catalog are listed, not mapped, in "
         f"`scripts/{pv.UNCATALOGUED_CSV.name}` ({_count_rows(pv.UNCATALOGUED_CSV)} rows).",
         "",
-        "## Summary",
+        "## Summary" + (": " + " vs ".join(rows) if len(rows) > 1 else ""),
         "",
-        *summary_lines(summ),
-        "",
-        f"### Sensitivity: {why}",
-        "",
-        *(summary_lines(summaries(rest)) if rest else ["(no rows left)"]),
-        "",
-        "### Which rows tuned the constants",
-        "",
-        f"The CALIBRATED constants were fitted on the calibration rows among the file's first "
-        f"{pv.FITTED_ON_FIRST_ROWS} rows (column `fitted`); every later row, calibration or validation, tuned nothing.",
-        "",
-        *fit_lines(rows),
-        "",
-        "Every row that tuned nothing (validation rows and calibration rows added after the fit), per group:",
-        "",
-        *unfitted_lines(rows),
-        "",
-        "## Engines and the profile each runs under",
-        "",
-        *engine_lines(points),
-        "",
-        "## Per point",
-        "",
-        *point_lines(rows),
+        *compare_lines(summ),
         "",
     ]
+    for version, version_rows in rows.items():
+        text += _version_lines(version, version_rows, summ[version])
+    text += ["## Engines and the profile each runs under", "", *engine_lines(points), ""]
+    for version, version_rows in rows.items():
+        text += [f"## Per point, model {version}", "", *point_lines(version_rows), ""]
     md_path.write_text("\n".join(text), encoding="utf-8")
 
 
-def main(argv: Sequence[str] | None = None) -> dict[tuple[str, str], Summary]:
+def main(argv: Sequence[str] | None = None) -> dict[str, dict[tuple[str, str], Summary]]:
+    """Prints (and writes) the report; returns each version's summaries."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--set", choices=("calibration", "validation", "all"), default="all")
+    ap.add_argument("--model", choices=(*VERSIONS, "both"), default="both", help="performance model version(s)")
     ap.add_argument("--points", type=Path, default=pv.POINTS_CSV)
     ap.add_argument("--out-md", type=Path, default=OUT_MD)
     ap.add_argument("--out-csv", type=Path, default=OUT_CSV)
@@ -239,11 +277,16 @@ def main(argv: Sequence[str] | None = None) -> dict[tuple[str, str], Summary]:
     args = ap.parse_args(argv)
     cat = pv.validation_catalog()
     points = [p for p in pv.load_points(args.points, cat) if args.set in ("all", p.set)]
-    rows = point_rows(points, cat)
-    summ = summaries(rows)
-    print("\n".join(point_lines(rows)))
-    print()
-    print("\n".join(summary_lines(summ)))
+    versions = VERSIONS if args.model == "both" else (args.model,)
+    rows = {v: point_rows(points, cat, version=v) for v in versions}
+    summ = {v: summaries(r) for v, r in rows.items()}
+    for v in versions:
+        print(f"model {v}:")
+        print("\n".join(point_lines(rows[v])))
+        print()
+        print("\n".join(summary_lines(summ[v])))
+        print()
+    print("\n".join(compare_lines(summ)))
     if not args.no_write:
         write_outputs(rows, points, summ, args.out_md, args.out_csv, args.set)
         print(f"\nwrote {args.out_md} and {args.out_csv}")

@@ -18,7 +18,9 @@ _UNIT = ("mfu_prefill", "mfu_prefill_turing", "mfu_prefill_ampere", "mfu_prefill
          "weight_only_decode_old", "weight_only_decode_new")
 _NON_NEGATIVE = ("allreduce_latency_nvlink_s", "allreduce_latency_pcie_s", "hop_latency_s", "ttft_overhead_s",
                  "step_overhead_s", "activation_reserve_gb", "prefill_tokens_half",
-                 "tp_gemm_overhead")
+                 "tp_gemm_overhead", "prefill_layer_overhead_s")
+#: Model versions (``version``): the named constants sets of :data:`PERF_SETS`.
+VERSIONS: tuple[str, ...] = ("v1", "v2")
 
 
 @dataclass(frozen=True)
@@ -67,9 +69,20 @@ class PerfConstants:
     hop_latency_s: pipeline-stage hand-off per stage boundary. ESTIMATE.
     pp_microbatches_per_stage: micro-batches per stage in pipelined prefill; the bubble is (m-1)/(k·m+m-1)
         for m stages and k·m micro-batches [E9]; k ESTIMATE.
+    Model v2 switches (docs/model.md "Model v2"; their v1 values reproduce model v1 exactly).
+    prefill_weight_pass_shared: without chunked prefill, the weight pass of a prefill step is shared by the
+        prompts batched into it (h / max(h, prefill_batch_tokens) of a pass per prompt); v1 charged every prompt
+        a whole pass, which made short-prompt saturated throughput far too low on TensorRT-LLM.
+    prefill_layer_overhead_s: time per layer a prefill step spends on launching its kernels when the engine
+        runs prefill eagerly (``eager_prefill``: vLLM, SGLang), paid once by a prompt alone (TTFT) and shared by
+        the prompts batched into one step under load. v1: 0 (no such term). CALIBRATED in v2.
+    memory_binary_hbm: the catalog's nominal memory of an HBM GPU (A100, H100, H200) is in GiB, not 1e9 bytes:
+        HBM stacks have binary capacities ("80 GB" = 80 GiB, 7.4 % more); v1 read 1e9 bytes, which starves the
+        KV cache of near-full templates (e.g. a 70B FP16 model on two 80 GB GPUs). GDDR parts keep 1e9 bytes.
+    version: which named set (:data:`PERF_SETS`) the other defaults came from; ``v1`` or ``v2``.
     Engine (defaults from the profile named by ``engine``, :mod:`hetserve_env.perf.engines`).
     engine, memory_utilisation, memory_rule, activation_reserve_gb (per GPU), max_num_seqs, chunked_prefill,
-    kv_precision, prefill_batch_tokens: see :class:`EngineProfile`.
+    kv_precision, prefill_batch_tokens, eager_prefill: see :class:`EngineProfile`.
     """
 
     mfu_prefill: float = 0.5
@@ -98,6 +111,10 @@ class PerfConstants:
     activation_bytes: int = 2
     hop_latency_s: float = 50e-6
     pp_microbatches_per_stage: int = 4
+    prefill_weight_pass_shared: bool = False
+    prefill_layer_overhead_s: float = 0.0
+    memory_binary_hbm: bool = False
+    version: str = "v1"
     engine: str = DEFAULT_ENGINE
     memory_utilisation: float = ENGINES[DEFAULT_ENGINE].memory_utilisation
     memory_rule: str = ENGINES[DEFAULT_ENGINE].memory_rule
@@ -106,6 +123,7 @@ class PerfConstants:
     chunked_prefill: bool = ENGINES[DEFAULT_ENGINE].chunked_prefill
     kv_precision: str = ENGINES[DEFAULT_ENGINE].kv_precision
     prefill_batch_tokens: int = ENGINES[DEFAULT_ENGINE].prefill_batch_tokens
+    eager_prefill: bool = ENGINES[DEFAULT_ENGINE].eager_prefill
 
     def __post_init__(self) -> None:
         for name in _UNIT:
@@ -121,24 +139,28 @@ class PerfConstants:
                      "prefill_batch_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"PerfConstants.{name} must be an integer >= 1, got {getattr(self, name)!r}")
-        choices = {"engine": tuple(ENGINES), "memory_rule": MEMORY_RULES, "kv_precision": KV_PRECISIONS}
+        choices = {"version": VERSIONS, "engine": tuple(ENGINES), "memory_rule": MEMORY_RULES, "kv_precision": KV_PRECISIONS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"PerfConstants.{name} must be one of {list(allowed)}, got {getattr(self, name)!r}")
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any] | None, engine: str | None = None) -> "PerfConstants":
-        """The ``engine`` profile's defaults overridden by ``values``; unknown keys or values are an error
-        naming the key."""
+    def from_mapping(cls, values: Mapping[str, Any] | None, engine: str | None = None,
+                     version: str | None = None) -> "PerfConstants":
+        """The model ``version``'s constants set (:data:`PERF_SETS`; a ``version`` key in ``values`` wins), then
+        the ``engine`` profile's defaults, then ``values``; unknown keys or values are an error naming the key."""
         values = dict(values or {})
         engine = values.pop("engine", engine) or DEFAULT_ENGINE
+        version = values.pop("version", version) or "v1"
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}; known: {sorted(ENGINES)}")
+        if version not in PERF_SETS:
+            raise ValueError(f"version: unknown performance model version {version!r}; known: {list(PERF_SETS)}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown performance constant(s) {unknown}; known: {sorted(known)}")
-        base = replace(cls(), **ENGINES[engine].defaults())
+        base = replace(cls(), **PERF_SETS[version], **ENGINES[engine].defaults())
         return replace(base, **{k: _coerce(k, v, getattr(base, k)) for k, v in values.items()})
 
     def to_dict(self) -> dict[str, Any]:
@@ -169,4 +191,20 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
     return number
 
 
-__all__ = ["ARCHS", "ENGINE_FIELDS", "OLD_ARCHS", "PerfConstants"]
+#: Performance model v2 (docs/model.md "Model v2"): the v2 switches on and the CALIBRATED constants re-fitted by
+#: ``python scripts/perf_calibrate.py --fit --version v2 --rounds 6`` on ALL 84 calibration rows of
+#: scripts/perf_points.csv (never a validation row); every other field keeps its v1 default.
+PERF_V2: dict[str, Any] = {
+    "version": "v2", "prefill_weight_pass_shared": True, "memory_binary_hbm": True,
+    # CALIBRATED (perf_calibrate.py --fit --version v2 --rounds 6; 4 significant digits as it prints them)
+    "ttft_overhead_s": 0.003452, "step_overhead_s": 0.0005953, "mbu_decode": 0.75, "mbu_kv": 0.7216,
+    "mfu_decode": 0.566, "mfu_prefill_hopper": 0.75, "mfu_prefill_ampere": 0.9, "mfu_prefill_ada": 0.6188,
+    "allreduce_latency_nvlink_s": 3.75e-05, "weight_only_decode_old": 0.5775, "prefill_tokens_half": 154.0,
+    "tp_gemm_overhead": 0.09686, "fp8_speedup": 1.6, "weight_only_prefill_old": 0.2461,
+    "allreduce_latency_pcie_s": 0.0001992, "prefill_layer_overhead_s": 0.0002091,
+}
+#: version -> the fields it sets over the dataclass defaults (which are model v1).
+PERF_SETS: dict[str, dict[str, Any]] = {"v1": {}, "v2": PERF_V2}
+
+
+__all__ = ["ARCHS", "ENGINE_FIELDS", "OLD_ARCHS", "PERF_SETS", "PERF_V2", "PerfConstants", "VERSIONS"]

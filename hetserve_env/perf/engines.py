@@ -26,6 +26,11 @@ class EngineProfile:
 
     Sources (each figure is the engine's documented default unless marked):
 
+    ``eager_prefill``: the engine runs prefill as eager PyTorch kernels, one launch per operation and layer (vLLM
+    and SGLang capture CUDA graphs for decode batches only; vLLM docs "CUDA graphs", SGLang server arguments
+    ``cuda_graph_max_bs``); TensorRT-LLM runs a compiled engine for both phases. It only acts through model v2's
+    ``prefill_layer_overhead_s`` (0 in v1).
+
     Every profile batches prefill tokens up to 8,192 per step (``prefill_batch_tokens``: vLLM V1
     ``max_num_batched_tokens`` for the OpenAI server, WEAK; TensorRT-LLM ``max_num_tokens`` 8192, trtllm-serve
     docs; SGLang ``chunked_prefill_size`` 8192, server-arguments docs).
@@ -51,6 +56,7 @@ class EngineProfile:
     chunked_prefill: bool
     kv_precision: str
     prefill_batch_tokens: int = 8192
+    eager_prefill: bool = True
 
     def defaults(self) -> dict[str, Any]:
         """The PerfConstants fields this profile sets."""
@@ -58,12 +64,12 @@ class EngineProfile:
 
 
 ENGINE_FIELDS: tuple[str, ...] = ("memory_utilisation", "memory_rule", "activation_reserve_gb", "max_num_seqs",
-                                  "chunked_prefill", "kv_precision", "prefill_batch_tokens")
+                                  "chunked_prefill", "kv_precision", "prefill_batch_tokens", "eager_prefill")
 
 ENGINES: dict[str, EngineProfile] = {
     "vllm": EngineProfile("vllm", 0.9, "total", 1.0, 256, True, "fp16"),
     "sglang": EngineProfile("sglang", 0.88, "total", 1.0, 2048, True, "fp16"),
-    "trtllm": EngineProfile("trtllm", 0.9, "free", 1.0, 2048, False, "auto"),
+    "trtllm": EngineProfile("trtllm", 0.9, "free", 1.0, 2048, False, "auto", eager_prefill=False),
 }
 #: The default engine of a scenario.
 DEFAULT_ENGINE = "vllm"

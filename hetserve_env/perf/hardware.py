@@ -91,10 +91,25 @@ def kv_value_factor(compute_factor: np.ndarray, c: PerfConstants) -> np.ndarray:
     return np.where(fp8, 0.5, 1.0)
 
 
-def kv_space_bytes(memory_bytes: np.ndarray, weight_bytes: np.ndarray, gpus: np.ndarray, c: PerfConstants) -> np.ndarray:
-    """KV-cache bytes the engine leaves on a replica of ``gpus`` GPUs (``memory_bytes`` each): ``total`` rule
+#: GPUs at or above this memory bandwidth carry HBM (A100, H100, H200; the GDDR parts T4, L4, A10G, L40S are far
+#: below): their nominal "GB" is binary (HBM stacks come in 2^k-byte capacities: "80 GB" = 80 GiB).
+HBM_MIN_BANDWIDTH = 1e12
+GIB = 2.0**30
+
+
+def memory_per_gpu(memory_bytes: np.ndarray, bandwidth: np.ndarray | None, c: PerfConstants) -> np.ndarray:
+    """Bytes per GPU: the catalog's nominal GB x 1e9, or (v2, ``memory_binary_hbm``) x 2^30 on HBM GPUs."""
+    if not c.memory_binary_hbm or bandwidth is None:
+        return np.asarray(memory_bytes)
+    return np.asarray(memory_bytes) * np.where(np.asarray(bandwidth) >= HBM_MIN_BANDWIDTH, GIB / GB, 1.0)
+
+
+def kv_space_bytes(memory_bytes: np.ndarray, weight_bytes: np.ndarray, gpus: np.ndarray, c: PerfConstants,
+                   bandwidth: np.ndarray | None = None) -> np.ndarray:
+    """KV-cache bytes the engine leaves on a replica of ``gpus`` GPUs (``memory_bytes`` each, nominal; with the
+    GPUs' ``bandwidth`` v2 reads HBM capacities as binary, :func:`memory_per_gpu`): ``total`` rule
     η·M − W − A, ``free`` rule η·(M − W − A), A the activation reserve; may be negative (does not fit)."""
-    total = np.asarray(gpus) * np.asarray(memory_bytes)
+    total = np.asarray(gpus) * memory_per_gpu(memory_bytes, bandwidth, c)
     act = np.asarray(gpus) * c.activation_reserve_gb * GB
     if c.memory_rule == "total":
         return c.memory_utilisation * total - weight_bytes - act

@@ -1,4 +1,8 @@
-"""Analytic two-phase serving model v1 (docs/model.md §3), vectorised over (query types x templates).
+"""Analytic two-phase serving model v1 and v2 (docs/model.md §3 and "Model v2"), vectorised over (query types x
+templates). v2 = v1 plus three switches in :class:`PerfConstants` (their v1 values leave v1 exactly as it was):
+a batched prefill step's weight pass shared by its prompts without chunked prefill (``prefill_weight_pass_shared``),
+an eager-prefill launch time per layer (``prefill_layer_overhead_s`` on ``eager_prefill`` engines; in TTFT0 and,
+shared by a step's prompts, in ``busy``) and binary HBM capacities (``memory_binary_hbm``).
 
 A *template* is one replica of model j on n·m GPUs of type g at precision p (TP n, PP m). For a query type
 with mean input h and output f tokens, per (type, template):
@@ -55,10 +59,10 @@ def weights_read(hw: TemplateHardware, tokens: np.ndarray | float) -> np.ndarray
     return hw.weight_bytes * ((1.0 - share_experts) + share_experts * touched)
 
 
-def _gemm_slowdown(tokens: np.ndarray, c: PerfConstants) -> np.ndarray:
+def _gemm_slowdown(tokens: np.ndarray, half: float) -> np.ndarray:
     """1 / (share of large-GEMM efficiency a prefill of ``tokens`` tokens reaches) = (M + M_half) / M."""
     with np.errstate(divide="ignore"):
-        return (tokens + c.prefill_tokens_half) / np.maximum(tokens, 1e-9)
+        return (tokens + half) / np.maximum(tokens, 1e-9)
 
 
 def _phases(hw: TemplateHardware, h: np.ndarray, f: np.ndarray, c: PerfConstants) -> dict[str, np.ndarray]:
@@ -72,12 +76,18 @@ def _phases(hw: TemplateHardware, h: np.ndarray, f: np.ndarray, c: PerfConstants
     hop = (m - 1.0) * c.hop_latency_s
     act = hw.hidden * c.activation_bytes
     work = (2.0 * hw.params_active * h + 2.0 * hw.layers * hw.attn_dim * h * h) / (n * flops * mfu_pre * wo_pre)
-    t_comp = work * _gemm_slowdown(h, c)  # one prompt alone
-    t_batched = work * _gemm_slowdown(np.maximum(h, c.prefill_batch_tokens), c)  # prompts batched under load
+    t_comp = work * _gemm_slowdown(h, c.prefill_tokens_half)  # one prompt alone
+    t_batched = work * _gemm_slowdown(np.maximum(h, c.prefill_batch_tokens), c.prefill_tokens_half)  # batched under load
     t_wpass = weights_read(hw, h) / stream
     ar_pre = _allreduce_time(h * act, hw, c)
-    ttft0 = np.maximum(t_comp, t_wpass) + ar_pre + hop + c.ttft_overhead_s
-    busy = t_batched + ar_pre if c.chunked_prefill else np.maximum(t_batched, t_wpass) + ar_pre + c.step_overhead_s
+    launch = hw.layers * c.prefill_layer_overhead_s if c.eager_prefill else 0.0  # v2: eager prefill kernels
+    ttft0 = np.maximum(t_comp, t_wpass) + ar_pre + hop + c.ttft_overhead_s + launch
+    # v2: one prefill step's weight pass (and launches) is shared by the prompts batched into it (v1: a whole
+    # pass per prompt)
+    step_share = h / np.maximum(h, c.prefill_batch_tokens)
+    pass_share = step_share if c.prefill_weight_pass_shared else 1.0
+    busy = (t_batched + ar_pre if c.chunked_prefill
+            else np.maximum(t_batched, t_wpass * pass_share) + ar_pre + c.step_overhead_s) + launch * step_share
     k = c.pp_microbatches_per_stage
     stages = m * (1.0 - (m - 1.0) / (k * m + m - 1.0))  # m-fold pipelined prefill less the bubble [E9]
     kv = hw.kv_bytes_per_token * kv_value_factor(hw.compute_factor, c)
@@ -87,7 +97,7 @@ def _phases(hw: TemplateHardware, h: np.ndarray, f: np.ndarray, c: PerfConstants
     base = _allreduce_time(0.0, hw, c) + hop + c.step_overhead_s
     lines = _decode_lines(hw, stream, base, c_seq, m)
     gpus = n * m
-    kv_space = kv_space_bytes(hw.memory_bytes, hw.weight_bytes, gpus, c)
+    kv_space = kv_space_bytes(hw.memory_bytes, hw.weight_bytes, gpus, c, hw.bandwidth)
     with np.errstate(divide="ignore", invalid="ignore"):
         b_max = np.minimum(np.maximum(kv_space, 0.0) / (kv * (h + f / 2.0)), c.max_num_seqs)
     fits_one = kv_space >= kv * (h + f)
