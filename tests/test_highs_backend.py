@@ -133,7 +133,9 @@ def test_cbc_without_an_incumbent_at_the_limit_is_time_limit_not_error() -> None
     assert sol.status == "time_limit"
     assert sol.allocation is None and math.isnan(sol.objective)
     assert "no feasible solution" in sol.reason
-    assert sol.runtime_s <= 1.5 + baselines.milp.overrun_allowance(1.5)
+    # within the allowance, or (a loaded machine) the overrun is flagged: never a silent one
+    within = sol.runtime_s <= 1.5 + baselines.milp.overrun_allowance(1.5)
+    assert within or sol.stats.get("time_limit_overrun_s", 0) > baselines.milp.overrun_allowance(1.5)
 
 
 def test_an_overrun_is_flagged_in_the_solution_and_the_cli_report(monkeypatch) -> None:
