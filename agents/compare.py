@@ -124,7 +124,10 @@ def _compare(scenario: str, episodes: int | None, split: str, milp_time_limit: f
                 policy = load_policy(spec, env, milp_time_limit=milp_time_limit, headroom=headroom, cache=cache)
             t0 = time.perf_counter()
             eps = run_policy(policy, env, days, bar=bar)
-            row = summarize(eps, getattr(policy, "name", None) or spec, policy_notes(policy))
+            notes = policy_notes(policy)
+            if getattr(policy, "estimate", None) == "headroom" and headroom == COMPARE_HEADROOM:
+                notes += "; the default headroom, chosen on the validation days (results/headroom_validation.md)"
+            row = summarize(eps, getattr(policy, "name", None) or spec, notes)
             row["eval_wall_s"] = time.perf_counter() - t0
             (bar.write if not bar.disable else log)(one_line(row, row["eval_wall_s"]))
             summaries.append(row)

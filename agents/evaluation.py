@@ -188,8 +188,8 @@ def policy_notes(policy: Any) -> str:
     if settings is not None and hasattr(settings, "line"):
         notes.append(settings.line())  # a forecast planner: what it was calibrated on (validation days)
     elif getattr(policy, "estimate", None) == "headroom":
-        notes.append(f"headroom {policy.headroom:.0%} (compare's --headroom; its default was chosen on the validation "
-                     "days: results/headroom_validation.md)")
+        # where the value came from is the caller's to say (compare's default, a benchmark selection record)
+        notes.append(f"plans for the last window × (1 + {policy.headroom:.0%})")
     if st.get("headroom_dropped", 0):
         notes.append(f"{st['headroom_dropped']} window(s) re-planned without headroom (no feasible plan with it)")
     fb = st.get("fallback_keep_fleet", 0) + st.get("fallback_infeasible_plan", 0) + st.get("error", 0)

@@ -141,6 +141,14 @@ def test_no_plan_and_errors_fall_back_to_the_current_fleet(monkeypatch):
     assert "1 window(s) raised RuntimeError: solver crashed" in policy_notes(p)
 
 
+def test_headroom_note_says_the_margin_not_where_it_came_from():
+    from agents.evaluation import policy_notes
+
+    p = SolverPolicy(_env(), "gh", estimate="headroom", headroom=1.75)
+    note = policy_notes(p)
+    assert "plans for the last window × (1 + 175%)" in note and "compare" not in note
+
+
 def test_shared_cache_reuses_plans_and_charges_their_time():
     env = _env()
     cache: dict = {}
