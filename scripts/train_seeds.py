@@ -59,7 +59,7 @@ def run_one(algo: str, seed: int, args: argparse.Namespace) -> dict:
     log.parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "hetserve_env.cli", "train", "--algo", algo, "--env", args.env, "--seed", str(seed),
            "--cpu-minutes", str(args.cpu_minutes), "--log-dir", str(args.log_dir), "--save", str(save),
-           "--no-progress", "--overwrite"]
+           "--no-progress", "--overwrite", *(["--timesteps", str(args.timesteps)] if args.timesteps else [])]
     t0 = time.perf_counter()
     with log.open("w") as fh:
         rc = subprocess.call(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -73,20 +73,27 @@ def run_one(algo: str, seed: int, args: argparse.Namespace) -> dict:
 
 
 def write_summary(rows: list[dict], args: argparse.Namespace, path: Path) -> None:
-    lines = [f"# Learned agents: {', '.join(args.algos)} × seeds {args.seeds} on {args.env}", "",
-             f"Command: `python scripts/train_seeds.py --algos {','.join(args.algos)} --seeds "
-             f"{','.join(map(str, args.seeds))} --env {args.env} --cpu-minutes {args.cpu_minutes:g} --jobs {args.jobs} "
-             f"--out {args.out}`",
-             "", f"Every run: the algorithm's entry in `agents/hyperparams/`, stopped by {args.cpu_minutes:g} CPU-minutes "
-             "of training (evaluations included); the model kept is the best on the validation days.", "",
-             "| algorithm | seed | steps | CPU min | stopped by | best validation ($/day) | at step | wall min |",
-             "|---|---:|---:|---:|---|---:|---:|---:|"]
-    for r in rows:
-        if "error" in r:
-            lines.append(f"| {r['algo']} | {r['seed']} | failed: {r['error']} | | | | | {r['wall_s'] / 60:.1f} |")
-        else:
-            lines.append(f"| {r['algo']} | {r['seed']} | {r['timesteps']:,} | {r['train_cpu_s'] / 60:.1f} | "
-                         f"{r['stopped_by']} | {r['best_validation_usd']:,.2f} | {r['best_at']:,} | {r['wall_s'] / 60:.1f} |")
+    """The table of every model in ``--out`` (from its record), so re-training a subset updates only its rows;
+    failed runs of this invocation are rows with their error."""
+    recs = sorted((json.loads(f.read_text()) for f in Path(args.out).glob("*_s*.json")),
+                  key=lambda r: (ALGOS.index(r["algo"]) if r["algo"] in ALGOS else 99, r["seed"]))
+    cmd = (f"python scripts/train_seeds.py --algos {','.join(args.algos)} --seeds {','.join(map(str, args.seeds))} "
+           f"--env {args.env} --cpu-minutes {args.cpu_minutes:g}"
+           + (f" --timesteps {args.timesteps}" if args.timesteps else "") + f" --jobs {args.jobs} --out {args.out}")
+    lines = [f"# Learned agents in `{args.out}`", "",
+             f"Last written by: `{cmd}`. Each row is one model's record (`<algo>_s<seed>.json`, which also holds its "
+             "`hetserve train` command): trained under its CPU budget with the algorithm's entry in "
+             "`agents/hyperparams/`, the model kept being the best on the validation days.", "",
+             "| algorithm | seed | steps | step limit | CPU budget (min) | CPU used (min) | stopped by | "
+             "best validation ($/day) | at step | wall min |", "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
+    for r in recs:
+        best = r.get("best_validation") or {}
+        limit = r.get("timesteps_limit") or int(r["hyperparams"]["n_timesteps"])
+        lines.append(f"| {r['algo']} | {r['seed']} | {r['timesteps']:,} | {limit:,} | {r.get('cpu_minutes') or '—'} | "
+                     f"{r['train_cpu_s'] / 60:.1f} | {r.get('stopped_by', '—')} | {best.get('mean_cost_usd', 0):,.2f} | "
+                     f"{best.get('timesteps', 0):,} | {r['train_wall_s'] / 60:.1f} |")
+    for r in (r for r in rows if "error" in r):
+        lines.append(f"| {r['algo']} | {r['seed']} | failed: {r['error']} | | | | | | | {r['wall_s'] / 60:.1f} |")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
 
@@ -97,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=_ints, default=[0, 1, 2, 3, 4])
     p.add_argument("--env", default="hetserve_env/HetServe-v1")
     p.add_argument("--cpu-minutes", type=_minutes, default=6.0)
+    p.add_argument("--timesteps", type=int, default=None,
+                   help="step limit of every run (default: each algorithm's YAML n_timesteps); set it high enough that "
+                        "the CPU budget, not the step limit, ends the runs")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", default="agents/models/benchmark")
     p.add_argument("--log-dir", default="runs/seeds")
@@ -104,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.jobs < 1:
         p.error(f"--jobs must be >= 1, got {args.jobs}")
+    if args.timesteps is not None and args.timesteps < 1:
+        p.error(f"--timesteps must be >= 1, got {args.timesteps}")
     Path(args.out).mkdir(parents=True, exist_ok=True)
     todo = [(a, s) for s in args.seeds for a in args.algos]  # seed-major: a partial run still covers each algorithm
     with ThreadPoolExecutor(args.jobs) as pool:

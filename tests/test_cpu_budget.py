@@ -37,7 +37,7 @@ class StopAt48(BaseCallback):
 def test_budget_stops_training_and_the_record_says_so(tmp_path):
     rec = train("ppo", SMALL, 100_000, seed=0, log_dir=tmp_path, cpu_minutes=0.005, **TINY)
     assert rec["stopped_by"] == "cpu budget" and rec["cpu_minutes"] == 0.005
-    assert 0 < rec["timesteps"] < 100_000
+    assert 0 < rec["timesteps"] < 100_000 and rec["timesteps_limit"] == 100_000
     assert rec["train_cpu_s"] >= 0.3  # 0.005 min: the check runs after every step, so it is reached, not skipped
     saved = json.loads((tmp_path / "ppo_HetServeSmall-v1_s0" / "model.json").read_text())
     assert saved["stopped_by"] == "cpu budget"
@@ -67,9 +67,23 @@ def test_a_budgeted_run_is_not_resumed_with_a_fresh_budget(tmp_path, monkeypatch
 
 @pytest.mark.parametrize("args,message", [(["--algos", "dqn"], "algorithms must be among"),
                                           (["--seeds", "a,b"], "expected comma-separated integers"),
-                                          (["--cpu-minutes", "90"], r"--cpu-minutes must be in \(0, 60\]")])
+                                          (["--cpu-minutes", "90"], r"--cpu-minutes must be in \(0, 60\]"),
+                                          (["--timesteps", "0"], "--timesteps must be >= 1, got 0")])
 def test_train_seeds_refuses_bad_arguments(args, message):
     out = subprocess.run([sys.executable, "scripts/train_seeds.py", *args], cwd=ROOT, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 2
     assert re.search(message, out.stderr), out.stderr
+
+
+def test_train_seeds_summary_lists_every_model_in_out(tmp_path):
+    out = tmp_path / "models"
+    cmd = [sys.executable, "scripts/train_seeds.py", "--algos", "ppo", "--seeds", "3", "--env",
+           "hetserve_env/HetServeSmall-v1", "--cpu-minutes", "0.05", "--timesteps", "50000", "--jobs", "1",
+           "--out", str(out), "--log-dir", str(tmp_path / "runs"), "--summary", str(tmp_path / "seeds.md")]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    rec = json.loads((out / "ppo_s3.json").read_text())
+    assert rec["stopped_by"] == "cpu budget" and rec["timesteps_limit"] == 50_000
+    row = next(l for l in (tmp_path / "seeds.md").read_text().splitlines() if l.startswith("| ppo | 3 |"))
+    assert f"| {rec['timesteps']:,} | 50,000 | 0.05 |" in row and "| cpu budget |" in row
