@@ -126,6 +126,20 @@ def test_time_limit_is_the_budget_of_the_whole_call(solver: str) -> None:
     assert "time_limit_overrun_s" not in sol.stats
 
 
+_CBC_PREPROCESS_CUT_SHORT = """Continuous objective value is 18.4947 - 0.16 seconds
+Cgl0000I Cut generators found to be infeasible! (or unbounded)
+Pre-processing says infeasible or unbounded
+Total time (CPU seconds):       0.22   (Wallclock seconds):       0.58
+"""
+
+
+def test_cbc_infeasible_after_its_limit_is_no_proof() -> None:
+    # the tail of a real CBC log (CI, a loaded machine): pre-processing cut short by -sec 0.47 "says infeasible"
+    assert baselines.milp.cbc_ran_out_of_time(_CBC_PREPROCESS_CUT_SHORT, 0.47)
+    assert not baselines.milp.cbc_ran_out_of_time(_CBC_PREPROCESS_CUT_SHORT, 5.0)  # a real proof within the limit
+    assert not baselines.milp.cbc_ran_out_of_time(_CBC_PREPROCESS_CUT_SHORT, None)
+
+
 def test_cbc_without_an_incumbent_at_the_limit_is_time_limit_not_error() -> None:
     # CBC's root LP on (14, 14, 14) takes longer than the ~1 s it gets: no incumbent (it used to say "error")
     p = generate(14, 14, 14, seed=1)
