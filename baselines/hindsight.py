@@ -34,6 +34,7 @@ from .horizon_solve import HorizonSolution, solve_horizon, solve_lp
 
 #: default MILP time limit (s) of the hindsight solve
 TIME_LIMIT = 60.0
+MIN_SOLVE_S = 0.1  # what the horizon solve gets when the cut LP used up the budget (it then reports "no time left")
 
 
 def env_base(env: Any) -> Any:
@@ -79,8 +80,11 @@ def solve_episode(env: Any, windows: int | None = None, time_limit: float = TIME
         cut_model = build_horizon_model(problems, start, avail, base.max_replicas, load_cuts=True)
         cut_status, cut_lp, _ = solve_lp(cut_model, time_limit)
     model = build_horizon_model(problems, start, avail, base.max_replicas, max_utilisation, plan_model == "cuts")
-    sol = solve_horizon(model, time_limit=time_limit, lp_only=lp_only, mip_rel_gap=mip_rel_gap)
+    left = time_limit - (time.perf_counter() - t0)  # time_limit is the budget of the whole solve, cut LP included
+    sol = solve_horizon(model, time_limit=max(left, MIN_SOLVE_S), lp_only=lp_only, mip_rel_gap=mip_rel_gap)
     sol.runtime_s = time.perf_counter() - t0
+    sol.stats["horizon_time_limit"] = max(left, MIN_SOLVE_S)
+    sol.stats["before_horizon_s"] = time_limit - left
     sol.stats["plan_model"] = plan_model
     if plan_model == "plain" and max_utilisation >= 1.0:
         sol.stats["lp_with_cuts_status"] = cut_status  # "Time limit reached": no cut bound, said here

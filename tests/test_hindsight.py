@@ -70,6 +70,9 @@ def test_hindsight_result_and_lp_bound(env):
     assert plain.solution.bound_kind in ("milp", "lp (load cuts)") and plain.solution.stats["lp_with_cuts"] > 0
     assert plain.bound >= plain.solution.stats["lp_with_cuts"] * (1 - REL)  # the larger of the two valid bounds
     assert plain.bound <= r.env_cost * (1 + REL) and plain.bound <= plain.env_cost * (1 + REL)
+    # time_limit is the budget of the whole solve: the horizon MILP gets what the cut LP (and builds) left
+    st = plain.solution.stats
+    assert st["before_horizon_s"] > 0 and st["before_horizon_s"] + st["horizon_time_limit"] == pytest.approx(10)
 
 
 def test_tampered_model_is_caught(env):
