@@ -101,6 +101,11 @@ ENGINE_CHOICES: tuple[tuple[str, EngineChoice], ...] = (
         "whole prompts prefilled in batches of max_batch_prefill_tokens (no chunked prefill), FP16 KV cache: "
         "TensorRT-LLM's 'free' memory rule, chunked prefill off and FP16 KV on these templates; its cap of 128 "
         "concurrent requests is above every point's 20 clients"))),
+    ("fastertransformer", EngineChoice("trtllm", (
+        "FasterTransformer 5.0 (docs/gpt_guide.md): compiled CUDA kernels for both phases, static batches whose "
+        "prompts are prefilled whole (no chunked prefill), FP16 KV cache with FP16 data_type: TensorRT-LLM's "
+        "profile (its successor) matches on compiled prefill, chunked prefill off and FP16 KV on FP16 templates; "
+        "its points run at most 256 sequences of at most 148 tokens, far inside the profile's caps"))),
     ("torchao", EngineChoice("vllm", (
         "a batch-1 generate loop, no serving engine: its points are single-stream decode, where no profile field "
         "(memory rule, sequence cap, chunked prefill) acts; the default profile"))),
