@@ -101,6 +101,20 @@ ENGINE_CHOICES: tuple[tuple[str, EngineChoice], ...] = (
         "whole prompts prefilled in batches of max_batch_prefill_tokens (no chunked prefill), FP16 KV cache: "
         "TensorRT-LLM's 'free' memory rule, chunked prefill off and FP16 KV on these templates; its cap of 128 "
         "concurrent requests is above every point's 20 clients"))),
+    ("fastertransformer", EngineChoice("trtllm", (
+        "FasterTransformer 5.0 (docs/gpt_guide.md): compiled CUDA kernels for both phases, static batches whose "
+        "prompts are prefilled whole (no chunked prefill), FP16 KV cache with FP16 data_type: TensorRT-LLM's "
+        "profile (its successor) matches on compiled prefill, chunked prefill off and FP16 KV on FP16 templates; "
+        "its points run at most 256 sequences of at most 148 tokens, far inside the profile's caps"))),
+    ("flexgen", EngineChoice("trtllm", (
+        "FlexGen with every tensor on the GPU (--percent 100 0 100 0 100 0): one static batch, whole prompts "
+        "prefilled, FP16 KV cache allocated from the memory the weights leave: TensorRT-LLM's 'free' memory rule "
+        "and chunked prefill off; vLLM's 'total' rule would leave a 16 GB T4 no KV cache beside 13.3 GB of "
+        "weights, which this run had. Not matched: its prefill is eager PyTorch (acts only in model v2)"))),
+    ("hugging face accelerate", EngineChoice("trtllm", (
+        "transformers generate under Accelerate, all on the GPU: as FlexGen (one static batch, whole prompts "
+        "prefilled, FP16 KV cache from the memory the weights leave): TensorRT-LLM's 'free' memory rule and "
+        "chunked prefill off. Not matched: its prefill is eager PyTorch (acts only in model v2)"))),
     ("torchao", EngineChoice("vllm", (
         "a batch-1 generate loop, no serving engine: its points are single-stream decode, where no profile field "
         "(memory rule, sequence cap, chunked prefill) acts; the default profile"))),

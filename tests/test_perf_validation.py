@@ -58,6 +58,8 @@ def test_points_cover_what_issue_13_asks(points):
     assert {1, 2, 4, 8} <= {p.tp for p in points}
     assert {"fp16", "bf16"} & {p.precision for p in points} and {"fp8", "int4"} <= {p.precision for p in points}
     assert any(p.model == "Mixtral-8x7B" for p in points)  # mixture of experts
+    assert any(p.pp > 1 for p in points)  # pipeline parallelism
+    assert any(p.gpu == "T4" for p in points)
     for group in ("single_stream_decode", "ttft", "saturated_throughput", "fixed_concurrency", "fixed_rate"):
         assert {p.set for p in points if p.group == group} == set(pv.SETS), group
 
@@ -201,9 +203,11 @@ def test_fitted_rows_are_calibration_rows_of_the_first_61(points):
 
 #: The validation set's median |error| per group with the shipped constants (results/perf_validation.md);
 #: a change of the model or of the mapping may not make any group worse by more than MARGIN (absolute).
+#: fixed_concurrency was 0.0967 before the FasterTransformer Megatron-530B TP8 PP3 rows (ft50-530b-*) and the FlexGen
+#: T4 rows (flexgen-t4-*) were added; the model's constants did not change, the new rows moved the median.
 VALIDATION_MEDIANS = {"ttft": 0.0992, "single_stream_decode": 0.0463, "saturated_throughput": 0.161,
                       "offline_burst": 0.222, "fixed_rate": 0.0737, "ttft_under_load": 0.1508,
-                      "fixed_concurrency": 0.0967}
+                      "fixed_concurrency": 0.1023}
 MARGIN = 0.02
 
 
