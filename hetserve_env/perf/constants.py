@@ -18,7 +18,7 @@ _UNIT = ("mfu_prefill", "mfu_prefill_turing", "mfu_prefill_ampere", "mfu_prefill
          "weight_only_decode_old", "weight_only_decode_new")
 _NON_NEGATIVE = ("allreduce_latency_nvlink_s", "allreduce_latency_pcie_s", "hop_latency_s", "ttft_overhead_s",
                  "step_overhead_s", "activation_reserve_gb", "prefill_tokens_half",
-                 "tp_gemm_overhead", "prefill_layer_overhead_s")
+                 "tp_gemm_overhead", "prefill_layer_overhead_s", "host_per_seq_s", "host_ttft_s")
 #: Model versions (``version``): the named constants sets of :data:`PERF_SETS`.
 VERSIONS: tuple[str, ...] = ("v1", "v2")
 
@@ -79,10 +79,25 @@ class PerfConstants:
     memory_binary_hbm: the catalog's nominal memory of an HBM GPU (A100, H100, H200) is in GiB, not 1e9 bytes:
         HBM stacks have binary capacities ("80 GB" = 80 GiB, 7.4 % more); v1 read 1e9 bytes, which starves the
         KV cache of near-full templates (e.g. a 70B FP16 model on two 80 GB GPUs). GDDR parts keep 1e9 bytes.
+    host_per_seq_s: host time per running sequence per decode step (scheduling, input preparation, sampling,
+        detokenisation) of an engine that does not overlap host work with the GPU (``host_overlap`` false: vLLM);
+        it adds to the per-sequence slope of the step time, so a small model at a large batch on a fast GPU is
+        host-bound (vLLM V1 blog, "CPU overhead ... particularly noticeable with smaller models like Llama-8B
+        running on NVIDIA H100"). v1: 0. CALIBRATED in v2.
+    host_ttft_s: the same engines' serial host time in the time to first token (request hand-off to the engine
+        process, scheduling, input preparation, sampling and detokenisation of the first token). v1: 0.
+        CALIBRATED in v2 (one TTFT row: vLLM 0.23 on an L4).
+    closed_loop_ttft: at a fixed concurrency N (``operating_point(concurrency=N)``) a new request waits for the
+        decode step that is running when it arrives (one ITL), shares its prefill step with the b - 1 other
+        running sequences' decodes ((b - 1)·c) and waits behind ``closed_loop_sync``·(b - 1)/2 prefills of
+        requests that arrived with it (a benchmark starts all clients at once; with fixed lengths they stay in
+        step). Only the reported TTFT moves: that waiting is the same GPU time the steady-state ITL already
+        spreads over the decode steps, so the closed loop's rate and E2E are unchanged. v1: false.
+    closed_loop_sync: the share of those prefills (0 = clients spread out, 1 = all in step). CALIBRATED in v2.
     version: which named set (:data:`PERF_SETS`) the other defaults came from; ``v1`` or ``v2``.
     Engine (defaults from the profile named by ``engine``, :mod:`hetserve_env.perf.engines`).
     engine, memory_utilisation, memory_rule, activation_reserve_gb (per GPU), max_num_seqs, chunked_prefill,
-    kv_precision, prefill_batch_tokens, eager_prefill: see :class:`EngineProfile`.
+    kv_precision, prefill_batch_tokens, eager_prefill, host_overlap: see :class:`EngineProfile`.
     """
 
     mfu_prefill: float = 0.5
@@ -114,6 +129,10 @@ class PerfConstants:
     prefill_weight_pass_shared: bool = False
     prefill_layer_overhead_s: float = 0.0
     memory_binary_hbm: bool = False
+    host_per_seq_s: float = 0.0
+    host_ttft_s: float = 0.0
+    closed_loop_ttft: bool = False
+    closed_loop_sync: float = 0.0
     version: str = "v1"
     engine: str = DEFAULT_ENGINE
     memory_utilisation: float = ENGINES[DEFAULT_ENGINE].memory_utilisation
@@ -124,6 +143,7 @@ class PerfConstants:
     kv_precision: str = ENGINES[DEFAULT_ENGINE].kv_precision
     prefill_batch_tokens: int = ENGINES[DEFAULT_ENGINE].prefill_batch_tokens
     eager_prefill: bool = ENGINES[DEFAULT_ENGINE].eager_prefill
+    host_overlap: bool = ENGINES[DEFAULT_ENGINE].host_overlap
 
     def __post_init__(self) -> None:
         for name in _UNIT:
@@ -133,6 +153,8 @@ class PerfConstants:
         for name in _NON_NEGATIVE:
             if not 0 <= getattr(self, name) < float("inf"):
                 raise ValueError(f"PerfConstants.{name} must be a finite number >= 0, got {getattr(self, name)!r}")
+        if not 0.0 <= self.closed_loop_sync <= 1.0:
+            raise ValueError(f"PerfConstants.closed_loop_sync must be in [0, 1], got {self.closed_loop_sync!r}")
         if not 1.0 <= self.fp8_speedup <= 2.0:
             raise ValueError(f"PerfConstants.fp8_speedup must be in [1, 2] (2 = the FP8 peak ratio), got {self.fp8_speedup!r}")
         for name in ("allreduces_per_layer", "activation_bytes", "pp_microbatches_per_stage", "max_num_seqs",
@@ -193,15 +215,17 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
 
 #: Performance model v2 (docs/model.md "Model v2"): the v2 switches on and the CALIBRATED constants re-fitted by
 #: ``python scripts/perf_calibrate.py --fit --version v2 --rounds 6`` on ALL 84 calibration rows of
-#: scripts/perf_points.csv (never a validation row); every other field keeps its v1 default.
+#: scripts/perf_points.csv (never a validation row), host and closed-loop terms included (calibration loss 0.157
+#: before them, 0.106 with them); every other field keeps its v1 default.
 PERF_V2: dict[str, Any] = {
-    "version": "v2", "prefill_weight_pass_shared": True, "memory_binary_hbm": True,
+    "version": "v2", "prefill_weight_pass_shared": True, "memory_binary_hbm": True, "closed_loop_ttft": True,
     # CALIBRATED (perf_calibrate.py --fit --version v2 --rounds 6; 4 significant digits as it prints them)
-    "ttft_overhead_s": 0.003452, "step_overhead_s": 0.0005953, "mbu_decode": 0.75, "mbu_kv": 0.7216,
-    "mfu_decode": 0.566, "mfu_prefill_hopper": 0.75, "mfu_prefill_ampere": 0.9, "mfu_prefill_ada": 0.6188,
-    "allreduce_latency_nvlink_s": 3.75e-05, "weight_only_decode_old": 0.5775, "prefill_tokens_half": 154.0,
-    "tp_gemm_overhead": 0.09686, "fp8_speedup": 1.6, "weight_only_prefill_old": 0.2461,
-    "allreduce_latency_pcie_s": 0.0001992, "prefill_layer_overhead_s": 0.0002091,
+    "ttft_overhead_s": 0.003883, "step_overhead_s": 0.0005971, "mbu_decode": 0.75, "mbu_kv": 0.8425,
+    "mfu_decode": 0.4125, "mfu_prefill_hopper": 0.6469, "mfu_prefill_ampere": 0.9, "mfu_prefill_ada": 0.5438,
+    "allreduce_latency_nvlink_s": 3.243e-05, "weight_only_decode_old": 0.5775, "prefill_tokens_half": 162.4,
+    "tp_gemm_overhead": 0.0827, "fp8_speedup": 1.95, "weight_only_prefill_old": 0.2551,
+    "allreduce_latency_pcie_s": 0.0001748, "prefill_layer_overhead_s": 0.0001767,
+    "host_per_seq_s": 4.268e-05, "host_ttft_s": 0.01298, "closed_loop_sync": 0.2596,
 }
 #: version -> the fields it sets over the dataclass defaults (which are model v1).
 PERF_SETS: dict[str, dict[str, Any]] = {"v1": {}, "v2": PERF_V2}

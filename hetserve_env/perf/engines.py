@@ -31,6 +31,14 @@ class EngineProfile:
     ``cuda_graph_max_bs``); TensorRT-LLM runs a compiled engine for both phases. It only acts through model v2's
     ``prefill_layer_overhead_s`` (0 in v1).
 
+    ``host_overlap``: the engine overlaps its per-step host work (scheduling, input preparation, sampling,
+    detokenisation) with the GPU's previous step, so model v2's ``host_per_seq_s`` and ``host_ttft_s`` are hidden.
+    TensorRT-LLM: its overlap scheduler is "Enabled by default" (TensorRT-LLM docs, "Overlap Scheduler"); SGLang:
+    the zero-overhead batch scheduler, default since v0.4 (LMSYS blog 2024-12-04, "SGLang v0.4"); vLLM: no (the
+    V1 blog, 2025-01-24, names exactly that CPU work as the overhead that grows "as GPUs are getting faster";
+    asynchronous scheduling is an opt-in flag, not the default). Only model v2 reads it (its host constants are 0
+    in v1).
+
     Every profile batches prefill tokens up to 8,192 per step (``prefill_batch_tokens``: vLLM V1
     ``max_num_batched_tokens`` for the OpenAI server, WEAK; TensorRT-LLM ``max_num_tokens`` 8192, trtllm-serve
     docs; SGLang ``chunked_prefill_size`` 8192, server-arguments docs).
@@ -57,6 +65,7 @@ class EngineProfile:
     kv_precision: str
     prefill_batch_tokens: int = 8192
     eager_prefill: bool = True
+    host_overlap: bool = False
 
     def defaults(self) -> dict[str, Any]:
         """The PerfConstants fields this profile sets."""
@@ -64,12 +73,13 @@ class EngineProfile:
 
 
 ENGINE_FIELDS: tuple[str, ...] = ("memory_utilisation", "memory_rule", "activation_reserve_gb", "max_num_seqs",
-                                  "chunked_prefill", "kv_precision", "prefill_batch_tokens", "eager_prefill")
+                                  "chunked_prefill", "kv_precision", "prefill_batch_tokens", "eager_prefill",
+                                  "host_overlap")
 
 ENGINES: dict[str, EngineProfile] = {
     "vllm": EngineProfile("vllm", 0.9, "total", 1.0, 256, True, "fp16"),
-    "sglang": EngineProfile("sglang", 0.88, "total", 1.0, 2048, True, "fp16"),
-    "trtllm": EngineProfile("trtllm", 0.9, "free", 1.0, 2048, False, "auto", eager_prefill=False),
+    "sglang": EngineProfile("sglang", 0.88, "total", 1.0, 2048, True, "fp16", host_overlap=True),
+    "trtllm": EngineProfile("trtllm", 0.9, "free", 1.0, 2048, False, "auto", eager_prefill=False, host_overlap=True),
 }
 #: The default engine of a scenario.
 DEFAULT_ENGINE = "vllm"

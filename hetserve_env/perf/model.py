@@ -2,7 +2,9 @@
 templates). v2 = v1 plus three switches in :class:`PerfConstants` (their v1 values leave v1 exactly as it was):
 a batched prefill step's weight pass shared by its prompts without chunked prefill (``prefill_weight_pass_shared``),
 an eager-prefill launch time per layer (``prefill_layer_overhead_s`` on ``eager_prefill`` engines; in TTFT0 and,
-shared by a step's prompts, in ``busy``) and binary HBM capacities (``memory_binary_hbm``).
+shared by a step's prompts, in ``busy``) and binary HBM capacities (``memory_binary_hbm``); serial host work of
+engines that do not overlap it with the GPU (``host_per_seq_s`` per running sequence per step, ``host_ttft_s`` in
+TTFT0) and the closed-loop TTFT wait (``closed_loop_ttft``, :func:`operating_point` at a fixed concurrency).
 
 A *template* is one replica of model j on n·m GPUs of type g at precision p (TP n, PP m). For a query type
 with mean input h and output f tokens, per (type, template):
@@ -81,7 +83,8 @@ def _phases(hw: TemplateHardware, h: np.ndarray, f: np.ndarray, c: PerfConstants
     t_wpass = weights_read(hw, h) / stream
     ar_pre = _allreduce_time(h * act, hw, c)
     launch = hw.layers * c.prefill_layer_overhead_s if c.eager_prefill else 0.0  # v2: eager prefill kernels
-    ttft0 = np.maximum(t_comp, t_wpass) + ar_pre + hop + c.ttft_overhead_s + launch
+    host_seq, host_ttft = (0.0, 0.0) if c.host_overlap else (c.host_per_seq_s, c.host_ttft_s)  # v2: serial host work
+    ttft0 = np.maximum(t_comp, t_wpass) + ar_pre + hop + c.ttft_overhead_s + launch + host_ttft
     # v2: one prefill step's weight pass (and launches) is shared by the prompts batched into it (v1: a whole
     # pass per prompt)
     step_share = h / np.maximum(h, c.prefill_batch_tokens)
@@ -93,7 +96,7 @@ def _phases(hw: TemplateHardware, h: np.ndarray, f: np.ndarray, c: PerfConstants
     kv = hw.kv_bytes_per_token * kv_value_factor(hw.compute_factor, c)
     c_seq = (kv * (h + f / 2.0) / (n * m * hw.bandwidth * c.mbu_kv)
              + 2.0 * hw.params_active / (n * m * flops * c.mfu_decode)
-             + (_allreduce_time(act, hw, c) - _allreduce_time(0.0, hw, c)) / m)
+             + (_allreduce_time(act, hw, c) - _allreduce_time(0.0, hw, c)) / m + host_seq)
     base = _allreduce_time(0.0, hw, c) + hop + c.step_overhead_s
     lines = _decode_lines(hw, stream, base, c_seq, m)
     gpus = n * m
@@ -242,8 +245,18 @@ def operating_point(hw: TemplateHardware, input_tokens: np.ndarray, output_token
             lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
         lam = lo
     e2e, ttft, itl, rho = _under_load(lam, f, p)
+    if concurrency is not None and c.closed_loop_ttft:
+        ttft = ttft + _closed_loop_wait(n_conc, itl, p, c)
     return {"rate": lam, "ttft_s": ttft, "itl_s": itl, "e2e_s": e2e, "prefill_share": rho,
             "output_tok_s": lam * f, "max_batch": np.broadcast_to(p["b_max"], shape)}
+
+
+def _closed_loop_wait(n_conc: np.ndarray, itl: np.ndarray, p: dict[str, np.ndarray], c: PerfConstants) -> np.ndarray:
+    """v2 (``closed_loop_ttft``): what a closed-loop request waits for beyond the open-loop TTFT: the decode step
+    running when it arrives (one ITL), the b - 1 other sequences' decodes in its own prefill step and
+    ``closed_loop_sync``·(b - 1)/2 prefills of clients in step with it (b = min(N, b_max))."""
+    others = np.maximum(np.minimum(n_conc, p["b_max"]) - 1.0, 0.0)
+    return itl + others * p["c1"] + c.closed_loop_sync * others / 2.0 * p["busy"] / p["stages"]
 
 
 def latency_at_utilisation(latency_s: np.ndarray, load_slope: np.ndarray, utilisation: np.ndarray) -> np.ndarray:
