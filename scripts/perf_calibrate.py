@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import perf_reference as pr  # noqa: E402
 import perf_validation as pv  # noqa: E402
 
-from hetserve_env.perf import PerfConstants  # noqa: E402
+from hetserve_env.perf import PERF_SETS, PerfConstants  # noqa: E402
 
 #: What --fit may change, with its bounds (every other constant is sourced or an ESTIMATE left alone).
 FIT = {
@@ -44,7 +44,7 @@ FIT = {
 #: the L4 server-overhead TTFT row wmx-02, 27 ms for a 0.5B model, against the L40S TTFT rows, ended at an
 #: implausible 25 % on Ada).
 FIT_V2 = {
-    **FIT, **{f"mfu_prefill_{a}": (0.4, 0.9) for a in ("hopper", "ampere", "ada")}, "fp8_speedup": (1.0, 2.0),
+    **FIT, **{f"mfu_prefill_{a}": (0.4, 0.9) for a in ("hopper", "ampere", "ada")},
     "weight_only_prefill_old": (0.2, 1.0), "allreduce_latency_pcie_s": (0.0, 5e-4), "prefill_layer_overhead_s": (0.0, 1e-3),
     # serial host work of engines without overlap (per running sequence per step: at most 0.5 ms; in TTFT: at most
     # 50 ms) and the share of closed-loop clients in step (a share)
@@ -78,6 +78,9 @@ def fit(points, catalog, rounds: int = 4, version: str = "v1") -> dict:
     best = {k: getattr(base, k) for k in space}
     if version != "v1":
         best["version"] = version  # the version's switches; its fitted values are what the search replaces
+        # a shipped value outside the search space must not leak in: it keeps v1's value (a sourced constant)
+        best.update({k: getattr(base, k) for k, v in PERF_SETS[version].items()
+                     if k not in space and not isinstance(v, (bool, str))})
     best_loss = loss(cal, catalog, best, cap, SLOPE[version])
     for r in range(rounds):
         step = 0.5 / (r + 1)

@@ -84,7 +84,7 @@ def test_closed_loop_ttft_grows_with_concurrency_under_v2():
     ttft = operating_point(t.hardware, h, f, concurrency=np.array([1.0, 8.0, 64.0]), constants=v2)["ttft_s"][:, 0]
     assert ttft[0] < ttft[1] < ttft[2]
     alone = evaluate_templates(t.hardware, h[:1], f[:1], np.array([1e9]), v2).ttft_s[0, 0]
-    assert ttft[1] > 1.5 * alone  # 8 clients: half as long again as a lone prompt
+    assert ttft[2] > 3.0 * alone  # 64 clients: several prefills and 63 decodes to wait behind
     open_loop = PerfConstants.from_mapping({"version": "v2", "closed_loop_ttft": False})
     plain = operating_point(t.hardware, h, f, concurrency=np.array([1.0, 8.0, 64.0]), constants=open_loop)["ttft_s"][:, 0]
     assert np.all(ttft > plain)
