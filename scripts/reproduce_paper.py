@@ -313,12 +313,13 @@ def exp_rolling(args: argparse.Namespace, cfg: dict[str, Any], out: Path, progre
                             demand_scale=k, cold_starts={"on": (True,), "off": (False,), "both": (True, False)}[
                                 args.rolling_cold_starts],
                             estimates=("reactive", "headroom") if args.rolling_headroom else ("reactive",),
-                            progress=progress)
+                            max_replicas=args.rolling_max_replicas, progress=progress)
     write_csv(out / "rolling.csv", rows)
     table = ex.rolling_summary(rows)
     days = sorted({r["day"] for r in rows})
     write_tables(out, "rolling", [("Rolling re-optimisation every 5 min vs. a static plan for the day", table)],
-                 f"`hetserve_env/HetServePaper-v1`{f' with every arrival rate x{k:g}' if k != 1 else ''}, test day(s) {days}, "
+                 f"`hetserve_env/HetServePaper-v1`{f' with every arrival rate x{k:g}' if k != 1 else ''}"
+                 f"{f', up to {args.rolling_max_replicas} replicas per template' if args.rolling_max_replicas else ''}, test day(s) {days}, "
                  f"{'first ' + str(cfg['max_windows']) + ' windows' if cfg['max_windows'] else 'whole day (288 windows)'}, "
                  "LP router, noise seed = day (same draws for every policy and σ). Costs in $ summed over the days "
                  "(rental + cold starts + storage + penalties); SLO attainment = demand-weighted share served within "
@@ -368,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-windows", type=int, default=None, help="rolling: stop each episode after N windows")
     ap.add_argument("--rolling-demand-scale", type=float, default=1.0,
                     help="rolling: every type's arrival rate x this factor (default 1: the paper scenario as is)")
+    ap.add_argument("--rolling-max-replicas", type=int, default=None,
+                    help="rolling: the env's replicas per template (default: the scenario's; a scaled demand may need more)")
     ap.add_argument("--rolling-headroom", action="store_true",
                     help="rolling: also AGH re-planning for the last window's demand + 10%% headroom")
     ap.add_argument("--rolling-cold-starts", choices=("on", "off", "both"), default="on",

@@ -200,3 +200,17 @@ def test_day_peak_problem_is_the_days_max():
     win = np.flatnonzero(np.asarray(d.day) == 12)
     assert np.allclose(p.rate, d.rate[win].max(axis=0))
     assert np.all(ex.day_peak_problem(sc, 12, max_windows=3).rate <= p.rate + 1e-12)
+
+
+def test_rolling_scaled_demand_needs_and_gets_more_replicas_per_template():
+    """Demand x10 on the paper scenario: the static plans need more replicas of a template than the scenario's
+    R_max, so they are clipped (and said to be) unless ``max_replicas`` lifts the limit."""
+    said: list[str] = []
+    kw = dict(days=[12], max_windows=2, static_methods=("agh",), demand_scale=10.0, progress=said.append)
+    clipped = ex.rolling_study([0.05], **kw)
+    assert any("clipped to the env's R_max" in line for line in said)
+    said.clear()
+    lifted = ex.rolling_study([0.05], max_replicas=16, **kw)
+    assert not any("clipped" in line for line in said)
+    static = {r["policy"]: r for r in clipped}["AGH static"], {r["policy"]: r for r in lifted}["AGH static"]
+    assert static[1]["unmet_pct"] < static[0]["unmet_pct"]

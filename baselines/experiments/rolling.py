@@ -70,7 +70,7 @@ def rolling_study(sigmas: Sequence[float], days: Sequence[int] | None = None, *,
                   static_methods: Sequence[str] = ("agh", "milp"), milp_options: Mapping[str, Any] | None = None,
                   demand_scale: float = 1.0, cold_starts: Sequence[bool] = (True,),
                   estimates: Sequence[str] = ("reactive",), headroom: float = 0.1,
-                  progress: Progress = None) -> list[dict[str, Any]]:
+                  max_replicas: int | None = None, progress: Progress = None) -> list[dict[str, Any]]:
     """Rolling re-optimisation vs. a static plan for the day, in the environment.
 
     Policies (same days, same noise draws — ``reset(seed=seed + day)``, so every σ scales the same standard
@@ -90,6 +90,8 @@ def rolling_study(sigmas: Sequence[float], days: Sequence[int] | None = None, *,
     shared between the variants (same problems, same noise), so the second costs only the environment steps.
     ``estimates``: the rolling policies' demand estimates — ``"reactive"`` (``AGH rolling``) and/or
     ``"headroom"`` (``AGH rolling (headroom 10%)``: the last window's rates × (1 + ``headroom``)).
+    ``max_replicas``: the env's replicas per template (default: the scenario's ``env.max_replicas``); a scaled
+    demand may need more, or the static plans are clipped to it (a warning, and the run's unmet demand says so).
     """
     import gymnasium as gym
 
@@ -104,7 +106,8 @@ def rolling_study(sigmas: Sequence[float], days: Sequence[int] | None = None, *,
     cache: dict = {}
     for cold in cold_starts:
         sc = scenario0 if cold else _without_cold_starts(scenario0)
-        env = gym.make(env_id, scenario=sc, split=split, noise=0.0, router=router)
+        limits = {} if max_replicas is None else {"max_replicas": int(max_replicas)}
+        env = gym.make(env_id, scenario=sc, split=split, noise=0.0, router=router, **limits)
         tag = "on" if cold else "off"
         for sigma in sigmas:
             env.unwrapped.noise = float(sigma)
