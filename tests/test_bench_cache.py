@@ -3,6 +3,8 @@ or another setting is computed, not taken from the cache."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from agents.bench_refs import Reference
@@ -42,3 +44,30 @@ def test_cache_reuses_unchanged_runs_and_computes_new_ones(tmp_path):
 def test_without_a_cache_nothing_is_reused(tmp_path):
     _run(["gh"], tmp_path)  # a filled cache exists, but this run is not given it
     assert _run(["gh"], None)["cached"] == []
+
+
+def test_a_library_upgrade_is_a_miss(tmp_path, monkeypatch):
+    from agents import bench_cache
+
+    rc = bench_cache.RunCache(tmp_path)
+    version = bench_cache._version
+    bench_cache.source_digest.cache_clear()
+    try:
+        before = rc.key(kind="run", spec="gh")
+        monkeypatch.setattr(bench_cache, "_version", lambda d: "0.0-other" if d == "highspy" else version(d))
+        bench_cache.source_digest.cache_clear()
+        assert rc.key(kind="run", spec="gh") != before
+    finally:
+        monkeypatch.undo()
+        bench_cache.source_digest.cache_clear()
+    assert rc.key(kind="run", spec="gh") == before
+
+
+def test_package_code_is_read_where_python_imports_it_from():
+    import agents
+    import baselines
+    import hetserve_env
+    from agents.bench_cache import _package_dir
+
+    for mod in (agents, baselines, hetserve_env):
+        assert _package_dir(mod.__name__) == Path(mod.__file__).resolve().parent
