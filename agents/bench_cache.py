@@ -20,10 +20,11 @@ import pickle
 import platform
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from hetserve_env.runs import atomic_write
 
+T = TypeVar("T")
 _PACKAGES = ("hetserve_env", "baselines", "agents")
 #: distributions whose code decides an episode's numbers (env kernels, solvers, forecasters, agents)
 DEPENDENCIES = ("numpy", "numba", "scipy", "pandas", "highspy", "pulp", "gymnasium", "torch", "stable-baselines3",
@@ -103,4 +104,16 @@ class RunCache:
         atomic_write(self.root / f"{key}.pkl", lambda p: Path(p).write_bytes(pickle.dumps(value)))
 
 
-__all__ = ["RunCache", "files_digest", "source_digest"]
+def cached(cache: RunCache | None, what: str, compute: Callable[[], T], **parts: Any) -> T:
+    """``compute()``, or its value stored under ``parts`` in ``cache`` (``what`` names a hit); no cache: compute."""
+    if cache is None:
+        return compute()
+    key = cache.key(**parts)
+    value = cache.get(key, what)
+    if value is None:
+        value = compute()
+        cache.put(key, value)
+    return value
+
+
+__all__ = ["DEPENDENCIES", "RunCache", "cached", "files_digest", "source_digest"]
