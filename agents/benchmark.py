@@ -171,13 +171,19 @@ def benchmark(scenario: str = "default", policies: Sequence[str] = DEFAULT_POLIC
     ref_vals, ref.achieved[:] = cached(
         rc, f"reference: {ref.name}",
         lambda: (_reference_values(ref, keys, env_id, split, base_kw, sigma), list(ref.achieved)),
-        kind="reference", **same, reference=ref.name)
+        kind="reference", **same, reference=ref.name, files=_reference_files(reference))
     result = _score(runs, keys, ref, ref_vals, intervals, reps)
     result.update({"env_id": env_id, "scenario": scenario, "split": split, "days": days, "noise_seeds": list(seeds),
                    "noise": sigma, "command": command, "wall_s": time.perf_counter() - t_start,
                    "selections": [vars(s) for s in chosen.values()], "intervals": intervals, "reps": reps,
                    "cached": list(rc.hits) if rc else []})
     return result
+
+
+def _reference_files(reference: str | Reference) -> str | None:
+    """Content digest of the model files a ``policy:SPEC`` reference names (a re-trained stand-in is a new value)."""
+    text = reference.strip() if isinstance(reference, str) else ""
+    return files_digest(text[len("policy:"):].strip()) if text.startswith("policy:") else None
 
 
 def _parse_entries(policies: Sequence[str], model: str | Path | None, env_id: str) -> list[PolicyEntry]:

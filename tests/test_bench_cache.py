@@ -71,3 +71,29 @@ def test_package_code_is_read_where_python_imports_it_from():
 
     for mod in (agents, baselines, hetserve_env):
         assert _package_dir(mod.__name__) == Path(mod.__file__).resolve().parent
+
+
+def test_a_retrained_stand_in_reference_is_a_miss(tmp_path):
+    import json
+
+    import pytest
+
+    from agents.train import train
+
+    train("ppo", "hetserve_env/HetServeSmall-v1", 48, seed=0, log_dir=tmp_path / "m", progress_bar=False,
+          tensorboard=False, keep="last", env_kwargs=HOURLY, hyperparams={"n_steps": 24, "batch_size": 24})
+    model = tmp_path / "m" / "ppo_HetServeSmall-v1_s0" / "model.zip"
+    cache = tmp_path / "cache"
+
+    def stored_after_a_run() -> int:
+        # a 48-step agent costs more than BAU, so scoring against it fails after its values were stored
+        with pytest.raises(ValueError, match="not below the BAU cost"):
+            benchmark("small", ["gh"], noise_seeds=[0], episodes=1, reference=f"policy:{model}", env_kwargs=HOURLY,
+                      intervals=False, log=None, cache_dir=cache)
+        return len(list(cache.glob("*.pkl")))
+
+    assert stored_after_a_run() == 3  # BAU, GH, the reference
+    assert stored_after_a_run() == 3
+    record = model.with_suffix(".json")
+    record.write_text(json.dumps({**json.loads(record.read_text()), "retrained": True}))  # another model there
+    assert stored_after_a_run() == 4  # the reference again, under the new model's key
