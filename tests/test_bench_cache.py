@@ -3,8 +3,6 @@ or another setting is computed, not taken from the cache."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
 from agents.bench_refs import Reference
@@ -47,30 +45,40 @@ def test_without_a_cache_nothing_is_reused(tmp_path):
 
 
 def test_a_library_upgrade_is_a_miss(tmp_path, monkeypatch):
-    from agents import bench_cache
+    import importlib.metadata
 
-    rc = bench_cache.RunCache(tmp_path)
-    version = bench_cache._version
-    bench_cache.source_digest.cache_clear()
+    from agents.bench_cache import RunCache, source_digest
+
+    rc = RunCache(tmp_path)
+    version = importlib.metadata.version
+    source_digest.cache_clear()
     try:
         before = rc.key(kind="run", spec="gh")
-        monkeypatch.setattr(bench_cache, "_version", lambda d: "0.0-other" if d == "highspy" else version(d))
-        bench_cache.source_digest.cache_clear()
+        monkeypatch.setattr(importlib.metadata, "version", lambda d: "0.0-other" if d == "highspy" else version(d))
+        source_digest.cache_clear()
         assert rc.key(kind="run", spec="gh") != before
     finally:
         monkeypatch.undo()
-        bench_cache.source_digest.cache_clear()
+        source_digest.cache_clear()
     assert rc.key(kind="run", spec="gh") == before
 
 
-def test_package_code_is_read_where_python_imports_it_from():
-    import agents
-    import baselines
-    import hetserve_env
-    from agents.bench_cache import _package_dir
+def test_a_package_python_cannot_find_is_an_error_not_skipped(monkeypatch):
+    import importlib.util
 
-    for mod in (agents, baselines, hetserve_env):
-        assert _package_dir(mod.__name__) == Path(mod.__file__).resolve().parent
+    import pytest
+
+    from agents.bench_cache import source_digest
+
+    find = importlib.util.find_spec
+    source_digest.cache_clear()
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "baselines" else find(name, *a))
+    try:
+        with pytest.raises(ImportError, match="package 'baselines' cannot be found"):
+            source_digest()
+    finally:
+        monkeypatch.undo()
+        source_digest.cache_clear()
 
 
 def test_a_retrained_stand_in_reference_is_a_miss(tmp_path):
