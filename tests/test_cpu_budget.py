@@ -55,6 +55,12 @@ def test_bad_budgets_are_refused_before_anything_is_written(tmp_path, bad):
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_budget_is_refused_with_subprocess_envs_whose_cpu_it_cannot_see(tmp_path):
+    with pytest.raises(ValueError, match=r"vec_env='subproc' steps the envs in live worker processes"):
+        train("ppo", SMALL, 96, seed=0, log_dir=tmp_path / "runs", cpu_minutes=1, vec_env="subproc", **TINY)
+    assert not (tmp_path / "runs").exists()
+
+
 def test_a_budgeted_run_is_not_resumed_with_a_fresh_budget(tmp_path, monkeypatch):
     monkeypatch.setenv("HETSERVE_TEST_BUDGET_STOP", "1")
     hp = {**TINY["hyperparams"], "callback": [f"{__name__}.StopAt48"]}
