@@ -61,6 +61,14 @@ def test_a_budget_is_refused_with_subprocess_envs_whose_cpu_it_cannot_see(tmp_pa
     assert not (tmp_path / "runs").exists()
 
 
+def test_the_rllib_backend_refuses_a_budget_it_would_not_keep(tmp_path, capsys):
+    from hetserve_env.cli import main
+
+    assert main(["train", "--backend", "rllib", "--env", SMALL, "--cpu-minutes", "5", "--log-dir", str(tmp_path)]) == 2
+    assert "--cpu-minutes 5: a CPU budget is an option of the SB3 backend" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 def test_a_budgeted_run_is_not_resumed_with_a_fresh_budget(tmp_path, monkeypatch):
     monkeypatch.setenv("HETSERVE_TEST_BUDGET_STOP", "1")
     hp = {**TINY["hyperparams"], "callback": [f"{__name__}.StopAt48"]}
