@@ -101,3 +101,20 @@ def test_train_seeds_summary_lists_every_model_in_out(tmp_path):
     assert rec["stopped_by"] == "cpu budget" and rec["timesteps_limit"] == 50_000
     row = next(l for l in (tmp_path / "seeds.md").read_text().splitlines() if l.startswith("| ppo | 3 |"))
     assert f"| {rec['timesteps']:,} | 50,000 | 0.05 |" in row and "| cpu budget |" in row
+
+
+def test_train_seeds_summary_shows_a_missing_validation_as_missing_not_zero(tmp_path):
+    import argparse
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_seeds", ROOT / "scripts" / "train_seeds.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rec = {"algo": "ppo", "seed": 0, "timesteps": 8, "timesteps_limit": 100, "cpu_minutes": 0.01, "train_cpu_s": 0.6,
+           "stopped_by": "cpu budget", "best_validation": None, "train_wall_s": 1.0}
+    (tmp_path / "ppo_s0.json").write_text(json.dumps(rec))
+    args = argparse.Namespace(out=str(tmp_path), algos=["ppo"], seeds=[0], env="e", cpu_minutes=0.01, timesteps=100,
+                              jobs=1)
+    mod.write_summary([], args, tmp_path / "seeds.md")
+    row = next(l for l in (tmp_path / "seeds.md").read_text().splitlines() if l.startswith("| ppo | 0 |"))
+    assert "| cpu budget | — | — |" in row and "0.00" not in row
