@@ -12,6 +12,7 @@ code, data or library change is a miss, never a stale hit; the scorecard lists w
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -64,17 +65,20 @@ def source_digest() -> str:
 
 
 def files_digest(spec: str) -> str | None:
-    """Content digest of the model files a policy spec names (a ``.zip`` with its record and VecNormalize
-    statistics, or a training run directory's model files); ``None`` when the spec names no file."""
+    """Content digest of the files a policy spec names: a ``.zip`` with the files next to it that share its stem
+    (record, VecNormalize statistics), or every file under a directory (an RLlib checkpoint, a training run);
+    ``None`` when the spec names no file."""
     p = Path(str(spec).split("=", 1)[-1])
     if not p.exists():
         return None
-    files = [p] if p.is_file() else sorted(q for q in p.glob("*") if q.is_file())
-    if p.is_file():
-        files += sorted(q for q in p.parent.glob(p.stem + "*") if q != p and q.is_file())
+    if p.is_dir():
+        base, files = p, sorted(q for q in p.rglob("*") if q.is_file())
+    else:
+        base = p.parent
+        files = [p, *sorted(q for q in base.glob(glob.escape(p.stem) + "*") if q != p and q.is_file())]
     h = hashlib.sha256()
     for f in files:
-        h.update(f.name.encode())
+        h.update(str(f.relative_to(base)).encode())
         h.update(f.read_bytes())
     return h.hexdigest()
 

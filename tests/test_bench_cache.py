@@ -105,3 +105,29 @@ def test_a_retrained_stand_in_reference_is_a_miss(tmp_path):
     record = model.with_suffix(".json")
     record.write_text(json.dumps({**json.loads(record.read_text()), "retrained": True}))  # another model there
     assert stored_after_a_run() == 4  # the reference again, under the new model's key
+
+
+def test_a_checkpoint_directory_is_keyed_on_its_nested_files(tmp_path):
+    from agents.bench_cache import files_digest
+
+    ckpt = tmp_path / "checkpoint"
+    (ckpt / "learner_group" / "learner").mkdir(parents=True)
+    (ckpt / "algorithm_state.pkl").write_bytes(b"state")
+    weights = ckpt / "learner_group" / "learner" / "module_state.pt"
+    weights.write_bytes(b"weights 1")
+    before = files_digest(str(ckpt))
+    weights.write_bytes(b"weights 2")  # re-trained: only the nested weights differ
+    assert files_digest(str(ckpt)) != before
+    assert files_digest(str(tmp_path / "missing")) is None
+
+
+def test_a_model_is_keyed_on_its_record_and_statistics(tmp_path):
+    from agents.bench_cache import files_digest
+
+    model = tmp_path / "ppo[0].zip"  # glob characters in the name
+    model.write_bytes(b"zip")
+    record = tmp_path / "ppo[0].json"
+    record.write_text("{}")
+    before = files_digest(str(model))
+    record.write_text('{"seed": 1}')
+    assert files_digest(str(model)) != before
