@@ -7,7 +7,8 @@ policy spec with its load and env kwargs, the content of a model file it names, 
 content of every file of the ``hetserve_env``, ``baselines`` and ``agents`` packages (where Python imports them
 from), and the Python version and the versions of the libraries that compute an episode (:data:`DEPENDENCIES`). A
 code, data or library change is a miss, never a stale hit; the scorecard lists what came from the cache. A
-:class:`agents.bench_refs.Reference` passed as an object is keyed by its name.
+:class:`agents.bench_refs.Reference` passed as an object is keyed by its name; a ``module:attr`` policy is
+never cached (:func:`imports_code`).
 """
 
 from __future__ import annotations
@@ -83,6 +84,13 @@ def files_digest(spec: str) -> str | None:
     return h.hexdigest()
 
 
+def imports_code(spec: str) -> bool:
+    """Whether a policy spec is ``module:attr`` (your own policy, docs/your-own.md): code outside the packages that
+    the key cannot cover, so its runs are computed every time, never taken from the cache."""
+    p = Path(str(spec))
+    return ":" in str(spec) and not p.exists() and not p.with_suffix(".zip").exists()
+
+
 class RunCache:
     """Pickled benchmark results under ``root``, keyed by :meth:`key`; ``hits`` names what was reused."""
 
@@ -120,4 +128,4 @@ def cached(cache: RunCache | None, what: str, compute: Callable[[], T], **parts:
     return value
 
 
-__all__ = ["DEPENDENCIES", "RunCache", "cached", "files_digest", "source_digest"]
+__all__ = ["DEPENDENCIES", "RunCache", "cached", "files_digest", "imports_code", "source_digest"]

@@ -131,3 +131,18 @@ def test_a_model_is_keyed_on_its_record_and_statistics(tmp_path):
     before = files_digest(str(model))
     record.write_text('{"seed": 1}')
     assert files_digest(str(model)) != before
+
+
+def test_your_own_module_policy_is_computed_every_time(tmp_path, monkeypatch):
+    import sys
+
+    (tmp_path / "cached_own_policy.py").write_text(
+        "from baselines.policies import make_policy\n\n\ndef make(env):\n    return make_policy('gh', env)\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "cached_own_policy", raising=False)
+    first = _run(["Mine=cached_own_policy:make"], tmp_path / "cache")
+    again = _run(["Mine=cached_own_policy:make"], tmp_path / "cache")  # its file may have been edited in between
+    assert first["cached"] == [] and sorted(again["cached"]) == ["BAU (static, training peak)",
+                                                                 "reference: half of BAU (stand-in)"]
+    sys.modules.pop("cached_own_policy", None)
