@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from .bench_cache import RunCache, files_digest
+from .bench_cache import RunCache, cached, files_digest, imports_code
 from .bench_protocol import (DEFAULT_NOISE_SEEDS, NOISE_SIGMA, EpisodeKey, PolicyEntry, check_noise_seeds,
                              check_sigma, episode_keys, group_runs, parse_entry)
 from .bench_refs import Reference, parse_reference
@@ -155,35 +155,36 @@ def benchmark(scenario: str = "default", policies: Sequence[str] = DEFAULT_POLIC
     runs: list[Run] = []
     for group, members in groups.items():
         for seed, (entry, mkw, lkw) in members:
-            key = rc and rc.key(kind="run", **same, group=group, seed=seed, spec=entry.spec, mkw=mkw, lkw=lkw,
-                                files=files_digest(entry.spec), milp_time_limit=milp_time_limit)
-            run = rc and rc.get(key, f"{group}{'' if seed is None else f' (seed {seed})'}")
-            if run is None:
-                run = _run(group, seed, entry, mkw, lkw, keys, env_id, base_kw, sigma, load, split)
-                if rc:
-                    rc.put(key, run)
+            label = f"{group}{'' if seed is None else f' (seed {seed})'}"
+            run = cached(None if imports_code(entry.spec) else rc, label,
+                         lambda: _run(group, seed, entry, mkw, lkw, keys, env_id, base_kw, sigma, load, split),
+                         kind="run", **same, group=group, seed=seed, spec=entry.spec, mkw=mkw, lkw=lkw,
+                         files=files_digest(entry.spec), milp_time_limit=milp_time_limit)
             sel = chosen.get(entry.spec.lower())
             if sel is not None:
                 what = (f"headroom {sel.value:g}" if sel.parameter == "headroom" else
                         f"checkpoint {Path(str(sel.value)).name} (of {len(sel.candidates)})")
                 run.notes = "; ".join(x for x in (f"{what} chosen on validation days {sel.days}", run.notes) if x)
             runs.append(run)
-            log(f"  {group}{'' if seed is None else f' (seed {seed})'}: mean ${np.mean([e.cost for e in run.episodes]):,.2f}"
-                f"/episode over {len(run.episodes)} episodes")
-    ref_key = rc and rc.key(kind="reference", **same, reference=ref.name)
-    cached_ref = rc and rc.get(ref_key, f"reference: {ref.name}")
-    if cached_ref is None:
-        ref_vals = _reference_values(ref, keys, env_id, split, base_kw, sigma)
-        if rc:
-            rc.put(ref_key, (ref_vals, list(ref.achieved)))
-    else:
-        ref_vals, ref.achieved[:] = cached_ref
+            log(f"  {label}: mean ${np.mean([e.cost for e in run.episodes]):,.2f}/episode over {len(run.episodes)} "
+                "episodes")
+    ref_spec = _reference_spec(reference)
+    ref_vals, ref.achieved[:] = cached(
+        None if ref_spec and imports_code(ref_spec) else rc, f"reference: {ref.name}",
+        lambda: (_reference_values(ref, keys, env_id, split, base_kw, sigma), list(ref.achieved)),
+        kind="reference", **same, reference=ref.name, files=ref_spec and files_digest(ref_spec))
     result = _score(runs, keys, ref, ref_vals, intervals, reps)
     result.update({"env_id": env_id, "scenario": scenario, "split": split, "days": days, "noise_seeds": list(seeds),
                    "noise": sigma, "command": command, "wall_s": time.perf_counter() - t_start,
                    "selections": [vars(s) for s in chosen.values()], "intervals": intervals, "reps": reps,
                    "cached": list(rc.hits) if rc else []})
     return result
+
+
+def _reference_spec(reference: str | Reference) -> str | None:
+    """The policy spec of a ``policy:SPEC`` reference (its files key the cached values), else ``None``."""
+    text = reference.strip() if isinstance(reference, str) else ""
+    return text[len("policy:"):].strip() if text.startswith("policy:") else None
 
 
 def _parse_entries(policies: Sequence[str], model: str | Path | None, env_id: str) -> list[PolicyEntry]:

@@ -93,6 +93,9 @@ def run_train(args: argparse.Namespace) -> int:
     from .train import resume, train
 
     if args.backend == "rllib":
+        if args.cpu_minutes is not None:
+            raise ValueError(f"--cpu-minutes {args.cpu_minutes:g}: a CPU budget is an option of the SB3 backend; "
+                             "--backend rllib stops at --iterations or --timesteps")
         from .rllib import run_train_cli
 
         return run_train_cli(args, _train_defaults(), _kv(args.set, "--set"), _kv(args.env_kwargs),

@@ -29,8 +29,9 @@ class CpuBudget(BaseCallback):
 
     Why: the benchmark protocol gives every seed of every algorithm the same CPU budget (DESIGN §10, issue 14), not
     the same number of steps: A2C, PPO and MaskablePPO do different work per step. The check runs after every
-    vectorised step, so a run stops at most one step (not one rollout) past the budget; the steps it reached are in
-    ``model.num_timesteps``, and ``stopped`` says whether the budget (rather than the step count) ended it.
+    vectorised step (and after an evaluation made at that step), not during a policy update, so a run stops at
+    most one policy update plus one step past the budget; the steps it reached are in ``model.num_timesteps``,
+    and ``stopped`` says whether the budget (rather than the step count) ended it.
     """
 
     def __init__(self, seconds: float) -> None:

@@ -152,8 +152,9 @@ def train(algo: str, env_id: str = "hetserve_env/HetServe-v1", timesteps: int | 
     ``hyperparams_file``), updated with ``hyperparams``; ``timesteps`` overrides ``n_timesteps``, ``n_envs``
     the YAML's, ``env_kwargs`` are merged into the YAML's. ``timesteps``, ``n_envs``, ``eval_freq``,
     ``eval_episodes``, ``checkpoint_freq`` and ``threads`` must be integers >= 1. ``cpu_minutes`` stops training
-    once ``learn`` has used that much CPU (this process and its children; evaluations included), whichever of it
-    and ``timesteps`` comes first: the same budget for every algorithm and seed (the record says which ended it).
+    once ``learn`` has used that much CPU (this process and its exited children; evaluations included; refused
+    with ``vec_env='subproc'``), whichever of it and ``timesteps`` comes first: the same budget for every
+    algorithm and seed (the record says which ended it).
 
     Logs go to ``log_dir/<algo>_<env>_s<seed>/``: ``run.json`` (these settings, for :func:`resume`),
     ``progress.csv`` and TensorBoard event files (SB3 logger), ``evaluations.npz`` and ``best_model.zip``
@@ -185,6 +186,10 @@ def train(algo: str, env_id: str = "hetserve_env/HetServe-v1", timesteps: int | 
     for name, value, allowed in (("keep", keep, ("best", "last")), ("vec_env", vec_env, VEC_ENVS)):
         if value not in allowed:
             raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
+    if budget is not None and vec_env == "subproc":
+        raise ValueError("cpu_minutes counts this process's CPU and that of children that have exited; "
+                         "vec_env='subproc' steps the envs in live worker processes it cannot see: use vec_env "
+                         "'native' or 'dummy' with a CPU budget")
     kwargs_env = {**dict(hp.get("env_kwargs") or {}), **dict(env_kwargs or {})}
     kwargs_env.pop("split", None)
     run_dir = runs.run_dir_for(log_dir, algo, env_id, seed)

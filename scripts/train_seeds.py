@@ -65,7 +65,7 @@ def run_one(algo: str, seed: int, args: argparse.Namespace) -> dict:
         rc = subprocess.call(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
     row = {"algo": algo, "seed": seed, "wall_s": round(time.perf_counter() - t0, 1), "model": str(save)}
     if rc != 0:
-        return {**row, "error": log.read_text().strip().splitlines()[-1:] or [f"exit {rc}"]}
+        return {**row, "error": (log.read_text().strip().splitlines() or [f"exit {rc}"])[-1]}
     rec = json.loads(save.with_suffix(".json").read_text())
     best = rec.get("best_validation") or {}
     return {**row, "timesteps": rec["timesteps"], "train_cpu_s": rec["train_cpu_s"], "stopped_by": rec["stopped_by"],
@@ -87,11 +87,12 @@ def write_summary(rows: list[dict], args: argparse.Namespace, path: Path) -> Non
              "| algorithm | seed | steps | step limit | CPU budget (min) | CPU used (min) | stopped by | "
              "best validation ($/day) | at step | wall min |", "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
     for r in recs:
-        best = r.get("best_validation") or {}
+        best = r.get("best_validation") or {}  # none when no validation ran before the run ended
+        cost, at = ((f"{best['mean_cost_usd']:,.2f}", f"{best['timesteps']:,}") if best else ("—", "—"))
         limit = r.get("timesteps_limit") or int(r["hyperparams"]["n_timesteps"])
         lines.append(f"| {r['algo']} | {r['seed']} | {r['timesteps']:,} | {limit:,} | {r.get('cpu_minutes') or '—'} | "
-                     f"{r['train_cpu_s'] / 60:.1f} | {r.get('stopped_by', '—')} | {best.get('mean_cost_usd', 0):,.2f} | "
-                     f"{best.get('timesteps', 0):,} | {r['train_wall_s'] / 60:.1f} |")
+                     f"{r['train_cpu_s'] / 60:.1f} | {r.get('stopped_by', '—')} | {cost} | {at} | "
+                     f"{r['train_wall_s'] / 60:.1f} |")
     for r in (r for r in rows if "error" in r):
         lines.append(f"| {r['algo']} | {r['seed']} | failed: {r['error']} | | | | | | | {r['wall_s'] / 60:.1f} |")
     path.parent.mkdir(parents=True, exist_ok=True)

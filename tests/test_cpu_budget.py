@@ -55,6 +55,20 @@ def test_bad_budgets_are_refused_before_anything_is_written(tmp_path, bad):
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_budget_is_refused_with_subprocess_envs_whose_cpu_it_cannot_see(tmp_path):
+    with pytest.raises(ValueError, match=r"vec_env='subproc' steps the envs in live worker processes"):
+        train("ppo", SMALL, 96, seed=0, log_dir=tmp_path / "runs", cpu_minutes=1, vec_env="subproc", **TINY)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_rllib_backend_refuses_a_budget_it_would_not_keep(tmp_path, capsys):
+    from hetserve_env.cli import main
+
+    assert main(["train", "--backend", "rllib", "--env", SMALL, "--cpu-minutes", "5", "--log-dir", str(tmp_path)]) == 2
+    assert "--cpu-minutes 5: a CPU budget is an option of the SB3 backend" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 def test_a_budgeted_run_is_not_resumed_with_a_fresh_budget(tmp_path, monkeypatch):
     monkeypatch.setenv("HETSERVE_TEST_BUDGET_STOP", "1")
     hp = {**TINY["hyperparams"], "callback": [f"{__name__}.StopAt48"]}
@@ -87,3 +101,20 @@ def test_train_seeds_summary_lists_every_model_in_out(tmp_path):
     assert rec["stopped_by"] == "cpu budget" and rec["timesteps_limit"] == 50_000
     row = next(l for l in (tmp_path / "seeds.md").read_text().splitlines() if l.startswith("| ppo | 3 |"))
     assert f"| {rec['timesteps']:,} | 50,000 | 0.05 |" in row and "| cpu budget |" in row
+
+
+def test_train_seeds_summary_shows_a_missing_validation_as_missing_not_zero(tmp_path):
+    import argparse
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_seeds", ROOT / "scripts" / "train_seeds.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rec = {"algo": "ppo", "seed": 0, "timesteps": 8, "timesteps_limit": 100, "cpu_minutes": 0.01, "train_cpu_s": 0.6,
+           "stopped_by": "cpu budget", "best_validation": None, "train_wall_s": 1.0}
+    (tmp_path / "ppo_s0.json").write_text(json.dumps(rec))
+    args = argparse.Namespace(out=str(tmp_path), algos=["ppo"], seeds=[0], env="e", cpu_minutes=0.01, timesteps=100,
+                              jobs=1)
+    mod.write_summary([], args, tmp_path / "seeds.md")
+    row = next(l for l in (tmp_path / "seeds.md").read_text().splitlines() if l.startswith("| ppo | 0 |"))
+    assert "| cpu budget | — | — |" in row and "0.00" not in row
