@@ -7,8 +7,9 @@ is mapped through public API only: :func:`hetserve_env.templates.build_templates
 :func:`hetserve_env.perf.evaluate_templates` and :func:`hetserve_env.perf.operating_point`.
 
 Engine-aware: each point runs under its engine's profile (``ENGINE_CHOICES``: vLLM, SGLang and TensorRT-LLM
-have one; NIM, LMDeploy, TGI and torchao get the closest, with the reason) and under the KV-cache precision its
-source states (``KV_MAPPING``; ``unstated`` keeps the profile's default).
+have one; NIM, LMDeploy, TGI, FasterTransformer, FlexGen, Hugging Face Accelerate and torchao get the closest,
+with the reason) and under the KV-cache precision its source states (``KV_MAPPING``; ``unstated`` keeps the
+profile's default).
 
 Groups and what the model predicts for them (h input, f output tokens):
 
@@ -83,7 +84,9 @@ class EngineChoice:
 
 
 #: engine-name prefix (lower case) -> profile; an engine without a profile gets the closest one, by the fields a
-#: profile sets (memory rule, sequence cap, chunked prefill, KV precision), with the reason.
+#: profile sets (memory rule, sequence cap, chunked prefill, KV precision), with the reason. It also takes that
+#: profile's model-v2 fields (``eager_prefill``, ``host_overlap``), which were not part of the choice: every engine
+#: mapped to ``trtllm`` runs as compiled prefill with host work overlapped (docs/model.md "One mapping").
 ENGINE_CHOICES: tuple[tuple[str, EngineChoice], ...] = (
     ("vllm", EngineChoice("vllm", "its own profile")),
     ("sglang", EngineChoice("sglang", "its own profile")),

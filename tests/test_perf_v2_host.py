@@ -100,3 +100,10 @@ def test_closed_loop_sync_outside_its_range_is_an_error_naming_it(value):
 def test_negative_host_time_is_an_error_naming_it(name):
     with pytest.raises(ValueError, match=rf"PerfConstants.{name} must be a finite number >= 0"):
         PerfConstants.from_mapping({name: -1e-3})
+
+
+@pytest.mark.parametrize("name", ["host_overlap", "closed_loop_ttft", "eager_prefill"])
+def test_a_switch_that_is_not_a_bool_is_an_error_naming_it(name):
+    # built directly (not through from_mapping's coercion): "no" would otherwise read as true
+    with pytest.raises(ValueError, match=rf"PerfConstants.{name} must be true or false, got 'no'"):
+        PerfConstants(**{name: "no"})

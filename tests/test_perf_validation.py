@@ -174,6 +174,17 @@ def test_every_engine_runs_under_a_known_profile_with_its_reason(points):
     assert by_engine["TensorRT-LLM"] == "trtllm" and by_engine["SGLang"] == "sglang" and by_engine["vLLM"] == "vllm"
 
 
+def test_mapped_engines_take_their_profiles_v2_fields(points):
+    """docs/model.md "One mapping": the profile's eager_prefill and host_overlap come with it, chosen or not (every
+    engine mapped to trtllm runs with compiled prefill and overlapped host work under v2)."""
+    mapped = {p.engine for p in points if pv.engine_profile(p).profile == "trtllm"}
+    assert {"FlexGen", "TGI (SageMaker Hugging Face LLM container)"} <= mapped
+    for p in points:
+        c = pv.point_constants(p, {"version": "v2"})
+        profile = pv.engine_profile(p).profile
+        assert (c.eager_prefill, c.host_overlap) == (profile != "trtllm", profile != "vllm"), p.id
+
+
 def test_an_engine_without_a_mapping_is_an_error_naming_it(points):
     with pytest.raises(pv.PointError, match="engine 'FancyServe 9' has no profile mapping"):
         pv.engine_profile(replace(points[0], engine="FancyServe 9"))

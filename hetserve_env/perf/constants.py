@@ -161,6 +161,9 @@ class PerfConstants:
                      "prefill_batch_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"PerfConstants.{name} must be an integer >= 1, got {getattr(self, name)!r}")
+        for f in fields(self):
+            if f.type == "bool" and not isinstance(getattr(self, f.name), bool):  # "no" would read as true
+                raise ValueError(f"PerfConstants.{f.name} must be true or false, got {getattr(self, f.name)!r}")
         choices = {"version": VERSIONS, "engine": tuple(ENGINES), "memory_rule": MEMORY_RULES, "kv_precision": KV_PRECISIONS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
