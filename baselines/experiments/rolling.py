@@ -162,8 +162,9 @@ def _static_row(env: Any, method: str, sol: Solution, day: int, seed: int, max_w
                 progress: Progress) -> dict[str, Any]:
     """One static fleet held fixed (and warm) for the whole day."""
     name = f"{method_label(method)} static"
-    if sol.allocation is None:
-        return {"policy": name, "plan_usd_per_h": float("nan")}
+    if sol.allocation is None:  # no fleet to hold: the row says why, and the tables show no cost for it
+        return {"policy": name, "plan_usd_per_h": float("nan"), "plan_status": sol.status,
+                "plan_reason": sol.reason or f"{method_label(method)} returned no allocation"}
     base = env.unwrapped
     action = base.action_from_replicas(sol.allocation.replicas)
     if not np.array_equal(action, sol.allocation.replicas):
@@ -174,9 +175,11 @@ def _static_row(env: Any, method: str, sol: Solution, day: int, seed: int, max_w
 
 
 def _say_row(progress: Progress, row: dict[str, Any], tag: str, sigma: float, day: int) -> None:
+    head = f"  cold starts {tag}, σ={sigma:g} day {day} {row['policy']}"
     if "cost_usd" in row:
-        say(progress, f"  cold starts {tag}, σ={sigma:g} day {day} {row['policy']}: ${row['cost_usd']:.2f}, "
-                      f"SLO {row['slo_attainment_pct']:.2f}%")
+        say(progress, f"{head}: ${row['cost_usd']:.2f}, SLO {row['slo_attainment_pct']:.2f}%")
+    else:
+        say(progress, f"{head}: not run, no plan ({row['plan_status']}: {row['plan_reason']})")
 
 
 def _without_cold_starts(scenario: Any) -> Any:
@@ -199,8 +202,10 @@ def rolling_summary(rows: Sequence[dict[str, Any]]) -> Table:
         + [f"{p} SLO %" for p in policies] + [f"{p} unmet %" for p in policies]
     t = Table(cols)
     for cold, sigma in dict.fromkeys((r.get("cold_starts", "on"), r["sigma"]) for r in rows):
-        sub = [r for r in rows if r["sigma"] == sigma and r.get("cold_starts", "on") == cold and "cost_usd" in r]
-        cost = {p: sum(r["cost_usd"] for r in sub if r["policy"] == p) for p in policies}
+        group = [r for r in rows if r["sigma"] == sigma and r.get("cold_starts", "on") == cold]
+        sub = [r for r in group if "cost_usd" in r]
+        unrun = {r["policy"] for r in group if "cost_usd" not in r}  # a static without a plan (its row says why)
+        cost = {p: float("nan") if p in unrun else sum(r["cost_usd"] for r in sub if r["policy"] == p) for p in policies}
         ndays = len({r["day"] for r in sub})
         row: list[Any] = [cold, f"{sigma:g}", ndays] + [fmt(cost[p], ",.2f") for p in policies]
         row += [fmt(100 * (1 - cost[rp] / cost[sp]) if cost[sp] > 0 else float("nan"), "+.1f", "%") for rp, sp in pairs]
