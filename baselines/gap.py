@@ -37,13 +37,11 @@ FREE_LOAD_GBPS = 1e12
 HEADROOM_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.25, 1.4, 1.5, 1.6, 1.75, 2.0, 3.0)
 
 
-def free_cold_start_scenario(scenario: Scenario) -> Scenario:
-    """``scenario`` with ``env.cold_start`` = no boot and :data:`FREE_LOAD_GBPS` (everything else as it was)."""
-    raw = dict(scenario.raw)
-    env = dict(raw.get("env") or {})
-    env["cold_start"] = {"boot_s": 0.0, "load_gbps": FREE_LOAD_GBPS}
-    raw["env"] = env
-    return Scenario(raw, scenario.source, catalog=scenario.catalog)
+def free_cold_start_scenario(scenario: Scenario, load_gbps: float = FREE_LOAD_GBPS) -> Scenario:
+    """``scenario`` with ``env.cold_start`` = no boot and weights loaded at ``load_gbps`` (everything else as it
+    was: :meth:`Scenario.replace`, which re-applies the scenario's catalog options to its base catalog once)."""
+    return scenario.replace(env={**dict(scenario.raw.get("env") or {}),
+                                 "cold_start": {"boot_s": 0.0, "load_gbps": float(load_gbps)}})
 
 
 def free_cold_start_env(env: Any, split: str | None = None) -> HetServeEnv:

@@ -10,9 +10,13 @@ from hetserve_env.episodes import EpisodeLog, run_episode
 from hetserve_env.problem import Problem
 from hetserve_env.step_info import violations_by_family
 
+from ..gap import free_cold_start_scenario
 from ..solution import Solution
 from .planning import method_label, plan
 from .tables import Progress, Table, fmt, mean_finite, say
+
+#: weight-load speed (GB/s) of the study's "cold starts off" runs (committed results/paper rolling tables)
+NO_COLD_START_GBPS = 1e9
 
 
 def day_peak_problem(scenario: Any, day: int, max_windows: int | None = None) -> Problem:
@@ -105,7 +109,7 @@ def rolling_study(sigmas: Sequence[float], days: Sequence[int] | None = None, *,
     rows: list[dict[str, Any]] = []
     cache: dict = {}
     for cold in cold_starts:
-        sc = scenario0 if cold else _without_cold_starts(scenario0)
+        sc = scenario0 if cold else free_cold_start_scenario(scenario0, load_gbps=NO_COLD_START_GBPS)
         limits = {} if max_replicas is None else {"max_replicas": int(max_replicas)}
         env = gym.make(env_id, scenario=sc, split=split, noise=0.0, router=router, **limits)
         tag = "on" if cold else "off"
@@ -180,12 +184,6 @@ def _say_row(progress: Progress, row: dict[str, Any], tag: str, sigma: float, da
         say(progress, f"{head}: ${row['cost_usd']:.2f}, SLO {row['slo_attainment_pct']:.2f}%")
     else:
         say(progress, f"{head}: not run, no plan ({row['plan_status']}: {row['plan_reason']})")
-
-
-def _without_cold_starts(scenario: Any) -> Any:
-    """A copy of ``scenario`` whose new replicas serve at once (no boot time, ~instant weight loading)."""
-    env = {**dict(scenario.raw.get("env") or {}), "cold_start": {"boot_s": 0.0, "load_gbps": 1e9}}
-    return scenario.replace(env=env)
 
 
 def rolling_summary(rows: Sequence[dict[str, Any]]) -> Table:
