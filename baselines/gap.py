@@ -105,7 +105,8 @@ def plan_model_value(env: Any, plan: np.ndarray, load_cuts: bool = True, time_li
     """What the hindsight model charges the fleet ``plan`` (T, D) over windows t..t+T−1 from the env's current
     fleet (t = ``elapsed_steps``; reset the env to the day first for a whole episode): the replicas fixed, the
     routing and unmet shares the model's best for them ($). An env trajectory's own plan gets at most its env
-    cost (docs/hindsight.md, "Why it is a lower bound"); a plan the model rejects raises ValueError."""
+    cost (docs/hindsight.md, "Why it is a lower bound"); a plan the model rejects raises ValueError, an LP that
+    ends without a value for it (time limit) RuntimeError."""
     base = env_base(env)
     plan = np.asarray(plan)
     t = int(base.elapsed_steps)
@@ -117,9 +118,11 @@ def plan_model_value(env: Any, plan: np.ndarray, load_cuts: bool = True, time_li
     problems, start, avail = episode_model_inputs(base, t, plan.shape[0])
     model = build_horizon_model(problems, start, avail, base.max_replicas, load_cuts=load_cuts)
     out = fixed_plan_lp(model, plan.astype(np.int64), time_limit)
-    if isinstance(out, str):
+    if out == "Infeasible":
         raise ValueError(f"plan_model_value: the model rejects the plan (fixed-replica LP status {out!r}): "
                          "a window breaks the fleet limits")
+    if isinstance(out, str):  # e.g. "Time limit reached": no value, and no verdict on the plan
+        raise RuntimeError(f"plan_model_value: the fixed-replica LP ended with status {out!r}, no value")
     return float(out[0])
 
 
