@@ -234,3 +234,8 @@ def test_rolling_static_without_a_plan_is_reported_not_costed(monkeypatch):
     cells = dict(zip(t.columns, t.rows[0]))
     assert cells["MILP static $"] == "—" and cells["saving vs MILP static"] == "—"
     assert cells["AGH static $"] != "—"
+
+
+def test_rolling_max_replicas_is_checked_by_the_env_not_truncated():
+    with pytest.raises(ValueError, match="max_replicas"):
+        ex.rolling_study([0.05], days=[12], max_windows=1, static_methods=("agh",), max_replicas=2.5)

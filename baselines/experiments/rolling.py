@@ -110,7 +110,7 @@ def rolling_study(sigmas: Sequence[float], days: Sequence[int] | None = None, *,
     cache: dict = {}
     for cold in cold_starts:
         sc = scenario0 if cold else free_cold_start_scenario(scenario0, load_gbps=NO_COLD_START_GBPS)
-        limits = {} if max_replicas is None else {"max_replicas": int(max_replicas)}
+        limits = {} if max_replicas is None else {"max_replicas": max_replicas}  # the env checks it
         env = gym.make(env_id, scenario=sc, split=split, noise=0.0, router=router, **limits)
         tag = "on" if cold else "off"
         for sigma in sigmas:
