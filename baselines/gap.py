@@ -37,13 +37,11 @@ FREE_LOAD_GBPS = 1e12
 HEADROOM_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.25, 1.4, 1.5, 1.6, 1.75, 2.0, 3.0)
 
 
-def free_cold_start_scenario(scenario: Scenario) -> Scenario:
-    """``scenario`` with ``env.cold_start`` = no boot and :data:`FREE_LOAD_GBPS` (everything else as it was)."""
-    raw = dict(scenario.raw)
-    env = dict(raw.get("env") or {})
-    env["cold_start"] = {"boot_s": 0.0, "load_gbps": FREE_LOAD_GBPS}
-    raw["env"] = env
-    return Scenario(raw, scenario.source, catalog=scenario.catalog)
+def free_cold_start_scenario(scenario: Scenario, load_gbps: float = FREE_LOAD_GBPS) -> Scenario:
+    """``scenario`` with ``env.cold_start`` = no boot and weights loaded at ``load_gbps`` (everything else as it
+    was: :meth:`Scenario.replace`, which re-applies the scenario's catalog options to its base catalog once)."""
+    return scenario.replace(env={**dict(scenario.raw.get("env") or {}),
+                                 "cold_start": {"boot_s": 0.0, "load_gbps": float(load_gbps)}})
 
 
 def free_cold_start_env(env: Any, split: str | None = None) -> HetServeEnv:
@@ -107,7 +105,8 @@ def plan_model_value(env: Any, plan: np.ndarray, load_cuts: bool = True, time_li
     """What the hindsight model charges the fleet ``plan`` (T, D) over windows t..t+T−1 from the env's current
     fleet (t = ``elapsed_steps``; reset the env to the day first for a whole episode): the replicas fixed, the
     routing and unmet shares the model's best for them ($). An env trajectory's own plan gets at most its env
-    cost (docs/hindsight.md, "Why it is a lower bound"); a plan the model rejects raises ValueError."""
+    cost (docs/hindsight.md, "Why it is a lower bound"); a plan the model rejects raises ValueError, an LP that
+    ends without a value for it (time limit) RuntimeError."""
     base = env_base(env)
     plan = np.asarray(plan)
     t = int(base.elapsed_steps)
@@ -119,9 +118,11 @@ def plan_model_value(env: Any, plan: np.ndarray, load_cuts: bool = True, time_li
     problems, start, avail = episode_model_inputs(base, t, plan.shape[0])
     model = build_horizon_model(problems, start, avail, base.max_replicas, load_cuts=load_cuts)
     out = fixed_plan_lp(model, plan.astype(np.int64), time_limit)
-    if isinstance(out, str):
+    if out == "Infeasible":
         raise ValueError(f"plan_model_value: the model rejects the plan (fixed-replica LP status {out!r}): "
                          "a window breaks the fleet limits")
+    if isinstance(out, str):  # e.g. "Time limit reached": no value, and no verdict on the plan
+        raise RuntimeError(f"plan_model_value: the fixed-replica LP ended with status {out!r}, no value")
     return float(out[0])
 
 

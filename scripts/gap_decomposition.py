@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = pd.read_csv(csv).to_dict("records") if args.resume and csv.exists() else []
     have = {(int(r["day"]), str(r["key"])) for r in rows}
 
-    def record(day: int, key: str, label: str, value: float, **extra: Any) -> None:
+    def record(day: int, key: str, label: str, value: float | None, **extra: Any) -> None:
+        if value is None:  # a solver that ended without this number: stop and say so, no row
+            raise RuntimeError(f"day {day} {key} ({label}): no value {extra or ''}")
         rows.append({"day": day, "key": key, "label": label, "value": float(value), **extra})
         pd.DataFrame(rows).to_csv(csv, index=False)
         print(f"day {day} {key}: {value:,.2f} ({label})", flush=True)
@@ -75,23 +77,24 @@ def main(argv: list[str] | None = None) -> int:
           f"({time.perf_counter() - t0:.0f} s)", flush=True)
     policies: dict[str, Callable[[Any], Any]] = {
         "online_gh_headroom": lambda e: SolverPolicy(e, "gh", estimate="headroom", headroom=COMPARE_HEADROOM),
-        "online_gh_hw": lambda e: make_planner("gh-hw", e),
-        "next_window": lambda e: NextWindowPlanner(e, "gh", h)}
+        "online_gh_hw": lambda e: make_planner("gh-hw", e)}
     for k, day in enumerate(args.days):
         for key, make in policies.items():
             if (day, key) not in have:
                 pol = make(env)
                 record(day, key, pol.name, episode_cost(run_episode(env, policy_act(pol), day, k, max_windows=W)))
         for world, e in (("env", env.unwrapped), ("free", free)):
-            pol = NextWindowPlanner(e, "gh", h)
-            log = run_episode(e, policy_act(pol), day, k, max_windows=W)
-            if world == "free" and (day, "next_window_free") not in have:
-                record(day, "next_window_free", pol.name + ", cold starts free", episode_cost(log))
-            mkey = "next_window_model" if world == "env" else "next_window_free_model"
-            if (day, mkey) not in have:
-                e.reset(seed=k, options={"day": day})
-                record(day, mkey, f"{pol.name}: its fleet in the model ({world})",
-                       plan_model_value(e, played_plan(log)))
+            ckey, mkey = ("next_window", "next_window_model") if world == "env" else \
+                ("next_window_free", "next_window_free_model")
+            if not {(day, ckey), (day, mkey)} <= have:  # one episode per world: its env cost and its fleet's value
+                pol = NextWindowPlanner(e, "gh", h)
+                log = run_episode(e, policy_act(pol), day, k, max_windows=W)
+                if (day, ckey) not in have:
+                    record(day, ckey, pol.name + ("" if world == "env" else ", cold starts free"), episode_cost(log))
+                if (day, mkey) not in have:
+                    e.reset(seed=k, options={"day": day})
+                    record(day, mkey, f"{pol.name}: its fleet in the model ({world})",
+                           plan_model_value(e, played_plan(log)))
             if (day, f"lp_cuts_{world}") not in have:
                 hindsight_rows(e, day, k, world, args.time_limit, record, W)
     df = pd.DataFrame(rows)
@@ -131,11 +134,12 @@ def hindsight_rows(e: Any, day: int, seed: int, world: str, time_limit: float, r
     record(day, f"milp_plan_env_{world}", f"MILP incumbent played in the env ({world})", episode_cost(log))
 
 
-def costs_of(df: pd.DataFrame, day: int) -> dict[str, float]:
-    """The chain's costs of one day from the measurements."""
+def costs_of(df: pd.DataFrame, day: int, online: str) -> dict[str, float]:
+    """The chain's costs of one day from the measurements; ``online``: the key of the online planner (the same
+    on every day: the one with the lower mean)."""
     v = df[df["day"] == day].set_index("key")["value"].to_dict()
     plans = [v[k] for k in ("round_cuts_free", "milp_plan_cuts_free") if k in v and np.isfinite(v[k])]
-    return {"online": min(v["online_gh_headroom"], v["online_gh_hw"]), "next_window": v["next_window"],
+    return {"online": v[online], "next_window": v["next_window"],
             "next_window_free": v["next_window_free"], "next_window_free_model": v["next_window_free_model"],
             "hindsight_free_plan": min(plans), "hindsight_free_lp": v["lp_cuts_free"], "bound": v["lp_cuts_env"]}
 
@@ -151,9 +155,7 @@ def report(df: pd.DataFrame, args: argparse.Namespace, h: float, val_costs: dict
     label = df.drop_duplicates("key").set_index("key")["label"].to_dict()
     mean_online = {k: np.mean([v[d][k] for d in days]) for k in ("online_gh_headroom", "online_gh_hw")}
     best = min(mean_online, key=mean_online.get)
-    costs = {d: costs_of(df, d) for d in days}
-    for d in days:  # the same planner on both days: the one with the lower mean
-        costs[d]["online"] = v[d][best]
+    costs = {d: costs_of(df, d, best) for d in days}
     cmd = "python scripts/gap_decomposition.py " + " ".join(sys.argv[1:])
     head = "| | " + " | ".join(f"day {d} ($)" for d in days) + " | mean ($) |"
     sep = "|---|" + "---:|" * (len(days) + 1)

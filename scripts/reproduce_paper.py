@@ -4,13 +4,13 @@
     python scripts/reproduce_paper.py [--quick] [--out results/paper] [--only scaling,stress,...]
         [--scaling-csv results/bench_solvers_v2.csv | --sizes 2,5,10,15,20 --seeds 3 --time-limit 600 --solvers highs,cbc]
         [--milp-time-limit 120] [--sigmas 0.01,0.02,0.03,0.04,0.05] [--days 12,13] [--max-windows N]
-        [--rolling-cold-starts on|off|both] [--rolling-headroom] [--rolling-demand-scale K] [--rolling-max-replicas R]
+        [--rolling-cold-starts on|off|both] [--rolling-headroom] [--rolling-demand-scale K] [--rolling-max-replicas N]
 
 The committed results (docs/reproduction.md) were made with
 
     python scripts/reproduce_paper.py --scaling-csv results/bench_solvers_v2.csv --rolling-cold-starts both --out results/paper
-    python scripts/reproduce_paper.py --only rolling --rolling-demand-scale 10 --rolling-max-replicas 16 --days 12 --sigmas 0.05
-        --rolling-headroom --rolling-cold-starts both --out results/paper/rolling-x10      (one command)
+    python scripts/reproduce_paper.py --only rolling --rolling-demand-scale 10 --rolling-max-replicas 16 --days 12
+        --sigmas 0.05 --rolling-headroom --rolling-cold-starts both --out results/paper/rolling-x10    (one command)
 
 Experiments (each writes ``<out>/<name>.csv`` with one row per run, ``<out>/<name>.md`` with the summary
 table(s), and a figure ``<out>/<name>.png``):

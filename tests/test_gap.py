@@ -95,6 +95,18 @@ def test_plan_model_value_at_most_env_cost(env):
         plan_model_value(env, plan[:, :2])
     with pytest.raises(ValueError, match="integer replica counts"):
         plan_model_value(env, plan - 1)
+    with pytest.raises(ValueError, match="breaks the fleet limits"):
+        plan_model_value(env, np.full_like(plan, env.unwrapped.max_replicas + 1))
+
+
+def test_plan_model_value_without_a_value_is_no_verdict_on_the_plan(env, monkeypatch):
+    """A fixed-replica LP stopped by its time limit says nothing about the plan: RuntimeError naming the status."""
+    import baselines.gap as gap
+
+    monkeypatch.setattr(gap, "fixed_plan_lp", lambda *a, **k: "Time limit reached")
+    env.reset(seed=0, options={"day": 12})
+    with pytest.raises(RuntimeError, match="'Time limit reached', no value"):
+        gap.plan_model_value(env, np.zeros((1, env.unwrapped.n_templates), dtype=np.int64))
 
 
 def test_gap_chain_sums_to_the_gap():

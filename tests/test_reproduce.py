@@ -214,3 +214,28 @@ def test_rolling_scaled_demand_needs_and_gets_more_replicas_per_template():
     assert not any("clipped" in line for line in said)
     static = {r["policy"]: r for r in clipped}["AGH static"], {r["policy"]: r for r in lifted}["AGH static"]
     assert static[1]["unmet_pct"] < static[0]["unmet_pct"]
+
+
+def test_rolling_static_without_a_plan_is_reported_not_costed(monkeypatch):
+    """A static method that returns no allocation: its row carries the plan's status and reason, the progress
+    says it was not run, and the table shows no cost (not $0) and no saving against it."""
+    from baselines.experiments import rolling
+    from baselines.solution import Solution
+
+    real = rolling.plan
+    monkeypatch.setattr(rolling, "plan", lambda p, m, o=None: Solution(m, "error", reason="boom") if m == "milp"
+                        else real(p, m, o))
+    said: list[str] = []
+    rows = ex.rolling_study([0.05], days=[12], max_windows=2, progress=said.append)
+    row = {r["policy"]: r for r in rows}["MILP static"]
+    assert row["plan_status"] == "error" and row["plan_reason"] == "boom" and "cost_usd" not in row
+    assert any("MILP static: not run, no plan (error: boom)" in line for line in said)
+    t = ex.rolling_summary(rows)
+    cells = dict(zip(t.columns, t.rows[0]))
+    assert cells["MILP static $"] == "—" and cells["saving vs MILP static"] == "—"
+    assert cells["AGH static $"] != "—"
+
+
+def test_rolling_max_replicas_is_checked_by_the_env_not_truncated():
+    with pytest.raises(ValueError, match="max_replicas"):
+        ex.rolling_study([0.05], days=[12], max_windows=1, static_methods=("agh",), max_replicas=2.5)

@@ -10,9 +10,13 @@ from hetserve_env.episodes import EpisodeLog, run_episode
 from hetserve_env.problem import Problem
 from hetserve_env.step_info import violations_by_family
 
+from ..gap import free_cold_start_scenario
 from ..solution import Solution
 from .planning import method_label, plan
 from .tables import Progress, Table, fmt, mean_finite, say
+
+#: weight-load speed (GB/s) of the study's "cold starts off" runs (committed results/paper rolling tables)
+NO_COLD_START_GBPS = 1e9
 
 
 def day_peak_problem(scenario: Any, day: int, max_windows: int | None = None) -> Problem:
@@ -105,8 +109,8 @@ def rolling_study(sigmas: Sequence[float], days: Sequence[int] | None = None, *,
     rows: list[dict[str, Any]] = []
     cache: dict = {}
     for cold in cold_starts:
-        sc = scenario0 if cold else _without_cold_starts(scenario0)
-        limits = {} if max_replicas is None else {"max_replicas": int(max_replicas)}
+        sc = scenario0 if cold else free_cold_start_scenario(scenario0, load_gbps=NO_COLD_START_GBPS)
+        limits = {} if max_replicas is None else {"max_replicas": max_replicas}  # the env checks it
         env = gym.make(env_id, scenario=sc, split=split, noise=0.0, router=router, **limits)
         tag = "on" if cold else "off"
         for sigma in sigmas:
@@ -162,8 +166,9 @@ def _static_row(env: Any, method: str, sol: Solution, day: int, seed: int, max_w
                 progress: Progress) -> dict[str, Any]:
     """One static fleet held fixed (and warm) for the whole day."""
     name = f"{method_label(method)} static"
-    if sol.allocation is None:
-        return {"policy": name, "plan_usd_per_h": float("nan")}
+    if sol.allocation is None:  # no fleet to hold: the row says why, and the tables show no cost for it
+        return {"policy": name, "plan_usd_per_h": float("nan"), "plan_status": sol.status,
+                "plan_reason": sol.reason or f"{method_label(method)} returned no allocation"}
     base = env.unwrapped
     action = base.action_from_replicas(sol.allocation.replicas)
     if not np.array_equal(action, sol.allocation.replicas):
@@ -174,15 +179,11 @@ def _static_row(env: Any, method: str, sol: Solution, day: int, seed: int, max_w
 
 
 def _say_row(progress: Progress, row: dict[str, Any], tag: str, sigma: float, day: int) -> None:
+    head = f"  cold starts {tag}, σ={sigma:g} day {day} {row['policy']}"
     if "cost_usd" in row:
-        say(progress, f"  cold starts {tag}, σ={sigma:g} day {day} {row['policy']}: ${row['cost_usd']:.2f}, "
-                      f"SLO {row['slo_attainment_pct']:.2f}%")
-
-
-def _without_cold_starts(scenario: Any) -> Any:
-    """A copy of ``scenario`` whose new replicas serve at once (no boot time, ~instant weight loading)."""
-    env = {**dict(scenario.raw.get("env") or {}), "cold_start": {"boot_s": 0.0, "load_gbps": 1e9}}
-    return scenario.replace(env=env)
+        say(progress, f"{head}: ${row['cost_usd']:.2f}, SLO {row['slo_attainment_pct']:.2f}%")
+    else:
+        say(progress, f"{head}: not run, no plan ({row['plan_status']}: {row['plan_reason']})")
 
 
 def rolling_summary(rows: Sequence[dict[str, Any]]) -> Table:
@@ -199,8 +200,10 @@ def rolling_summary(rows: Sequence[dict[str, Any]]) -> Table:
         + [f"{p} SLO %" for p in policies] + [f"{p} unmet %" for p in policies]
     t = Table(cols)
     for cold, sigma in dict.fromkeys((r.get("cold_starts", "on"), r["sigma"]) for r in rows):
-        sub = [r for r in rows if r["sigma"] == sigma and r.get("cold_starts", "on") == cold and "cost_usd" in r]
-        cost = {p: sum(r["cost_usd"] for r in sub if r["policy"] == p) for p in policies}
+        group = [r for r in rows if r["sigma"] == sigma and r.get("cold_starts", "on") == cold]
+        sub = [r for r in group if "cost_usd" in r]
+        unrun = {r["policy"] for r in group if "cost_usd" not in r}  # a static without a plan (its row says why)
+        cost = {p: float("nan") if p in unrun else sum(r["cost_usd"] for r in sub if r["policy"] == p) for p in policies}
         ndays = len({r["day"] for r in sub})
         row: list[Any] = [cold, f"{sigma:g}", ndays] + [fmt(cost[p], ",.2f") for p in policies]
         row += [fmt(100 * (1 - cost[rp] / cost[sp]) if cost[sp] > 0 else float("nan"), "+.1f", "%") for rp, sp in pairs]
