@@ -78,7 +78,7 @@ def solve_episode(env: Any, windows: int | None = None, time_limit: float = TIME
     cut_lp = None
     if plan_model == "plain" and max_utilisation >= 1.0:
         cut_model = build_horizon_model(problems, start, avail, base.max_replicas, load_cuts=True)
-        cut_status, cut_lp, _ = solve_lp(cut_model, time_limit)
+        cut_status, cut_lp, _ = solve_lp(cut_model, max(time_limit - (time.perf_counter() - t0), MIN_SOLVE_S))
     model = build_horizon_model(problems, start, avail, base.max_replicas, max_utilisation, plan_model == "cuts")
     left = time_limit - (time.perf_counter() - t0)  # time_limit is the budget of the whole solve, cut LP included
     sol = solve_horizon(model, time_limit=max(left, MIN_SOLVE_S), lp_only=lp_only, mip_rel_gap=mip_rel_gap)
