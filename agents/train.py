@@ -311,6 +311,8 @@ def _learn(spec: Mapping[str, Any], run_dir: Path, ckpt: runs.Checkpoint | None,
     import torch as th
     from stable_baselines3.common.logger import configure
 
+    from .progress import CpuBudget
+
     th.set_num_threads(threads)
     setup = _algo_setup(spec["hyperparams"])
     venv, eval_env, eval_kwargs = _make_envs(spec, setup, ckpt)
@@ -334,8 +336,8 @@ def _learn(spec: Mapping[str, Any], run_dir: Path, ckpt: runs.Checkpoint | None,
         logger.close()
     timing = {"train_wall_s": round(time.perf_counter() - t_wall, 1),
               "train_cpu_s": round(runs.cpu_seconds() - t_cpu, 1), "cpu_minutes": spec.get("cpu_minutes"),
-              "stopped_by": "cpu budget" if any(getattr(c, "stopped", False) for c in callbacks.callbacks)
-              else "timesteps"}
+              "stopped_by": "cpu budget" if any(isinstance(c, CpuBudget) and c.stopped for c in callbacks.callbacks)
+              else "timesteps"}  # a user callback with a ``stopped`` attribute is not the budget
     record = _save(spec, setup, model, venv, eval_env, run_dir, eval_kwargs, timing, threads)
     if ckpt is not None:
         record["resumed_from"] = {"checkpoint": ckpt.model.name, "timesteps": ckpt.steps,

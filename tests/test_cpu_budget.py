@@ -48,6 +48,23 @@ def test_without_a_budget_the_step_count_ends_the_run(tmp_path):
     assert rec["stopped_by"] == "timesteps" and rec["cpu_minutes"] is None and rec["timesteps"] == 48
 
 
+class HasStopped(BaseCallback):
+    """A user's callback that happens to have a ``stopped`` attribute set: it is not the CPU budget."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stopped = True
+
+    def _on_step(self) -> bool:
+        return True
+
+
+def test_a_user_callback_with_a_stopped_attribute_is_not_reported_as_the_budget(tmp_path):
+    hp = {"n_steps": 12, "callback": [f"{__name__}.HasStopped"]}
+    rec = train("a2c", SMALL, 48, seed=0, log_dir=tmp_path, cpu_minutes=30, **{**TINY, "hyperparams": hp})
+    assert rec["timesteps"] == 48 and rec["stopped_by"] == "timesteps"
+
+
 @pytest.mark.parametrize("bad", [0, -1.0, True, "5", 10_000])
 def test_bad_budgets_are_refused_before_anything_is_written(tmp_path, bad):
     with pytest.raises(ValueError, match=r"cpu_minutes must be a number of minutes in \(0, 1440\], got "):
