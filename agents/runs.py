@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import numbers
 import re
 import resource
 import shutil
@@ -39,8 +40,10 @@ def cpu_seconds() -> float:
 
 
 def positive_minutes(name: str, value: Any, most: float = 24 * 60) -> float:
-    """``value`` as minutes in (0, ``most``], else a ValueError naming ``name`` and the range."""
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < float(value) <= most
+    """``value`` as minutes in (0, ``most``], else a ValueError naming ``name`` and the range.
+
+    Any real number is accepted (numpy integers and floats included); bools, NaN and infinities are refused."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 < float(value) <= most
     if not ok:
         raise ValueError(f"{name} must be a number of minutes in (0, {most:g}], got {value!r}")
     return float(value)

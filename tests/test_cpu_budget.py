@@ -10,9 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from stable_baselines3.common.callbacks import BaseCallback
 
+from agents.runs import positive_minutes
 from agents.train import resume, train
 
 SMALL = "hetserve_env/HetServeSmall-v1"
@@ -65,11 +67,25 @@ def test_a_user_callback_with_a_stopped_attribute_is_not_reported_as_the_budget(
     assert rec["timesteps"] == 48 and rec["stopped_by"] == "timesteps"
 
 
-@pytest.mark.parametrize("bad", [0, -1.0, True, "5", 10_000])
+@pytest.mark.parametrize("bad", [0, -1.0, True, "5", 10_000, float("nan"), float("inf"), np.bool_(True)])
 def test_bad_budgets_are_refused_before_anything_is_written(tmp_path, bad):
     with pytest.raises(ValueError, match=r"cpu_minutes must be a number of minutes in \(0, 1440\], got "):
         train("ppo", SMALL, 96, seed=0, log_dir=tmp_path / "runs", cpu_minutes=bad, **TINY)
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("value,minutes", [(np.int64(5), 5.0), (np.float32(0.5), 0.5), (np.uint16(1440), 1440.0),
+                                           (2, 2.0), (0.25, 0.25)])
+def test_numpy_numbers_are_budgets_like_python_ones(value, minutes):
+    got = positive_minutes("cpu_minutes", value)
+    assert got == minutes and type(got) is float
+
+
+@pytest.mark.parametrize("bad", [np.int64(0), np.float64(-1.0), np.int64(1441), np.float64("nan"), None, [5]])
+def test_a_refused_budget_names_the_field_the_value_and_the_range(bad):
+    with pytest.raises(ValueError) as err:
+        positive_minutes("cpu_minutes", bad)
+    assert str(err.value) == f"cpu_minutes must be a number of minutes in (0, 1440], got {bad!r}"
 
 
 def test_a_budget_is_refused_with_subprocess_envs_whose_cpu_it_cannot_see(tmp_path):
