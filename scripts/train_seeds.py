@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 import time
@@ -46,9 +47,12 @@ def _algos(text: str) -> list[str]:
 
 
 def _minutes(text: str) -> float:
-    v = float(text)
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan  # refused below with the option's own message, not argparse's "invalid _minutes value"
     if not 0 < v <= 60:
-        raise argparse.ArgumentTypeError(f"--cpu-minutes must be in (0, 60] (the protocol's 1 CPU-hour), got {text}")
+        raise argparse.ArgumentTypeError(f"--cpu-minutes must be in (0, 60] (the protocol's 1 CPU-hour), got {text!r}")
     return v
 
 

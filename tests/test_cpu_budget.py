@@ -123,6 +123,25 @@ def test_train_seeds_refuses_bad_arguments(args, message):
     assert re.search(message, out.stderr), out.stderr
 
 
+def _train_seeds():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_seeds", ROOT / "scripts" / "train_seeds.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("bad", ["abc", "", "nan", "inf", "0", "60.5"])
+def test_train_seeds_names_the_option_the_value_and_the_range_of_a_bad_budget(bad, capsys):
+    with pytest.raises(SystemExit) as stop:
+        _train_seeds().main(["--cpu-minutes", bad])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--cpu-minutes must be in (0, 60] (the protocol's 1 CPU-hour), got {bad!r}" in err
+    assert "invalid" not in err
+
+
 def test_train_seeds_summary_lists_every_model_in_out(tmp_path):
     out = tmp_path / "models"
     cmd = [sys.executable, "scripts/train_seeds.py", "--algos", "ppo", "--seeds", "3", "--env",
@@ -138,11 +157,8 @@ def test_train_seeds_summary_lists_every_model_in_out(tmp_path):
 
 def test_train_seeds_summary_shows_a_missing_validation_as_missing_not_zero(tmp_path):
     import argparse
-    import importlib.util
 
-    spec = importlib.util.spec_from_file_location("train_seeds", ROOT / "scripts" / "train_seeds.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _train_seeds()
     rec = {"algo": "ppo", "seed": 0, "timesteps": 8, "timesteps_limit": 100, "cpu_minutes": 0.01, "train_cpu_s": 0.6,
            "stopped_by": "cpu budget", "best_validation": None, "train_wall_s": 1.0}
     (tmp_path / "ppo_s0.json").write_text(json.dumps(rec))
