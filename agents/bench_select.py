@@ -18,7 +18,10 @@ import numpy as np
 
 SELECTION_KIND = "hetserve.selection"
 #: headroom grid of :func:`select_headroom` (relative margin on the last window's rates). Wide because the best
-#: margin depends on the performance model: 50 % on HetServe-v0, 150 % on v1 (results/headroom_validation.md)
+#: margin depends on the performance model: 50 % on HetServe-v0, 150 % on v1 (results/headroom_validation.md).
+#: Coarser than ``baselines.gap.VALIDATION_HEADROOM_GRID`` (15 points, one exact-replay episode per validation
+#: day in scripts/tune_headroom.py): here every point costs the validation days × each noise seed (3 by default).
+#: Not to be aligned with it: the committed scorecard's headroom choices (e.g. GH's 175 %) were made on this grid
 HEADROOM_GRID = (0.25, 0.5, 0.8, 1.0, 1.25, 1.5, 1.75, 2.0, 3.0)
 
 

@@ -32,9 +32,12 @@ from .policies import SolverPolicy, policy_label
 
 #: weight-load speed (GB/s) of the free-cold-start scenario: a 140 GB model loads in 1.4e-10 s
 FREE_LOAD_GBPS = 1e12
-#: headrooms tried on the validation days (``scripts/tune_headroom.py``'s grid, with 0 and 10 % added: a planner
+#: headrooms of the ``<method>-headroom`` policies tried on the validation days by ``scripts/tune_headroom.py``
+#: (results/headroom_validation.md)
+VALIDATION_HEADROOM_GRID = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.25, 1.4, 1.5, 1.6, 1.75, 2.0, 3.0)
+#: headrooms of :class:`NextWindowPlanner` tried on the validation days: that grid with 0 and 10 % added (a planner
 #: told the true next window may need less)
-HEADROOM_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.25, 1.4, 1.5, 1.6, 1.75, 2.0, 3.0)
+HEADROOM_GRID = (0.0, 0.1) + VALIDATION_HEADROOM_GRID
 
 
 def free_cold_start_scenario(scenario: Scenario, load_gbps: float = FREE_LOAD_GBPS) -> Scenario:

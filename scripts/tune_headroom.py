@@ -12,16 +12,16 @@ import argparse
 from pathlib import Path
 
 from agents.evaluation import score_policy
+from baselines.gap import VALIDATION_HEADROOM_GRID
 from baselines.policies import SolverPolicy
-
-DEFAULT_GRID = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.25, 1.4, 1.5, 1.6, 1.75, 2.0, 3.0)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--method", default="gh", help="a per-window registry solver (default gh)")
     parser.add_argument("--env", default="hetserve_env/HetServe-v1")
-    parser.add_argument("--grid", default=",".join(str(h) for h in DEFAULT_GRID), help="comma-separated headrooms")
+    parser.add_argument("--grid", default=",".join(str(h) for h in VALIDATION_HEADROOM_GRID),
+                        help="comma-separated headrooms")
     parser.add_argument("--out", type=Path, default=None, help="Markdown file for the table and the choice")
     args = parser.parse_args(argv)
     try:
