@@ -25,8 +25,9 @@ _CHECKPOINT = re.compile(r"^model_(\d+)_steps\.zip$")
 
 
 def positive_int(name: str, value: Any) -> int:
-    """``value`` as an int >= 1, else a ValueError naming ``name`` (bools and non-integral floats refused)."""
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and float(value).is_integer()
+    """``value`` as an int >= 1, else a ValueError naming ``name`` (numpy integers accepted; bools, NaN,
+    infinities and non-integral floats refused)."""
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and float(value).is_integer()
     if not ok or int(value) < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     return int(value)

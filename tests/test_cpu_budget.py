@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from stable_baselines3.common.callbacks import BaseCallback
 
-from agents.runs import positive_minutes
+from agents.runs import positive_int, positive_minutes
 from agents.train import resume, train
 
 SMALL = "hetserve_env/HetServeSmall-v1"
@@ -167,3 +167,16 @@ def test_train_seeds_summary_shows_a_missing_validation_as_missing_not_zero(tmp_
     mod.write_summary([], args, tmp_path / "seeds.md")
     row = next(l for l in (tmp_path / "seeds.md").read_text().splitlines() if l.startswith("| ppo | 0 |"))
     assert "| cpu budget | — | — |" in row and "0.00" not in row
+
+
+@pytest.mark.parametrize("value,expected", [(np.int64(5), 5), (np.uint8(3), 3), (np.float64(4.0), 4), (7, 7)])
+def test_numpy_integers_are_counts_like_python_ones(value, expected):
+    got = positive_int("n_envs", value)
+    assert got == expected and type(got) is int
+
+
+@pytest.mark.parametrize("bad", [0, np.int64(-2), 2.5, True, np.bool_(True), float("nan"), float("inf"), "4", None])
+def test_a_refused_count_names_the_field_and_the_value(bad):
+    with pytest.raises(ValueError) as err:
+        positive_int("n_envs", bad)
+    assert str(err.value) == f"n_envs must be an integer >= 1, got {bad!r}"
