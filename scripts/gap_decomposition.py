@@ -24,7 +24,7 @@ import pandas as pd
 import hetserve_env  # noqa: F401
 from agents.compare import COMPARE_HEADROOM
 from baselines.forecast_planner import make_planner
-from baselines.gap import (CHAIN, NextWindowPlanner, choose_headroom, episode_cost, free_cold_start_env, gap_chain,
+from baselines.gap import (CHAIN, NextWindowPlanner, choose_headroom, free_cold_start_env, gap_chain,
                            plan_model_value, played_plan)
 from baselines.hindsight import episode_model_inputs
 from baselines.horizon_model import build_horizon_model
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         for key, make in policies.items():
             if (day, key) not in have:
                 pol = make(env)
-                record(day, key, pol.name, episode_cost(run_episode(env, policy_act(pol), day, k, max_windows=W)))
+                record(day, key, pol.name, run_episode(env, policy_act(pol), day, k, max_windows=W).total_cost)
         for world, e in (("env", env.unwrapped), ("free", free)):
             ckey, mkey = ("next_window", "next_window_model") if world == "env" else \
                 ("next_window_free", "next_window_free_model")
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                 pol = NextWindowPlanner(e, "gh", h)
                 log = run_episode(e, policy_act(pol), day, k, max_windows=W)
                 if (day, ckey) not in have:
-                    record(day, ckey, pol.name + ("" if world == "env" else ", cold starts free"), episode_cost(log))
+                    record(day, ckey, pol.name + ("" if world == "env" else ", cold starts free"), log.total_cost)
                 if (day, mkey) not in have:
                     e.reset(seed=k, options={"day": day})
                     record(day, mkey, f"{pol.name}: its fleet in the model ({world})",
@@ -131,7 +131,7 @@ def hindsight_rows(e: Any, day: int, seed: int, world: str, time_limit: float, r
            plan_model_value(e, m.plan))
     log = run_episode(e, lambda obs, p=m.plan: (e.action_from_replicas(p[e.elapsed_steps]), None), day, seed,
                       max_windows=windows)
-    record(day, f"milp_plan_env_{world}", f"MILP incumbent played in the env ({world})", episode_cost(log))
+    record(day, f"milp_plan_env_{world}", f"MILP incumbent played in the env ({world})", log.total_cost)
 
 
 def costs_of(df: pd.DataFrame, day: int, online: str) -> dict[str, float]:

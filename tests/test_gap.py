@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import hetserve_env  # noqa: F401
-from baselines.gap import (CHAIN, NextWindowPlanner, choose_headroom, episode_cost, free_cold_start_env, gap_chain,
+from baselines.gap import (CHAIN, NextWindowPlanner, choose_headroom, free_cold_start_env, gap_chain,
                            plan_model_value, played_plan)
 from baselines.mpc import MPCPolicy
 from baselines.policies import SolverPolicy
@@ -75,8 +75,8 @@ def test_choose_headroom_picks_least_validation_cost(env):
         assert set(costs) == {0.0, 0.5, 3.0} and costs[h] == min(costs.values())
         pol = NextWindowPlanner(val, "gh", 3.0)  # a cost is the mean over the validation days
         days = val.unwrapped.split_days
-        assert costs[3.0] == pytest.approx(np.mean([episode_cost(run_episode(val, policy_act(pol), d, None,
-                                                                             max_windows=W)) for d in days]))
+        assert costs[3.0] == pytest.approx(np.mean([run_episode(val, policy_act(pol), d, None,
+                                                                 max_windows=W).total_cost for d in days]))
         with pytest.raises(ValueError, match="headrooms must be finite and >= 0"):
             choose_headroom(lambda e, h: NextWindowPlanner(e, "gh", h), val, grid=(-0.1,))
     finally:
@@ -89,7 +89,7 @@ def test_plan_model_value_at_most_env_cost(env):
     plan = played_plan(log)
     env.reset(seed=0, options={"day": 12})
     v = plan_model_value(env, plan)
-    assert 0 < v <= episode_cost(log) * (1 + REL)
+    assert 0 < v <= log.total_cost * (1 + REL)
     assert plan_model_value(env, plan, load_cuts=False) <= v * (1 + REL)  # the cuts only add
     with pytest.raises(ValueError, match="plan must have shape"):
         plan_model_value(env, plan[:, :2])
