@@ -83,7 +83,7 @@ def score_episode(policy: Any, env: gym.Env, day: int, seed: int | None = None,
         reward_sum += r
     return Episode(
         policy=getattr(policy, "name", type(policy).__name__), day=int(day), steps=log.steps,
-        cost=float(tr["cost_usd"].sum()),
+        cost=log.total_cost,
         slo_pct=100.0 * float((tr["slo"].to_numpy() * dem).sum() / tot) if tot > 0 else 100.0,
         unmet_pct=100.0 * float(tr["unmet_rps"].sum() / tot) if tot > 0 else 0.0,
         gpu_hours=float(tr["gpus"].sum() * hours),

@@ -72,11 +72,6 @@ class NextWindowPlanner(SolverPolicy):
         return self.access.call("next_window_problem", index=k)
 
 
-def episode_cost(log: EpisodeLog) -> float:
-    """$ of an episode: the sum of its cost terms."""
-    return float(sum(log.cost_parts().values()))
-
-
 def played_plan(log: EpisodeLog) -> np.ndarray:
     """(T, D) int64 billed replicas the env applied at each step of ``log`` (``info["replicas"]``, after any clip)."""
     if not log.infos:
@@ -98,7 +93,7 @@ def choose_headroom(make: Callable[[Any, float], Any], env: Any, grid: Sequence[
     costs: dict[float, float] = {}
     for h in grid:
         pol = make(env, float(h))
-        costs[float(h)] = float(np.mean([episode_cost(run_episode(env, policy_act(pol), d, None, max_windows=windows))
+        costs[float(h)] = float(np.mean([run_episode(env, policy_act(pol), d, None, max_windows=windows).total_cost
                                          for d in base.split_days]))
     best = min(costs, key=lambda h: (costs[h], h))
     return best, costs
@@ -164,5 +159,5 @@ def gap_chain(costs: dict[str, float]) -> list[Step]:
 
 
 __all__ = ["CHAIN", "FREE_LOAD_GBPS", "HEADROOM_GRID", "NextWindowPlanner", "Step", "choose_headroom",
-           "episode_cost", "free_cold_start_env", "free_cold_start_scenario", "gap_chain", "plan_model_value",
+           "free_cold_start_env", "free_cold_start_scenario", "gap_chain", "plan_model_value",
            "played_plan"]

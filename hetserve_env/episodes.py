@@ -35,8 +35,15 @@ class EpisodeLog:
     def steps(self) -> int:
         return len(self.infos)
 
+    @property
+    def total_cost(self) -> float:
+        """$ of the episode: Σ ``info["cost"]["total"]`` over the steps (in step order); every caller that needs
+        an episode's cost reads it here. Its parts: :meth:`cost_parts`."""
+        return float(sum(float(info["cost"]["total"]) for info in self.infos))
+
     def cost_parts(self) -> dict[str, float]:
-        """$ of every :data:`COST_PARTS` term summed over the steps (in step order)."""
+        """$ of every :data:`COST_PARTS` term summed over the steps (in step order); they add up to
+        :attr:`total_cost` (up to float rounding)."""
         money = dict.fromkeys(COST_PARTS, 0.0)
         for info in self.infos:
             for k in COST_PARTS:

@@ -6,7 +6,8 @@ the env's pricing of load, per-window myopia and integrality, one chain of costs
 
 HetServe-v1, test days 12 and 13, exact replay (the env's default noise 0), noise seed k for the k-th day as
 ``hetserve compare`` runs them. Every headroom is chosen on the validation days. Writes the Markdown report, and
-the measurements as a CSV next to it (``--resume`` keeps the rows already there).
+the measurements as a CSV next to it (``--resume`` keeps the rows already there and computes the missing ones;
+rows of a solve the run stopped inside are computed again: :data:`HINDSIGHT_GROUPS`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pandas as pd
 import hetserve_env  # noqa: F401
 from agents.compare import COMPARE_HEADROOM
 from baselines.forecast_planner import make_planner
-from baselines.gap import (CHAIN, NextWindowPlanner, choose_headroom, episode_cost, free_cold_start_env, gap_chain,
+from baselines.gap import (CHAIN, NextWindowPlanner, choose_headroom, free_cold_start_env, gap_chain,
                            plan_model_value, played_plan)
 from baselines.hindsight import episode_model_inputs
 from baselines.horizon_model import build_horizon_model
@@ -42,6 +43,12 @@ LABELS = {
     "hindsight_free_lp": "hindsight LP with load cuts, cold starts free",
     "bound": "**bound**: hindsight LP with load cuts, the env's cold starts",
 }
+#: :func:`hindsight_rows`' rows of one world (key = name + "_" + world), in groups that each come from one solve;
+#: a group's last key is written last, so a group is complete when its last key is saved. ``--resume`` drops the
+#: rows of an incomplete group (a run stopped inside it; the MILP's plan is not saved, so its rows go together)
+#: and computes the group again. ``round_cuts`` is absent when the cut LP has no plan.
+HINDSIGHT_GROUPS = (("round_cuts", "lp_cuts"),
+                    ("lp_plain", "milp_bound", "milp_plan", "milp_plan_cuts", "milp_plan_env"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,12 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=120.0, help="hindsight MILP seconds per day and world")
     ap.add_argument("--compare", default="results/compare/episodes.csv", help="for the PPO context row")
     ap.add_argument("--out", default="results/gap.md")
-    ap.add_argument("--resume", action="store_true", help="keep the measurements already in the CSV next to --out")
+    ap.add_argument("--resume", action="store_true", help="keep the measurements already in the CSV next to --out "
+                    "(those of a solve a stopped run left half-written are computed again)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     csv = out.with_suffix(".csv")
     out.parent.mkdir(parents=True, exist_ok=True)
-    rows = pd.read_csv(csv).to_dict("records") if args.resume and csv.exists() else []
+    rows = complete_groups(pd.read_csv(csv).to_dict("records")) if args.resume and csv.exists() else []
     have = {(int(r["day"]), str(r["key"])) for r in rows}
 
     def record(day: int, key: str, label: str, value: float | None, **extra: Any) -> None:
@@ -82,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         for key, make in policies.items():
             if (day, key) not in have:
                 pol = make(env)
-                record(day, key, pol.name, episode_cost(run_episode(env, policy_act(pol), day, k, max_windows=W)))
+                record(day, key, pol.name, run_episode(env, policy_act(pol), day, k, max_windows=W).total_cost)
         for world, e in (("env", env.unwrapped), ("free", free)):
             ckey, mkey = ("next_window", "next_window_model") if world == "env" else \
                 ("next_window_free", "next_window_free_model")
@@ -90,13 +98,12 @@ def main(argv: list[str] | None = None) -> int:
                 pol = NextWindowPlanner(e, "gh", h)
                 log = run_episode(e, policy_act(pol), day, k, max_windows=W)
                 if (day, ckey) not in have:
-                    record(day, ckey, pol.name + ("" if world == "env" else ", cold starts free"), episode_cost(log))
+                    record(day, ckey, pol.name + ("" if world == "env" else ", cold starts free"), log.total_cost)
                 if (day, mkey) not in have:
                     e.reset(seed=k, options={"day": day})
                     record(day, mkey, f"{pol.name}: its fleet in the model ({world})",
                            plan_model_value(e, played_plan(log)))
-            if (day, f"lp_cuts_{world}") not in have:
-                hindsight_rows(e, day, k, world, args.time_limit, record, W)
+            hindsight_rows(e, day, k, world, args.time_limit, record, W, have)
     df = pd.DataFrame(rows)
     compare = pd.read_csv(args.compare) if Path(args.compare).exists() else None
     out.write_text(report(df, args, h, val_costs, compare))
@@ -104,20 +111,40 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def complete_groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The saved ``rows`` without those of an incomplete :data:`HINDSIGHT_GROUPS` group of their day and world."""
+    last = {f"{k}_{w}": f"{g[-1]}_{w}" for w in ("env", "free") for g in HINDSIGHT_GROUPS for k in g}
+    have = {(int(r["day"]), str(r["key"])) for r in rows}
+    return [r for r in rows if str(r["key"]) not in last or (int(r["day"]), last[str(r["key"])]) in have]
+
+
 def hindsight_rows(e: Any, day: int, seed: int, world: str, time_limit: float, record: Callable,
-                   windows: int | None) -> None:
+                   windows: int | None, have: set[tuple[int, str]]) -> None:
     """The hindsight model of the day in one world: the LP with load cuts and its rounded plan; the MILP without
-    the cuts (dual bound, incumbent, gap) and its incumbent priced with the cuts and played in the env."""
+    the cuts (dual bound, incumbent, gap) and its incumbent priced with the cuts and played in the env. A group
+    of :data:`HINDSIGHT_GROUPS` whose last key is in ``have`` (day, key) is not computed again."""
+    todo = [g for g in HINDSIGHT_GROUPS if (day, f"{g[-1]}_{world}") not in have]
+    if not todo:
+        return
     e.reset(seed=seed, options={"day": day})
     problems, start, avail = episode_model_inputs(e, 0, windows or e.episode_length)
-    cuts = build_horizon_model(problems, start, avail, e.max_replicas, load_cuts=True)
-    s = solve_horizon(cuts, time_limit=10 * time_limit, lp_only=True)
-    if s.lp_bound is None:
-        raise RuntimeError(f"day {day} ({world}): the LP with load cuts ended {s.stats['lp_status']!r}, no bound")
-    record(day, f"lp_cuts_{world}", f"hindsight LP with load cuts ({world})", s.lp_bound, solve_s=s.runtime_s)
-    if s.plan is not None:
-        record(day, f"round_cuts_{world}", f"LP plan rounded up, model value with cuts ({world})", s.objective)
-    plain = build_horizon_model(problems, start, avail, e.max_replicas, load_cuts=False)
+    if HINDSIGHT_GROUPS[0] in todo:
+        cuts = build_horizon_model(problems, start, avail, e.max_replicas, load_cuts=True)
+        s = solve_horizon(cuts, time_limit=10 * time_limit, lp_only=True)
+        if s.lp_bound is None:
+            raise RuntimeError(f"day {day} ({world}): the LP with load cuts ended {s.stats['lp_status']!r}, no bound")
+        if s.plan is not None:
+            record(day, f"round_cuts_{world}", f"LP plan rounded up, model value with cuts ({world})", s.objective)
+        record(day, f"lp_cuts_{world}", f"hindsight LP with load cuts ({world})", s.lp_bound, solve_s=s.runtime_s)
+    if HINDSIGHT_GROUPS[1] in todo:
+        milp_rows(e, day, seed, world, time_limit, record, windows, (problems, start, avail))
+
+
+def milp_rows(e: Any, day: int, seed: int, world: str, time_limit: float, record: Callable, windows: int | None,
+              inputs: tuple) -> None:
+    """The MILP without load cuts of the day's model ``inputs`` (problems, start, avail): its LP, dual bound and
+    incumbent, the incumbent priced with the cuts and played in the env (``milp_plan_env_*`` last)."""
+    plain = build_horizon_model(*inputs, e.max_replicas, load_cuts=False)
     m = solve_horizon(plain, time_limit=time_limit)
     record(day, f"lp_plain_{world}", f"hindsight LP without load cuts ({world})", m.lp_bound)
     record(day, f"milp_bound_{world}", f"MILP without load cuts: dual bound ({world})", m.bound,
@@ -131,7 +158,7 @@ def hindsight_rows(e: Any, day: int, seed: int, world: str, time_limit: float, r
            plan_model_value(e, m.plan))
     log = run_episode(e, lambda obs, p=m.plan: (e.action_from_replicas(p[e.elapsed_steps]), None), day, seed,
                       max_windows=windows)
-    record(day, f"milp_plan_env_{world}", f"MILP incumbent played in the env ({world})", episode_cost(log))
+    record(day, f"milp_plan_env_{world}", f"MILP incumbent played in the env ({world})", log.total_cost)
 
 
 def costs_of(df: pd.DataFrame, day: int, online: str) -> dict[str, float]:

@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+import importlib.util
+import re
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
+import pandas as pd
 import pytest
 
 import hetserve_env  # noqa: F401
-from baselines.gap import (CHAIN, NextWindowPlanner, choose_headroom, episode_cost, free_cold_start_env, gap_chain,
+from baselines.gap import (CHAIN, NextWindowPlanner, choose_headroom, free_cold_start_env, gap_chain,
                            plan_model_value, played_plan)
 from baselines.mpc import MPCPolicy
 from baselines.policies import SolverPolicy
@@ -75,8 +80,8 @@ def test_choose_headroom_picks_least_validation_cost(env):
         assert set(costs) == {0.0, 0.5, 3.0} and costs[h] == min(costs.values())
         pol = NextWindowPlanner(val, "gh", 3.0)  # a cost is the mean over the validation days
         days = val.unwrapped.split_days
-        assert costs[3.0] == pytest.approx(np.mean([episode_cost(run_episode(val, policy_act(pol), d, None,
-                                                                             max_windows=W)) for d in days]))
+        assert costs[3.0] == pytest.approx(np.mean([run_episode(val, policy_act(pol), d, None,
+                                                                 max_windows=W).total_cost for d in days]))
         with pytest.raises(ValueError, match="headrooms must be finite and >= 0"):
             choose_headroom(lambda e, h: NextWindowPlanner(e, "gh", h), val, grid=(-0.1,))
     finally:
@@ -89,7 +94,7 @@ def test_plan_model_value_at_most_env_cost(env):
     plan = played_plan(log)
     env.reset(seed=0, options={"day": 12})
     v = plan_model_value(env, plan)
-    assert 0 < v <= episode_cost(log) * (1 + REL)
+    assert 0 < v <= log.total_cost * (1 + REL)
     assert plan_model_value(env, plan, load_cuts=False) <= v * (1 + REL)  # the cuts only add
     with pytest.raises(ValueError, match="plan must have shape"):
         plan_model_value(env, plan[:, :2])
@@ -156,3 +161,40 @@ def test_mpc_k1_never_costlier_in_its_model_and_cheaper_from_a_cold_fleet(env):
     for t, (v_mpc, v_nw, _) in enumerate(vals):
         assert v_mpc <= v_nw * (1 + 1e-6), f"window {t}"
     assert vals[0][0] < 0.5 * vals[0][1]
+
+
+def _gap_script():
+    path = Path(__file__).resolve().parents[1] / "scripts" / "gap_decomposition.py"
+    spec = importlib.util.spec_from_file_location("gap_decomposition", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_gap_resume_computes_what_a_stopped_run_left_out(tmp_path, capsys):
+    """scripts/gap_decomposition.py --resume after a run stopped inside a day's hindsight rows: the rows of the
+    solve it stopped in and every later row are computed (once each), the rest kept, and the report is written."""
+    gd = _gap_script()
+    csv = tmp_path / "gap.csv"
+    argv = ["--env", SMALL, "--days", "12", "--windows", "3", "--time-limit", "10", "--out", str(tmp_path / "gap.md"),
+            "--compare", str(tmp_path / "none.csv"), "--resume"]
+    # the online planners' rows are given (gh-hw calibrates for long); the first run computes all the others
+    pd.DataFrame([{"day": 12, "key": k, "label": k, "value": v}
+                  for k, v in (("online_gh_headroom", 10.0), ("online_gh_hw", 11.0))]).to_csv(csv, index=False)
+    assert gd.main(argv) == 0
+    full = pd.read_csv(csv)
+    keys = list(full["key"])
+    group_start = {f"{k}_{w}": f"{g[0]}_{w}" for w in ("env", "free") for g in gd.HINDSIGHT_GROUPS for k in g}
+    assert len(keys) == len(set(keys)) and set(group_start) <= set(keys)
+    for stop in ("lp_cuts_free", "milp_plan_free", "milp_plan_env_env"):  # stopped just before saving this row
+        full.iloc[:keys.index(stop)].to_csv(csv, index=False)
+        capsys.readouterr()
+        assert gd.main(argv) == 0
+        computed = re.findall(r"^day 12 (\S+):", capsys.readouterr().out, flags=re.M)
+        assert computed == keys[keys.index(group_start[stop]):], stop
+        again = pd.read_csv(csv)
+        assert sorted(again["key"]) == sorted(keys)
+        assert again.set_index("key")["value"].to_dict() == pytest.approx(full.set_index("key")["value"].to_dict(),
+                                                                           rel=REL)
+        assert "**bound**" in (tmp_path / "gap.md").read_text()
+

@@ -24,7 +24,7 @@ REL = 1e-6  # solver tolerances
 def env_cost(env, policy, day, seed, start=None) -> float:
     log = run_episode(env, policy_act(policy), day, seed, start_replicas=start, max_windows=W)
     assert log.steps == W
-    return sum(log.cost_parts().values())
+    return log.total_cost
 
 
 def bound_of(env, day, seed, start=None):

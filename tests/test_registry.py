@@ -18,7 +18,7 @@ from baselines.policies import (RandomPolicy, SolverPolicy, make_policy, policy_
 from baselines.registry import get_solver, register_solver, unregister_solver
 from baselines.solution import SolverError
 from hetserve_env.cli import main
-from hetserve_env.episodes import COST_PARTS, run_episode
+from hetserve_env.episodes import COST_PARTS, EpisodeLog, policy_act, run_episode
 from hetserve_env.scenario import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,6 +118,25 @@ def test_runner_sums_the_env_money_and_stops_at_max_windows():
     assert run_episode(env, lambda obs: (zeros, None), day=env.unwrapped.split_days[0], seed=0, max_windows=3).steps == 3
     with pytest.raises(ValueError, match="max_windows"):
         run_episode(env, lambda obs: (zeros, None), day=0, seed=0, max_windows=0)
+
+
+def test_episode_total_cost_is_the_sum_of_the_step_totals():
+    """One episode cost for every caller: the log's total_cost is Σ info["cost"]["total"], and the rolling study,
+    the agents' scoring and the gap script read it."""
+    from agents.evaluation import score_episode
+    from baselines.experiments.rolling import episode_metrics
+
+    env = gym.make("hetserve_env/HetServeSmall-v1", split="test")
+    day = env.unwrapped.split_days[0]
+    log = run_episode(env, policy_act(RandomPolicy(env, seed=0)), day=day, seed=0, max_windows=4)
+    totals = [info["cost"]["total"] for info in log.infos]
+    assert log.steps == 4 and log.total_cost == sum(totals) > 0
+    assert log.total_cost == pytest.approx(sum(log.cost_parts().values()), rel=1e-12)
+    assert episode_metrics(log)["cost_usd"] == log.total_cost
+    assert EpisodeLog(day, None).total_cost == 0.0
+    ep = score_episode(RandomPolicy(env, seed=0), env, day, seed=0)
+    full = run_episode(env, policy_act(RandomPolicy(env, seed=0)), day=day, seed=0)
+    assert ep.cost == full.total_cost == sum(info["cost"]["total"] for info in full.infos)
 
 
 def test_cli_user_error_is_one_line_exit_2(dummy, capsys):

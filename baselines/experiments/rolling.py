@@ -60,8 +60,7 @@ def episode_metrics(log: EpisodeLog) -> dict[str, Any]:
         err_windows += bool(np.any(violations_by_family(info)["error_slo"]))
         clipped += bool(info["clipped"])
     steps = log.steps
-    total = sum(money.values())
-    return {"windows": steps, "cost_usd": total, **{f"{k}_usd": v for k, v in money.items()},
+    return {"windows": steps, "cost_usd": log.total_cost, **{f"{k}_usd": v for k, v in money.items()},
             "penalty_usd": money["unmet_penalty"] + money["delay_penalty"] + money["error_penalty"] + money["clip_penalty"],
             "slo_attainment_pct": 100 * attained / demand if demand > 0 else 100.0,
             "unmet_pct": 100 * unmet / demand if demand > 0 else 0.0,
