@@ -158,6 +158,6 @@ def gap_chain(costs: dict[str, float]) -> list[Step]:
     return [Step(cause, a, b, float(costs[a] - costs[b])) for cause, a, b in CHAIN]
 
 
-__all__ = ["CHAIN", "FREE_LOAD_GBPS", "HEADROOM_GRID", "VALIDATION_HEADROOM_GRID", "NextWindowPlanner", "Step", "choose_headroom",
-           "free_cold_start_env", "free_cold_start_scenario", "gap_chain", "plan_model_value",
+__all__ = ["CHAIN", "FREE_LOAD_GBPS", "HEADROOM_GRID", "VALIDATION_HEADROOM_GRID", "NextWindowPlanner", "Step",
+           "choose_headroom", "free_cold_start_env", "free_cold_start_scenario", "gap_chain", "plan_model_value",
            "played_plan"]
