@@ -77,16 +77,19 @@ SLO_UNBOUNDED_S = 1e9  # a delay SLO no point comes near: capacity is then set b
 
 @dataclass(frozen=True)
 class EngineChoice:
-    """The engine profile (``hetserve_env.perf.ENGINES``) a measured engine runs under, and why."""
+    """The engine profile (``hetserve_env.perf.ENGINES``) a measured engine runs under, and why; ``fields``: the
+    profile fields this engine sets otherwise (model v2's ``eager_prefill`` and ``host_overlap``), sourced in
+    ``reason``."""
 
     profile: str
     reason: str
+    fields: tuple[tuple[str, bool], ...] = ()
 
 
 #: engine-name prefix (lower case) -> profile; an engine without a profile gets the closest one, by the fields a
-#: profile sets (memory rule, sequence cap, chunked prefill, KV precision), with the reason. It also takes that
-#: profile's model-v2 fields (``eager_prefill``, ``host_overlap``), which were not part of the choice: every engine
-#: mapped to ``trtllm`` runs as compiled prefill with host work overlapped (docs/model.md "One mapping").
+#: profile sets (memory rule, sequence cap, chunked prefill, KV precision), with the reason. Model v2's two engine
+#: fields (``eager_prefill``, ``host_overlap``) are read from each engine's own code, not taken from the profile
+#: (docs/model.md "One mapping"): TGI 1.0.3, FlexGen and Accelerate set them otherwise (``fields``).
 ENGINE_CHOICES: tuple[tuple[str, EngineChoice], ...] = (
     ("vllm", EngineChoice("vllm", "its own profile")),
     ("sglang", EngineChoice("sglang", "its own profile")),
@@ -98,29 +101,40 @@ ENGINE_CHOICES: tuple[tuple[str, EngineChoice], ...] = (
         "TurboMind 0.1.x (LMDeploy docs, 'TurboMind 2.x config'): no chunked prefill, FP16 KV cache "
         "(quant_policy 0), at most 64 sequences (max_batch_size), KV cache a fixed 0.5 of memory "
         "(cache_max_entry_count); no profile has that memory rule; TensorRT-LLM's matches on chunked prefill "
-        "and KV precision; no point runs more than 64 sequences"))),
+        "and KV precision; no point runs more than 64 sequences. Model v2's fields as TensorRT-LLM's, from its "
+        "code at v0.1.0a1: both phases are TurboMind's compiled CUDA kernels (compiled prefill) and the batch loop "
+        "is C++ (src/turbomind/models/llama/LlamaBatch.cc), so no Python host time per sequence"))),
     ("tgi", EngineChoice("trtllm", (
         "TGI 1.0.3: KV cache sized at warm-up from the memory left after the weights (max_batch_total_tokens), "
         "whole prompts prefilled in batches of max_batch_prefill_tokens (no chunked prefill), FP16 KV cache: "
         "TensorRT-LLM's 'free' memory rule, chunked prefill off and FP16 KV on these templates; its cap of 128 "
-        "concurrent requests is above every point's 20 clients"))),
+        "concurrent requests is above every point's 20 clients. Model v2's fields from its code at v1.0.3 "
+        "(server/text_generation_server/models/flash_causal_lm.py, FlashCausalLM.generate_token): PyTorch modules "
+        "run eagerly, no CUDA graph for the model (eager prefill); after each forward pass the tokens are copied to the host "
+        "(.tolist()) and a Python loop over the batch detokenises and checks stop criteria before the next step "
+        "(host work not overlapped)"), (("eager_prefill", True), ("host_overlap", False)))),
     ("fastertransformer", EngineChoice("trtllm", (
         "FasterTransformer 5.0 (docs/gpt_guide.md): compiled CUDA kernels for both phases, static batches whose "
         "prompts are prefilled whole (no chunked prefill), FP16 KV cache with FP16 data_type: TensorRT-LLM's "
         "profile (its successor) matches on compiled prefill, chunked prefill off and FP16 KV on FP16 templates; "
-        "its points run at most 256 sequences of at most 148 tokens, far inside the profile's caps"))),
+        "its points run at most 256 sequences of at most 148 tokens, far inside the profile's caps; its decoding "
+        "loop is C++ (no Python host time per sequence): model v2's fields as TensorRT-LLM's"))),
     ("flexgen", EngineChoice("trtllm", (
         "FlexGen with every tensor on the GPU (--percent 100 0 100 0 100 0): one static batch, whole prompts "
         "prefilled, FP16 KV cache allocated from the memory the weights leave: TensorRT-LLM's 'free' memory rule "
         "and chunked prefill off; vLLM's 'total' rule would leave a 16 GB T4 no KV cache beside 13.3 GB of "
-        "weights, which this run had. Not matched: its prefill is eager PyTorch (acts only in model v2)"))),
+        "weights, which this run had. Model v2's fields: eager PyTorch prefill and a Python generation loop that "
+        "does not overlap host work with the GPU"), (("eager_prefill", True), ("host_overlap", False)))),
     ("hugging face accelerate", EngineChoice("trtllm", (
         "transformers generate under Accelerate, all on the GPU: as FlexGen (one static batch, whole prompts "
         "prefilled, FP16 KV cache from the memory the weights leave): TensorRT-LLM's 'free' memory rule and "
-        "chunked prefill off. Not matched: its prefill is eager PyTorch (acts only in model v2)"))),
+        "chunked prefill off. Model v2's fields as FlexGen's: eager PyTorch prefill, a Python generate loop "
+        "(host work not overlapped)"), (("eager_prefill", True), ("host_overlap", False)))),
     ("torchao", EngineChoice("vllm", (
         "a batch-1 generate loop, no serving engine: its points are single-stream decode, where no profile field "
-        "(memory rule, sequence cap, chunked prefill) acts; the default profile"))),
+        "(memory rule, sequence cap, chunked prefill) acts; the default profile. Model v2's fields as vLLM's "
+        "(ESTIMATE): a Python loop steps one token at a time, so v2's host time for its one sequence is charged; "
+        "whether the run was compiled is not stated"))),
 )
 #: The CALIBRATED constants were fitted (``perf_calibrate.py --fit``, commit 80dc5f5) on the calibration rows
 #: among the file's first 61 rows, then the whole file; rows added after the fit have tuned nothing.
@@ -299,7 +313,8 @@ def engine_profile(point: Point) -> EngineChoice:
 def point_constants(point: Point, overrides: Mapping[str, Any] | None = None) -> PerfConstants:
     """The constants a point runs under: its engine's profile, the KV precision the source states (``unstated``
     keeps the profile's default), then ``overrides`` (what ``perf_calibrate.py --fit`` tries)."""
-    c = PerfConstants.from_mapping(overrides or {}, engine=engine_profile(point).profile)
+    choice = engine_profile(point)
+    c = PerfConstants.from_mapping({**dict(choice.fields), **(overrides or {})}, engine=choice.profile)
     kv = KV_MAPPING[point.kv_precision]
     return c if kv is None else replace(c, kv_precision=kv)
 

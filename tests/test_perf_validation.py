@@ -174,15 +174,28 @@ def test_every_engine_runs_under_a_known_profile_with_its_reason(points):
     assert by_engine["TensorRT-LLM"] == "trtllm" and by_engine["SGLang"] == "sglang" and by_engine["vLLM"] == "vllm"
 
 
-def test_mapped_engines_take_their_profiles_v2_fields(points):
-    """docs/model.md "One mapping": the profile's eager_prefill and host_overlap come with it, chosen or not (every
-    engine mapped to trtllm runs with compiled prefill and overlapped host work under v2)."""
-    mapped = {p.engine for p in points if pv.engine_profile(p).profile == "trtllm"}
-    assert {"FlexGen", "TGI (SageMaker Hugging Face LLM container)"} <= mapped
+def test_model_v2_engine_fields_follow_each_engines_code(points):
+    """docs/model.md "One mapping": model v2's eager_prefill and host_overlap are each engine's own (read from its
+    code), not inherited with the profile: TGI 1.0.3, FlexGen and Accelerate run eager PyTorch with serial host
+    work although they map to trtllm; compiled C++ engines (TensorRT-LLM, NIM, TurboMind, FasterTransformer) do not."""
+    expected = {"tensorrt-llm": (False, True), "nvidia nim": (False, True), "lmdeploy": (False, True),
+                "fastertransformer": (False, True), "tgi": (True, False), "flexgen": (True, False),
+                "hugging face accelerate": (True, False), "torchao": (True, False), "vllm": (True, False),
+                "sglang": (True, True)}
+    seen = set()
     for p in points:
         c = pv.point_constants(p, {"version": "v2"})
-        profile = pv.engine_profile(p).profile
-        assert (c.eager_prefill, c.host_overlap) == (profile != "trtllm", profile != "vllm"), p.id
+        engine = next(k for k in expected if p.engine.lower().startswith(k))
+        seen.add(engine)
+        assert (c.eager_prefill, c.host_overlap) == expected[engine], p.id
+    assert seen == set(expected)
+
+
+def test_serial_host_work_makes_a_tgi_point_slower_under_v2_only(cat, points):
+    p = next(p for p in points if p.engine.startswith("TGI") and p.concurrency == 20)
+    as_trtllm = replace(p, engine="TensorRT-LLM")
+    assert pv.predict(p, cat, {"version": "v2"}).value < pv.predict(as_trtllm, cat, {"version": "v2"}).value
+    assert pv.predict(p, cat).value == pytest.approx(pv.predict(as_trtllm, cat).value)  # v1 has no host terms
 
 
 def test_an_engine_without_a_mapping_is_an_error_naming_it(points):
