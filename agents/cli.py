@@ -220,16 +220,21 @@ def add_arguments_compare(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="saved model to compare (default: the shipped agent)")
     from baselines.policies import policy_names
 
-    from .compare import COMPARE_HEADROOM, DEFAULT_POLICIES
+    from .compare import COMPARE_HEADROOMS, DEFAULT_POLICIES
+    from .policies import SCENARIO_ENVS
 
     parser.add_argument("--policies", default=None,
                         help=f"comma-separated list (default {','.join(DEFAULT_POLICIES)}); any of "
                              f"{', '.join(policy_names())}")
     parser.add_argument("--policy", action="append", default=[], metavar="MODULE:ATTR",
                         help="add your own policy (class or factory called with the env); repeatable")
-    parser.add_argument("--headroom", type=float, default=COMPARE_HEADROOM,
-                        help=f"for the -headroom policies (default {COMPARE_HEADROOM:g}: GH's best on the validation "
-                             "days, results/headroom_validation.md)")
+    chosen = ", ".join(f"{env_id.split('/')[-1]} {h:g} ({where})" for env_id, (h, where) in COMPARE_HEADROOMS.items())
+    parser.add_argument("--headroom", type=float, default=None,
+                        help=f"for the -headroom policies (default: GH's best on the validation days of the env id: "
+                             f"{chosen})")
+    parser.add_argument("--perf-model", default="v1", choices=sorted(SCENARIO_ENVS),
+                        help="performance model: the scenario runs under that version's env ids (default v1; v2: "
+                             "hetserve_env/HetServe-v2 etc., docs/model.md \"Model v2\")")
     parser.add_argument("--router", default=None, choices=["greedy", "lp"], help="env router (default: the env's greedy)")
     parser.add_argument("--trace-day", type=int, default=None, help="day of the per-step traces in the plot")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal)")
@@ -245,7 +250,8 @@ def run_compare(args: argparse.Namespace) -> int:
     out = resolve_out(args.out, "compare")
     res = compare(args.scenario, args.episodes, args.split, out=out, milp_time_limit=args.milp_time_limit,
                   model=args.model, policies=policies, router=args.router, headroom=args.headroom,
-                  trace_day=args.trace_day, progress=False if args.no_progress else None, command=_command("compare"))
+                  trace_day=args.trace_day, progress=False if args.no_progress else None, command=_command("compare"),
+                  perf_model=args.perf_model)
     print()
     print(format_table(res["table"]))
     gap = res.get("gap")

@@ -21,7 +21,7 @@ from hetserve_env.episodes import COST_PARTS
 from hetserve_env.runs import atomic_write, atomic_write_text, run_marker
 
 from .evaluation import run_policy, one_line, policy_notes, progress_bar, split_days, summarize, warm_up
-from .policies import SCENARIO_ENV, load_policy, make_env, policy_env_kwargs, read_record, shipped_model
+from .policies import SCENARIO_ENVS, load_policy, make_env, policy_env_kwargs, read_record, shipped_model
 
 #: env kwargs that change how a policy acts, not what it is scored on (a model may differ from the others in them)
 SCORE_NEUTRAL_KWARGS = ("action_mode", "render_mode")
@@ -32,20 +32,35 @@ DEFAULT_POLICIES = (*compare_policies(), "model")
 #: HetServe-v1 (``python scripts/tune_headroom.py --method gh --out results/headroom_validation.md``), so the
 #: reactive heuristic with a margin is tuned like the agent, on the same days
 COMPARE_HEADROOM = 1.5
-#: the env id a custom scenario (a YAML path) runs under, with ``scenario=<path>``
-CUSTOM_SCENARIO_ENV = "hetserve_env/HetServe-v1"
+#: the same choice per env id (``scripts/tune_headroom.py --env <id>``); an id without one gets COMPARE_HEADROOM
+COMPARE_HEADROOMS: dict[str, tuple[float, str]] = {
+    "hetserve_env/HetServe-v1": (COMPARE_HEADROOM, "results/headroom_validation.md"),
+    "hetserve_env/HetServe-v2": (1.6, "results/headroom_validation_v2.md"),
+}
+#: the env id a custom scenario (a YAML path) runs under, with ``scenario=<path>``, per performance model
+CUSTOM_SCENARIO_ENVS = {perf: envs["default"] for perf, envs in SCENARIO_ENVS.items()}
+CUSTOM_SCENARIO_ENV = CUSTOM_SCENARIO_ENVS["v1"]
 
 
-def scenario_env(scenario: str) -> tuple[str, dict[str, Any]]:
-    """``(env id, env kwargs)`` of a built-in scenario name or a scenario YAML path."""
-    if scenario in SCENARIO_ENV:
-        return SCENARIO_ENV[scenario], {}
+def scenario_env(scenario: str, perf_model: str = "v1") -> tuple[str, dict[str, Any]]:
+    """``(env id, env kwargs)`` of a built-in scenario name or a scenario YAML path under performance model
+    ``perf_model`` (the registered ids of that version)."""
+    if perf_model not in SCENARIO_ENVS:
+        raise ValueError(f"perf_model must be one of {sorted(SCENARIO_ENVS)}, got {perf_model!r}")
+    if scenario in SCENARIO_ENVS[perf_model]:
+        return SCENARIO_ENVS[perf_model][scenario], {}
     p = Path(scenario)
     if p.suffix.lower() in (".yaml", ".yml") or p.exists():
         if not p.is_file():
             raise FileNotFoundError(f"scenario file {scenario!r} does not exist")
-        return CUSTOM_SCENARIO_ENV, {"scenario": str(p.resolve())}
-    raise ValueError(f"scenario must be one of {sorted(SCENARIO_ENV)} or a YAML path, got {scenario!r}")
+        return CUSTOM_SCENARIO_ENVS[perf_model], {"scenario": str(p.resolve())}
+    raise ValueError(f"scenario must be one of {sorted(SCENARIO_ENVS[perf_model])} or a YAML path, got {scenario!r}")
+
+
+def default_headroom(env_id: str) -> tuple[float, str | None]:
+    """The ``-headroom`` policies' default for ``env_id`` and the results file it was chosen in (``None``: no
+    choice for this id, COMPARE_HEADROOM is used)."""
+    return COMPARE_HEADROOMS.get(env_id, (COMPARE_HEADROOM, None))
 
 
 def _check_model(model: str | Path | None, env_id: str, custom: bool, extra: dict[str, Any]) -> tuple[Path | None, dict]:
@@ -68,12 +83,14 @@ def _check_model(model: str | Path | None, env_id: str, custom: bool, extra: dic
 
 def compare(scenario: str = "default", episodes: int | None = None, split: str = "test",
             out: str | Path | None = None, milp_time_limit: float = 10.0, model: str | Path | None = None,
-            policies: Sequence[str] = DEFAULT_POLICIES, router: str | None = None, headroom: float = COMPARE_HEADROOM,
+            policies: Sequence[str] = DEFAULT_POLICIES, router: str | None = None, headroom: float | None = None,
             trace_day: int | None = None, log: Callable[[str], None] | None = print,
-            progress: bool | None = None, command: str | None = None) -> dict[str, Any]:
+            progress: bool | None = None, command: str | None = None, perf_model: str = "v1") -> dict[str, Any]:
     """The main job: every policy on the same days of ``split``; a table, CSV, Markdown and a plot.
 
-    ``scenario``: a built-in name or a scenario YAML path. ``policies``: :func:`load_policy` specs (names,
+    ``scenario``: a built-in name or a scenario YAML path, run under performance model ``perf_model`` (its
+    registered ids, e.g. ``v2`` -> ``hetserve_env/HetServe-v2``). ``headroom``: of the ``-headroom`` policies
+    (``None``: the one chosen on the validation days for the env id, :func:`default_headroom`). ``policies``: :func:`load_policy` specs (names,
     ``.zip`` paths, ``module:attr``) plus ``"model"`` (the shipped agent of a built-in scenario's env id, or
     ``model``). Solver policies share one plan cache (see :mod:`baselines.policies`). The numba kernels are
     compiled before the first policy is timed. ``out``: ``None`` writes nothing; else a folder (see
@@ -82,19 +99,21 @@ def compare(scenario: str = "default", episodes: int | None = None, split: str =
     """
     if out is None:
         return _compare(scenario, episodes, split, milp_time_limit, model, policies, router, headroom, log, progress,
-                        command)
+                        command, perf_model)
     with run_marker(Path(out), command or "") as folder:
         result = _compare(scenario, episodes, split, milp_time_limit, model, policies, router, headroom, log,
-                          progress, command)
+                          progress, command, perf_model)
         result["files"] = write_outputs(result, folder, trace_day=trace_day)
     return result
 
 
 def _compare(scenario: str, episodes: int | None, split: str, milp_time_limit: float, model: str | Path | None,
-             policies: Sequence[str], router: str | None, headroom: float, log: Callable[[str], None] | None,
-             progress: bool | None, command: str | None) -> dict[str, Any]:
+             policies: Sequence[str], router: str | None, headroom: float | None, log: Callable[[str], None] | None,
+             progress: bool | None, command: str | None, perf_model: str) -> dict[str, Any]:
     log = log or (lambda s: None)
-    env_id, base_kw = scenario_env(scenario)
+    env_id, base_kw = scenario_env(scenario, perf_model)
+    chosen, chosen_in = default_headroom(env_id)
+    headroom = chosen if headroom is None else headroom
     custom = bool(base_kw)
     extra = {**base_kw, **({"router": router} if router else {})}
     mpath, mkw = _check_model(model, env_id, custom, extra) if "model" in policies else (None, {})
@@ -125,8 +144,8 @@ def _compare(scenario: str, episodes: int | None, split: str, milp_time_limit: f
             t0 = time.perf_counter()
             eps = run_policy(policy, env, days, bar=bar)
             notes = policy_notes(policy)
-            if getattr(policy, "estimate", None) == "headroom" and headroom == COMPARE_HEADROOM:
-                notes += "; the default headroom, chosen on the validation days (results/headroom_validation.md)"
+            if spec.endswith("-headroom") and headroom == chosen and chosen_in:  # forecast planners choose their own
+                notes += f"; the default headroom, chosen on the validation days ({chosen_in})"
             row = summarize(eps, getattr(policy, "name", None) or spec, notes)
             row["eval_wall_s"] = time.perf_counter() - t0
             (bar.write if not bar.disable else log)(one_line(row, row["eval_wall_s"]))
@@ -318,5 +337,5 @@ def plot_compare(result: dict[str, Any], path: str | Path, trace_day: int | None
     plt.close(fig)
 
 
-__all__ = ["COMPARE_HEADROOM", "DEFAULT_POLICIES", "compare", "format_table", "gap_summary", "headroom_gaps",
+__all__ = ["COMPARE_HEADROOM", "COMPARE_HEADROOMS", "DEFAULT_POLICIES", "compare", "default_headroom", "format_table", "gap_summary", "headroom_gaps",
            "markdown_report", "plot_compare", "scenario_env", "write_outputs"]

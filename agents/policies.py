@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 import gymnasium as gym
 import numpy as np
 
-from hetserve_env.registration import ENV_IDS_V1
+from hetserve_env.registration import ENV_IDS
 
 from .paths import MODELS_DIR
 from .wrappers import TemplateSubset
@@ -42,11 +42,17 @@ class Policy(Protocol):
         ...
 
 
-#: built-in scenario name -> its registered env id (read from the registration table, not repeated here)
-SCENARIO_ENV = {kw["scenario"]: env_id for env_id, kw in ENV_IDS_V1.items()}  # the -v1 ids stay the defaults
+#: performance model version -> built-in scenario name -> its registered env id (read from the registration
+#: table, not repeated here)
+SCENARIO_ENVS: dict[str, dict[str, str]] = {}
+for _env_id, _kw in ENV_IDS.items():
+    SCENARIO_ENVS.setdefault(_kw.get("perf_model", "v1"), {})[_kw["scenario"]] = _env_id
+#: built-in scenario name -> env id under the default performance model (the -v1 ids stay the defaults)
+SCENARIO_ENV = SCENARIO_ENVS["v1"]
 
 #: the shipped model per env id (``agents/models/<name>.zip`` + ``.json``)
-SHIPPED_MODELS = {"hetserve_env/HetServe-v1": MODELS_DIR / "ppo_HetServe-v1.zip"}
+SHIPPED_MODELS = {"hetserve_env/HetServe-v1": MODELS_DIR / "ppo_HetServe-v1.zip",
+                  "hetserve_env/HetServe-v2": MODELS_DIR / "ppo_HetServe-v2.zip"}
 
 
 
@@ -261,5 +267,5 @@ def import_policy(spec: str, env: Any) -> Any:
     return policy
 
 
-__all__ = ["AgentPolicy", "Policy", "PolicyImportError", "SCENARIO_ENV", "import_policy", "load_policy", "make_env", "policy_env_kwargs",
-           "read_record", "shipped_model"]
+__all__ = ["AgentPolicy", "Policy", "PolicyImportError", "SCENARIO_ENV", "SCENARIO_ENVS", "import_policy", "load_policy",
+           "make_env", "policy_env_kwargs", "read_record", "shipped_model"]

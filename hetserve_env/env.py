@@ -182,7 +182,7 @@ class HetServeEnv(WindowProblems, gym.Env[np.ndarray, np.ndarray]):
       (how close it comes to measured engines: docs/model.md "How good is the model?"). Capacities, latencies,
       load slopes and which templates survive pruning change, so every number of the environment does; the
       step, the observation layout and the action space do not.
-    * v2 (beside v1, whose ids stay the defaults until agents are retrained): performance model v2
+    * v2 (beside v1, whose ids stay the defaults; README "How good is the performance model?" says why): performance model v2
       (``perf_model="v2"``, scenario ``perf: v2``; docs/model.md "Model v2"), because v1 missed issue 13's
       validation target on three groups. Every number changes; step, observation and action space do not.
     """

@@ -6,8 +6,8 @@ Gymnasium >= 1.0 has no plugin discovery, so ``import hetserve_env`` registers:
 * ``hetserve_env/HetServeSmall-v1``: the small teaching scenario (2 types, 3 models, 3 GPU types);
 * ``hetserve_env/HetServePaper-v1``: the paper-like scenario with 5-minute windows, as in the paper's rolling study;
 * ``hetserve_env/HetServe-v2``, ``HetServeSmall-v2``, ``HetServePaper-v2``: the same scenarios under performance
-  model v2 (``perf_model="v2"``; docs/model.md "Model v2"). The -v1 ids stay the defaults until agents are
-  retrained on v2.
+  model v2 (``perf_model="v2"``; docs/model.md "Model v2"). The -v1 ids stay the defaults: the benchmark
+  scorecard, the paper reproduction and the golden file are on them (README "How good is the performance model?").
 
 Each id also has a ``vector_entry_point`` (:class:`hetserve_env.vector.HetServeVectorEnv`, N envs stepped in
 one compiled call). No ``max_episode_steps``: episodes are truncated by the environment at the end of their day(s) of demand.
@@ -37,9 +37,8 @@ ENV_IDS: dict[str, dict] = {**ENV_IDS_V1, **ENV_IDS_V2}
 
 
 #: Gymnasium's ``make`` warns "The environment ... is out of date" for an id whenever a higher version of the same
-#: name is registered. The -v1 ids stay the project's defaults on purpose (the shipped agent and the published
-#: figures use them) until agents are retrained on v2, so that warning is silenced for them and only them; drop
-#: this when the defaults move to -v2.
+#: name is registered. The -v1 ids stay the project's defaults on purpose (the published figures use them), so
+#: that warning is silenced for them and only them; drop this when the defaults move to -v2.
 V1_OUT_OF_DATE = r".*The environment hetserve_env/HetServe\w*-v1 is out of date"
 
 
