@@ -17,7 +17,7 @@ import numpy as np
 import yaml
 
 from .catalog import TASKS, Catalog, CatalogError, load_catalog, merge_catalog
-from .perf import DEFAULT_ENGINE, ENGINES, PerfConstants, PerfTable, evaluate_templates
+from .perf import DEFAULT_ENGINE, ENGINES, PerfConstants, PerfTable, evaluate_templates, inert_overrides
 from .problem import Problem
 from .rules import MAX_COUNT, MAX_SECONDS, PROBLEM_RULES, Rule, check_choice, check_int, check_number
 from .safe_yaml import load_yaml
@@ -141,15 +141,7 @@ class Scenario:
         except (CatalogError, TypeError) as exc:
             raise ScenarioError(f"catalog_overrides: {exc}") from None
         self.engine = check_choice(ScenarioError, "engine", data.get("engine", DEFAULT_ENGINE), ENGINES)
-        perf = data.get("perf") or {}
-        if isinstance(perf, str):  # `perf: v2` = `perf: {version: v2}` (the named constants set)
-            perf = {"version": perf}
-        if isinstance(perf, Mapping) and "engine" in perf:
-            raise ScenarioError("perf.engine: choose the engine with the top-level key `engine:`")
-        try:
-            self.constants = PerfConstants.from_mapping(perf, engine=self.engine)
-        except (ValueError, TypeError, AttributeError) as exc:
-            raise ScenarioError(f"perf: {exc}") from None
+        self.constants = self._parse_perf(data.get("perf") or {})
         self.query_types = tuple(self._parse_query_type(i, q) for i, q in enumerate(self._list("query_types", data["query_types"])))
         names = [q.name for q in self.query_types]
         if len(set(names)) != len(names):
@@ -159,6 +151,22 @@ class Scenario:
         self.env = self._parse_env(data.get("env") or {})
 
     # ------------------------------------------------------------ parsing
+    def _parse_perf(self, perf: Any) -> PerfConstants:
+        """The scenario's constants. A key the resolved switches make the model ignore (e.g. ``host_per_seq_s``
+        on an engine that overlaps host work) is an error: the user meant it to act."""
+        if isinstance(perf, str):  # `perf: v2` = `perf: {version: v2}` (the named constants set)
+            perf = {"version": perf}
+        if isinstance(perf, Mapping) and "engine" in perf:
+            raise ScenarioError("perf.engine: choose the engine with the top-level key `engine:`")
+        try:
+            constants = PerfConstants.from_mapping(perf, engine=self.engine)
+            inert = inert_overrides(dict(perf), constants)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ScenarioError(f"perf: {exc}") from None
+        if inert:
+            raise ScenarioError("perf: " + "; ".join(inert))
+        return constants
+
     @staticmethod
     def _list(where: str, value: Any) -> list[Any]:
         if not isinstance(value, (list, tuple)) or not value:

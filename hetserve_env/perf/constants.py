@@ -233,5 +233,43 @@ PERF_V2: dict[str, Any] = {
 #: version -> the fields it sets over the dataclass defaults (which are model v1).
 PERF_SETS: dict[str, dict[str, Any]] = {"v1": {}, "v2": PERF_V2}
 
+#: Constants the model reads only under a switch: name -> (switch, the switch value under which the constant
+#: acts, the constant's value that needs no switch; None = whatever the version set and engine give it).
+#: hetserve_env/perf/model.py: ``_phases`` drops host_* when ``host_overlap`` and the launch term unless
+#: ``eager_prefill``; ``operating_point`` adds the closed-loop wait only when ``closed_loop_ttft``.
+GATED_CONSTANTS: dict[str, tuple[str, bool, float | None]] = {
+    "host_per_seq_s": ("host_overlap", False, 0.0),
+    "host_ttft_s": ("host_overlap", False, 0.0),
+    "prefill_layer_overhead_s": ("eager_prefill", True, 0.0),
+    "closed_loop_sync": ("closed_loop_ttft", True, None),
+}
 
-__all__ = ["ARCHS", "ENGINE_FIELDS", "OLD_ARCHS", "PERF_SETS", "PERF_V2", "PerfConstants", "VERSIONS"]
+
+def _yaml(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else repr(value)
+
+
+def inert_overrides(values: Mapping[str, Any], resolved: PerfConstants) -> list[str]:
+    """One message per constant the user wrote in ``values`` that ``resolved``'s switches make the model ignore,
+    so a scenario can refuse it instead of dropping it silently. Only keys in ``values`` count: the version set
+    gives the host constants to every engine, and the calibration fit passes them for every engine, so neither
+    :meth:`PerfConstants.from_mapping` nor a default may trip this."""
+    defaults = PerfConstants.from_mapping({}, engine=resolved.engine, version=resolved.version)
+    problems = []
+    for name, (switch, acts_when, neutral) in GATED_CONSTANTS.items():
+        if name not in values or getattr(resolved, switch) == acts_when:
+            continue
+        value = getattr(resolved, name)
+        if value == (getattr(defaults, name) if neutral is None else neutral):
+            continue
+        source = ("your perf: mapping" if switch in values else "the engine profile" if switch in ENGINE_FIELDS
+                  else f"the {resolved.version} constants set")
+        problems.append(
+            f"{name}: {_yaml(value)} would be ignored: it acts only when {switch} is {_yaml(acts_when)}, but "
+            f"{switch} is {_yaml(getattr(resolved, switch))} (from {source}; engine {resolved.engine!r}, model "
+            f"{resolved.version}); set `{switch}: {_yaml(acts_when)}` under perf: to make it act, or drop the key")
+    return problems
+
+
+__all__ = ["ARCHS", "ENGINE_FIELDS", "GATED_CONSTANTS", "OLD_ARCHS", "PERF_SETS", "PERF_V2", "PerfConstants", "VERSIONS",
+           "inert_overrides"]
