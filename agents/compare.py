@@ -90,10 +90,10 @@ def compare(scenario: str = "default", episodes: int | None = None, split: str =
 
     ``scenario``: a built-in name or a scenario YAML path, run under performance model ``perf_model`` (its
     registered ids, e.g. ``v2`` -> ``hetserve_env/HetServe-v2``). ``headroom``: of the ``-headroom`` policies
-    (``None``: the one chosen on the validation days for the env id, :func:`default_headroom`). ``policies``: :func:`load_policy` specs (names,
-    ``.zip`` paths, ``module:attr``) plus ``"model"`` (the shipped agent of a built-in scenario's env id, or
-    ``model``). Solver policies share one plan cache (see :mod:`baselines.policies`). The numba kernels are
-    compiled before the first policy is timed. ``out``: ``None`` writes nothing; else a folder (see
+    (``None``: the one chosen on the validation days for the env id, :func:`default_headroom`). ``policies``:
+    :func:`load_policy` specs (names, ``.zip`` paths, ``module:attr``) plus ``"model"`` (the shipped agent of a
+    built-in scenario's env id, or ``model``). Solver policies share one plan cache (see
+    :mod:`baselines.policies`). The numba kernels are compiled before the first policy is timed. ``out``: ``None`` writes nothing; else a folder (see
     :func:`write_outputs`). ``progress``: a per-step bar (``None``: only on a terminal). Returns a dict with the
     summary ``table`` (DataFrame), per-``episodes`` rows, per-step ``traces`` and the output ``files``.
     """
@@ -337,5 +337,5 @@ def plot_compare(result: dict[str, Any], path: str | Path, trace_day: int | None
     plt.close(fig)
 
 
-__all__ = ["COMPARE_HEADROOM", "COMPARE_HEADROOMS", "DEFAULT_POLICIES", "compare", "default_headroom", "format_table", "gap_summary", "headroom_gaps",
-           "markdown_report", "plot_compare", "scenario_env", "write_outputs"]
+__all__ = ["COMPARE_HEADROOM", "COMPARE_HEADROOMS", "DEFAULT_POLICIES", "compare", "default_headroom", "format_table",
+           "gap_summary", "headroom_gaps", "markdown_report", "plot_compare", "scenario_env", "write_outputs"]

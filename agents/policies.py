@@ -267,5 +267,5 @@ def import_policy(spec: str, env: Any) -> Any:
     return policy
 
 
-__all__ = ["AgentPolicy", "Policy", "PolicyImportError", "SCENARIO_ENV", "SCENARIO_ENVS", "import_policy", "load_policy",
-           "make_env", "policy_env_kwargs", "read_record", "shipped_model"]
+__all__ = ["AgentPolicy", "Policy", "PolicyImportError", "SCENARIO_ENV", "SCENARIO_ENVS", "import_policy",
+           "load_policy", "make_env", "policy_env_kwargs", "read_record", "shipped_model"]
