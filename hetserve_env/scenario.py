@@ -156,7 +156,10 @@ class Scenario:
         on an engine that overlaps host work) is an error: the user meant it to act."""
         if isinstance(perf, str):  # `perf: v2` = `perf: {version: v2}` (the named constants set)
             perf = {"version": perf}
-        if isinstance(perf, Mapping) and "engine" in perf:
+        if not isinstance(perf, Mapping):
+            raise ScenarioError(f"perf: must be a mapping of constants or a model version name, got "
+                                f"{type(perf).__name__} {perf!r}")
+        if "engine" in perf:
             raise ScenarioError("perf.engine: choose the engine with the top-level key `engine:`")
         try:
             constants = PerfConstants.from_mapping(perf, engine=self.engine)

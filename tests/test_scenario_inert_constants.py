@@ -102,3 +102,9 @@ def test_switching_to_v1_refuses_a_sync_that_only_v2_lets_act():
     sc = _small("vllm", {"version": "v2", "closed_loop_sync": 0.3})
     with pytest.raises(ScenarioError, match=r"closed_loop_sync: 0\.3 .*from the v1 constants set"):
         sc.with_perf_model("v1")
+
+
+@pytest.mark.parametrize("perf", [[["mbu_decode", 0.7]], 0.7])
+def test_perf_that_is_not_a_mapping_or_a_version_is_refused(perf):
+    with pytest.raises(ScenarioError, match=r"perf: must be a mapping of constants or a model version name, got"):
+        _small(perf=perf)
