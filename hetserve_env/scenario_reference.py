@@ -53,7 +53,7 @@ SECTIONS: dict[str, tuple[tuple[Any, ...], dict[str, tuple[str, str, str]]]] = {
         "catalog_overrides": ("mapping", "none", "Change fields of existing catalog records, e.g. "
                               "`{gpus: {H100-SXM: {price_per_hour: 2.5}}}` (parts: "
                               + ", ".join(PARTS) + "; quality keys `model/task`). Cannot add records."),
-        "perf": ("mapping or `v1`/`v2`", "the defaults below", "Performance-model constants (table below); they override the engine profile's. `version` (or `perf: v2` alone) picks the named constants set of performance model v1 (default) or v2 (docs/model.md)."),
+        "perf": ("mapping or `v1`/`v2`", "the defaults below", "Performance-model constants (table below); they override the engine profile's. `version` (or `perf: v2` alone) picks the named constants set of performance model v1 (default) or v2 (docs/model.md). A constant its switch turns off (e.g. `host_per_seq_s` while `host_overlap` is true) is refused, not ignored."),
         "engine": ("string", "`vllm`", "Serving-engine profile: " + ", ".join(f"`{e}`" for e in ENGINES)
                    + " (memory rule, max sequences, chunked prefill, KV precision; table below, docs/model.md §3)."),
         "templates": ("mapping", "required", "Which models, GPU types, precisions and parallelism form templates."),
