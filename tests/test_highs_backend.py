@@ -140,6 +140,30 @@ def test_cbc_infeasible_after_its_limit_is_no_proof() -> None:
     assert not baselines.milp.cbc_ran_out_of_time(_CBC_PREPROCESS_CUT_SHORT, None)
 
 
+@pytest.mark.parametrize("past_limit", [True, False])
+def test_cbc_saying_infeasible_is_a_proof_only_within_its_limit(monkeypatch, past_limit) -> None:
+    """End to end through solve(): CBC (stood in for by its real log tail) says "infeasible" after or before its
+    own -sec limit ran out; only the second is reported as infeasible."""
+    import pulp
+
+    from baselines.cbc import DeadlineCBC
+
+    def cbc_says_infeasible(self, lp, use_mps=True):
+        wall = self.timeLimit * (1.2 if past_limit else 0.5)
+        with open(self.optionsDict["logPath"], "w") as fh:
+            fh.write(_CBC_PREPROCESS_CUT_SHORT.replace("0.58", f"{wall:.2f}"))
+        lp.assignStatus(pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible)
+        return pulp.LpStatusInfeasible
+
+    monkeypatch.setattr(DeadlineCBC, "solve_CBC", cbc_says_infeasible)
+    sol = baselines.solve(generate(3, 3, 3, seed=2), "milp", solver="cbc", time_limit=5.0, warm_start=False)
+    if past_limit:
+        assert sol.status == "time_limit" and sol.stats["cbc_infeasible_after_limit"]
+        assert "only after its time limit ran out" in sol.reason
+    else:
+        assert sol.status == "infeasible" and "cbc_infeasible_after_limit" not in sol.stats
+
+
 def test_cbc_without_an_incumbent_at_the_limit_is_time_limit_not_error() -> None:
     # CBC's root LP on (14, 14, 14) takes longer than the ~1 s it gets: no incumbent (it used to say "error")
     p = generate(14, 14, 14, seed=1)
