@@ -39,7 +39,6 @@ COMPARE_HEADROOMS: dict[str, tuple[float, str]] = {
 }
 #: the env id a custom scenario (a YAML path) runs under, with ``scenario=<path>``, per performance model
 CUSTOM_SCENARIO_ENVS = {perf: envs["default"] for perf, envs in SCENARIO_ENVS.items()}
-CUSTOM_SCENARIO_ENV = CUSTOM_SCENARIO_ENVS["v1"]
 
 
 def scenario_env(scenario: str, perf_model: str = "v1") -> tuple[str, dict[str, Any]]:
@@ -93,9 +92,9 @@ def compare(scenario: str = "default", episodes: int | None = None, split: str =
     (``None``: the one chosen on the validation days for the env id, :func:`default_headroom`). ``policies``:
     :func:`load_policy` specs (names, ``.zip`` paths, ``module:attr``) plus ``"model"`` (the shipped agent of a
     built-in scenario's env id, or ``model``). Solver policies share one plan cache (see
-    :mod:`baselines.policies`). The numba kernels are compiled before the first policy is timed. ``out``: ``None`` writes nothing; else a folder (see
-    :func:`write_outputs`). ``progress``: a per-step bar (``None``: only on a terminal). Returns a dict with the
-    summary ``table`` (DataFrame), per-``episodes`` rows, per-step ``traces`` and the output ``files``.
+    :mod:`baselines.policies`). The numba kernels are compiled before the first policy is timed. ``out``:
+    ``None`` writes nothing; else a folder (see :func:`write_outputs`). ``progress``: a per-step bar (``None``:
+    only on a terminal). Returns a dict with the summary ``table`` (DataFrame), per-``episodes`` rows, per-step ``traces`` and the output ``files``.
     """
     if out is None:
         return _compare(scenario, episodes, split, milp_time_limit, model, policies, router, headroom, log, progress,

@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 import gymnasium as gym
 import numpy as np
 
+from hetserve_env.perf import VERSIONS
 from hetserve_env.registration import ENV_IDS
 
 from .paths import MODELS_DIR
@@ -44,9 +45,9 @@ class Policy(Protocol):
 
 #: performance model version -> built-in scenario name -> its registered env id (read from the registration
 #: table, not repeated here)
-SCENARIO_ENVS: dict[str, dict[str, str]] = {}
-for _env_id, _kw in ENV_IDS.items():
-    SCENARIO_ENVS.setdefault(_kw.get("perf_model", "v1"), {})[_kw["scenario"]] = _env_id
+SCENARIO_ENVS: dict[str, dict[str, str]] = {
+    version: {kw["scenario"]: env_id for env_id, kw in ENV_IDS.items() if kw.get("perf_model", VERSIONS[0]) == version}
+    for version in VERSIONS}
 #: built-in scenario name -> env id under the default performance model (the -v1 ids stay the defaults)
 SCENARIO_ENV = SCENARIO_ENVS["v1"]
 
